@@ -1,0 +1,606 @@
+//! `/api/v1/actions` and `/api/v1/incidents/{id}/actions`: corrective actions.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, web};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, entity_tag, if_match_versions};
+use super::{AppState, Data, page, page_size, parse_list, required, resource};
+use crate::db;
+use crate::domain::action::{
+    Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_due_date,
+};
+use crate::domain::email::EmailAddress;
+use crate::domain::listing::{ActionFilter, ActionSort, PageRequest};
+use crate::domain::text::{LongText, ShortText, Title};
+use crate::domain::{FieldError, FieldErrors, Patch};
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1c4-1f2a-7c3b-8d4e-5f6a7b8c9d0e", "key": "ACT-42",
+    "incident_id": "0193a1c2-7b4e-7d21-9f0a-5c3e2b1a0f9d", "title": "Enforce phishing-resistant MFA for finance",
+    "description": "Roll out FIDO2 keys to the finance team and disable SMS codes.",
+    "owner_email": "dana@example.com", "owner_name": "Dana Reyes", "team": "IT Security",
+    "due_date": "2026-12-15", "priority": "high", "category": "prevention", "status": "in_progress",
+    "resolution": null, "tags": ["finance", "mfa"], "completed_at": null,
+    "created_at": "2026-11-04T10:00:00Z", "updated_at": "2026-11-10T16:30:00Z", "version": 3,
+    "overdue": false, "days_overdue": 0
+}))]
+pub struct ActionResponse {
+    pub id: Uuid,
+    /// Short human key, assigned by the server and never reused.
+    #[schema(example = "ACT-42")]
+    pub key: String,
+    pub incident_id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    /// Lower-case.
+    pub owner_email: String,
+    pub owner_name: Option<String>,
+    pub team: Option<String>,
+    pub due_date: NaiveDate,
+    pub priority: Priority,
+    pub category: ActionCategory,
+    pub status: ActionStatus,
+    /// What was done, or why not; required for done and cancelled.
+    pub resolution: Option<String>,
+    /// Lower-case, sorted.
+    pub tags: Vec<String>,
+    /// When the action moved to done or cancelled; null while it is open, in progress or blocked.
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases by one with every change; the `ETag` is derived from it.
+    pub version: i64,
+    /// Open, in progress or blocked, and due before today (in the server's `TIMEZONE`).
+    pub overdue: bool,
+    /// Whole days past the due date when overdue, otherwise 0.
+    pub days_overdue: i64,
+}
+
+impl ActionResponse {
+    fn new(action: &Action, today: NaiveDate) -> Self {
+        let f = &action.fields;
+        let days_overdue = action.days_overdue(today);
+        Self {
+            id: action.id,
+            key: action.key(),
+            incident_id: f.incident_id,
+            title: f.title.to_string(),
+            description: f.description.as_ref().map(ToString::to_string),
+            owner_email: f.owner_email.to_string(),
+            owner_name: f.owner_name.as_ref().map(ToString::to_string),
+            team: f.team.as_ref().map(ToString::to_string),
+            due_date: f.due_date,
+            priority: f.priority,
+            category: f.category,
+            status: f.status,
+            resolution: f.resolution.as_ref().map(ToString::to_string),
+            tags: f.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+            completed_at: action.completed_at,
+            created_at: action.created_at,
+            updated_at: action.updated_at,
+            version: action.version,
+            overdue: days_overdue > 0,
+            days_overdue,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionList {
+    pub items: Vec<ActionResponse>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new corrective action. Creating it as done or cancelled needs a resolution.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "incident_id": "0193a1c2-7b4e-7d21-9f0a-5c3e2b1a0f9d", "title": "Enforce phishing-resistant MFA for finance",
+    "owner_email": "dana@example.com", "owner_name": "Dana Reyes", "team": "IT Security",
+    "due_date": "2026-12-15", "priority": "high", "category": "prevention", "tags": ["mfa", "finance"]
+}))]
+pub struct CreateActionRequest {
+    /// Required on `POST /actions`; on `POST /incidents/{id}/actions` it may be left out (or must equal `{id}`).
+    pub incident_id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+    /// A valid address; stored lower-case.
+    #[schema(max_length = 254, example = "dana@example.com")]
+    pub owner_email: String,
+    #[schema(max_length = 200)]
+    pub owner_name: Option<String>,
+    #[schema(max_length = 200)]
+    pub team: Option<String>,
+    /// Between 2000-01-01 and 2199-12-31.
+    pub due_date: NaiveDate,
+    /// Defaults to `medium`.
+    pub priority: Option<Priority>,
+    /// Defaults to `other`.
+    pub category: Option<ActionCategory>,
+    /// Defaults to `open`.
+    pub status: Option<ActionStatus>,
+    #[schema(max_length = 10000)]
+    pub resolution: Option<String>,
+    /// At most 20 tags of 1–50 letters, digits or `- _ . : /`; stored lower-case.
+    #[schema(max_items = 20)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// A merge-patch (RFC 7396): members left out keep their value, `null` clears an optional one.
+/// Moving to done or cancelled needs a resolution (in this request or already set).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "done", "resolution": "FIDO2 keys issued to all 14 finance staff; SMS codes disabled."}))]
+pub struct UpdateActionRequest {
+    /// Moves the action to another incident.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub incident_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 254)]
+    pub owner_email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub owner_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub team: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub due_date: Patch<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Option<Priority>)]
+    pub priority: Patch<Priority>,
+    #[serde(default)]
+    #[schema(value_type = Option<ActionCategory>)]
+    pub category: Patch<ActionCategory>,
+    #[serde(default)]
+    #[schema(value_type = Option<ActionStatus>)]
+    pub status: Patch<ActionStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub resolution: Patch<String>,
+    /// Replaces all tags; `null` or `[]` removes them.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    pub tags: Patch<Vec<String>>,
+}
+
+impl CreateActionRequest {
+    /// `path_incident` is the `{id}` of `POST /incidents/{id}/actions`.
+    fn into_fields(self, path_incident: Option<Uuid>) -> Result<ActionFields, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let incident_id = errors.take(match (path_incident, self.incident_id) {
+            (Some(path), Some(body)) if path != body => {
+                Err(FieldError::new("incident_id", "differs from the incident in the URL; leave it out"))
+            }
+            (Some(id), _) | (None, Some(id)) => Ok(id),
+            (None, None) => Err(FieldError::new("incident_id", "is required")),
+        });
+        let title = errors.take(Title::parse("title", &self.title));
+        let description = errors.take(LongText::parse_optional("description", self.description.as_deref()));
+        let owner_email = errors.take(EmailAddress::parse("owner_email", &self.owner_email));
+        let owner_name = errors.take(ShortText::parse_optional("owner_name", self.owner_name.as_deref()));
+        let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
+        let due_date = errors.take(parse_due_date("due_date", self.due_date));
+        let resolution = errors.take(LongText::parse_optional("resolution", self.resolution.as_deref()));
+        let tags = match Tags::parse("tags", self.tags.as_deref().unwrap_or_default()) {
+            Ok(tags) => Some(tags),
+            Err(tag_errors) => {
+                tag_errors.iter().for_each(|e| errors.push(e.clone()));
+                None
+            }
+        };
+        let fields = || {
+            Some(ActionFields {
+                incident_id: incident_id?,
+                title: title?,
+                description: description?,
+                owner_email: owner_email?,
+                owner_name: owner_name?,
+                team: team?,
+                due_date: due_date?,
+                priority: self.priority.unwrap_or_default(),
+                category: self.category.unwrap_or_default(),
+                status: self.status.unwrap_or_default(),
+                resolution: resolution?,
+                tags: tags?,
+            })
+        };
+        errors.check(fields())
+    }
+}
+
+impl TryFrom<UpdateActionRequest> for ActionPatch {
+    type Error = FieldErrors;
+
+    fn try_from(body: UpdateActionRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let title = required("title", body.title).and_then(|t| t.map(|t| Title::parse("title", &t)).transpose());
+        let owner_email = required("owner_email", body.owner_email)
+            .and_then(|e| e.map(|e| EmailAddress::parse("owner_email", &e)).transpose());
+        let due_date =
+            required("due_date", body.due_date).and_then(|d| d.map(|d| parse_due_date("due_date", d)).transpose());
+        let raw_tags = match body.tags {
+            Patch::Absent => None,
+            Patch::Null => Some(Vec::new()),
+            Patch::Value(tags) => Some(tags),
+        };
+        let tags = raw_tags.and_then(|raw| match Tags::parse("tags", &raw) {
+            Ok(tags) => Some(tags),
+            Err(tag_errors) => {
+                tag_errors.iter().for_each(|e| errors.push(e.clone()));
+                None
+            }
+        });
+        let patch = ActionPatch {
+            incident_id: errors.take(required("incident_id", body.incident_id)).flatten(),
+            title: errors.take(title).flatten(),
+            description: errors
+                .take(body.description.try_map(|t| LongText::parse("description", &t)))
+                .unwrap_or_default(),
+            owner_email: errors.take(owner_email).flatten(),
+            owner_name: errors
+                .take(body.owner_name.try_map(|t| ShortText::parse("owner_name", &t)))
+                .unwrap_or_default(),
+            team: errors.take(body.team.try_map(|t| ShortText::parse("team", &t))).unwrap_or_default(),
+            due_date: errors.take(due_date).flatten(),
+            priority: errors.take(required("priority", body.priority)).flatten(),
+            category: errors.take(required("category", body.category)).flatten(),
+            status: errors.take(required("status", body.status)).flatten(),
+            resolution: errors.take(body.resolution.try_map(|t| LongText::parse("resolution", &t))).unwrap_or_default(),
+            tags,
+        };
+        errors.into_result().map(|()| patch)
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActionListQuery {
+    /// Comma-separated statuses, e.g. `open,in_progress`.
+    #[param(example = "open,in_progress,blocked")]
+    pub status: Option<String>,
+    /// The owner's e-mail address (case-insensitive).
+    #[param(example = "dana@example.com")]
+    pub owner: Option<String>,
+    /// Only the actions of this incident.
+    #[param(value_type = Option<Uuid>)]
+    pub incident_id: Option<String>,
+    /// Comma-separated priorities, e.g. `critical,high`.
+    #[param(example = "critical,high")]
+    pub priority: Option<String>,
+    /// Comma-separated categories, e.g. `prevention,detection`.
+    #[param(example = "prevention")]
+    pub category: Option<String>,
+    /// Only actions with this tag.
+    #[param(example = "mfa")]
+    pub tag: Option<String>,
+    /// `true`: only overdue actions; `false`: only those that are not.
+    #[param(value_type = Option<bool>)]
+    pub overdue: Option<String>,
+    /// Due strictly before this date (YYYY-MM-DD).
+    #[param(value_type = Option<NaiveDate>)]
+    pub due_before: Option<String>,
+    /// Due strictly after this date (YYYY-MM-DD).
+    #[param(value_type = Option<NaiveDate>)]
+    pub due_after: Option<String>,
+    /// Changed at or after this time (RFC 3339), for incremental sync.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub updated_since: Option<String>,
+    /// Text the title contains (case-insensitive).
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// One of due_date, -due_date, priority, created_at (default), -created_at, updated_at, -updated_at;
+    /// ties are broken by id.
+    #[param(example = "due_date")]
+    pub sort: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ActionListQuery {
+    fn parse(&self, today: NaiveDate) -> Result<(ActionFilter, PageRequest<ActionSort>), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let date = |field: &str, raw: &Option<String>| -> Result<Option<NaiveDate>, FieldError> {
+            raw.as_deref()
+                .map(|raw| raw.parse().map_err(|_| FieldError::new(field, "must be a date such as 2026-12-31")))
+                .transpose()
+        };
+        let statuses =
+            errors.take(parse_list("status", self.status.as_deref(), "open, in_progress, blocked, done, cancelled"));
+        let owner = errors.take(self.owner.as_deref().map(|o| EmailAddress::parse("owner", o)).transpose());
+        let incident_id = errors.take(
+            self.incident_id
+                .as_deref()
+                .map(|id| Uuid::parse_str(id).map_err(|_| FieldError::new("incident_id", "must be a UUID")))
+                .transpose(),
+        );
+        let priorities = errors.take(parse_list("priority", self.priority.as_deref(), "critical, high, medium, low"));
+        let categories = errors.take(parse_list(
+            "category",
+            self.category.as_deref(),
+            "prevention, detection, response, process, training, tooling, communication, other",
+        ));
+        let tag = errors.take(self.tag.as_deref().map(|t| Tag::parse("tag", t)).transpose());
+        let overdue = errors.take(match self.overdue.as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some((true, today))),
+            Some("false") => Ok(Some((false, today))),
+            Some(_) => Err(FieldError::new("overdue", "must be true or false")),
+        });
+        let due_before = errors.take(date("due_before", &self.due_before));
+        let due_after = errors.take(date("due_after", &self.due_after));
+        let updated_since = errors.take(
+            self.updated_since
+                .as_deref()
+                .map(|raw| {
+                    DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc).trunc_subsecs(6)).map_err(|_| {
+                        FieldError::new("updated_since", "must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
+                    })
+                })
+                .transpose(),
+        );
+        let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
+        let sort = errors.take(ActionSort::parse(self.sort.as_deref().unwrap_or("created_at")));
+        let page = sort.and_then(|sort| {
+            errors.take(PageRequest::for_actions(sort, page_size(self.limit), self.cursor.as_deref()))
+        });
+        let parsed = || {
+            let filter = ActionFilter {
+                statuses: statuses?,
+                owner: owner?,
+                incident_id: incident_id?,
+                priorities: priorities?,
+                categories: categories?,
+                tag: tag?,
+                overdue: overdue?,
+                due_before: due_before?,
+                due_after: due_after?,
+                updated_since: updated_since?,
+                title_contains: title_contains?,
+            };
+            Some((filter, page?))
+        };
+        errors.check(parsed())
+    }
+}
+
+fn not_found(id: Uuid) -> impl FnOnce() -> String {
+    move || format!("action with id {id}")
+}
+
+fn action_resource(
+    state: &AppState,
+    req: &HttpRequest,
+    builder: actix_web::HttpResponseBuilder,
+    action: &Action,
+) -> HttpResponse {
+    let today = state.today();
+    resource(req, builder, &ActionResponse::new(action, today), entity_tag(action.version, today))
+}
+
+async fn create_action(
+    state: &AppState,
+    req: &HttpRequest,
+    fields: ActionFields,
+    unknown_incident: impl FnOnce() -> ApiError,
+) -> Result<HttpResponse, ApiError> {
+    let action = match db::actions::create(&state.db, fields, crate::domain::now()).await {
+        Ok(action) => action,
+        Err(db::StoreError::UnknownIncident) => return Err(unknown_incident()),
+        Err(other) => return Err(ApiError::from_store(other, || "action".into())),
+    };
+    let mut created = HttpResponse::Created();
+    created.insert_header((header::LOCATION, format!("/api/v1/actions/{}", action.id)));
+    Ok(action_resource(state, req, created, &action))
+}
+
+async fn list_actions(
+    state: &AppState,
+    req: &HttpRequest,
+    filter: ActionFilter,
+    page_request: PageRequest<ActionSort>,
+) -> Result<HttpResponse, ApiError> {
+    let today = state.today();
+    let found =
+        db::actions::list(&state.db, filter, page_request).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let next_cursor = found.next.map(|cursor| cursor.encode());
+    let body = ActionList { items: found.items.iter().map(|a| ActionResponse::new(a, today)).collect(), next_cursor };
+    Ok(page(req, &body, body.next_cursor.as_deref()))
+}
+
+/// Add a corrective action to an incident.
+#[utoipa::path(
+    tag = "actions",
+    params(("id" = Uuid, Path, description = "Incident id")),
+    request_body = CreateActionRequest,
+    responses(
+        (status = 201, description = "Created", body = ActionResponse, headers(
+            ("Location" = String, description = "URL of the new action"),
+            ("ETag" = String, description = "Entity tag of the new action"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/incidents/{id}/actions")]
+pub async fn create_for_incident(
+    state: Data,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: ApiJson<CreateActionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let incident_id = id.into_inner();
+    let fields = body.0.into_fields(Some(incident_id))?;
+    create_action(&state, &req, fields, || ApiError::NotFound(format!("no incident with id {incident_id} exists")))
+        .await
+}
+
+/// List the corrective actions of one incident; takes the same filters as `GET /actions`.
+#[utoipa::path(
+    tag = "actions",
+    params(("id" = Uuid, Path, description = "Incident id"), ActionListQuery),
+    responses(
+        (status = 200, description = "One page of the incident's actions", body = ActionList, headers(
+            ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
+        (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter value", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/incidents/{id}/actions")]
+pub async fn list_for_incident(
+    state: Data,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    query: web::Query<ActionListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let incident_id = id.into_inner();
+    let (mut filter, page_request) = query.parse(state.today())?;
+    if filter.incident_id.is_some_and(|other| other != incident_id) {
+        return Err(ApiError::invalid("incident_id", "differs from the incident in the URL; leave it out"));
+    }
+    db::incidents::find(&state.db, incident_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
+    filter.incident_id = Some(incident_id);
+    list_actions(&state, &req, filter, page_request).await
+}
+
+/// Record a corrective action (the body names its incident).
+#[utoipa::path(
+    tag = "actions",
+    request_body = CreateActionRequest,
+    responses(
+        (status = 201, description = "Created", body = ActionResponse, headers(
+            ("Location" = String, description = "URL of the new action"),
+            ("ETag" = String, description = "Entity tag of the new action"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or no such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/actions")]
+pub async fn create(
+    state: Data,
+    req: HttpRequest,
+    body: ApiJson<CreateActionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = body.0.into_fields(None)?;
+    create_action(&state, &req, fields, || ApiError::invalid("incident_id", "no incident with this id exists")).await
+}
+
+/// List corrective actions across incidents, filtered, sorted and paginated.
+#[utoipa::path(
+    tag = "actions",
+    params(ActionListQuery),
+    responses(
+        (status = 200, description = "One page of actions", body = ActionList, headers(
+            ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
+        (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter value", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/actions")]
+pub async fn list(state: Data, req: HttpRequest, query: web::Query<ActionListQuery>) -> Result<HttpResponse, ApiError> {
+    let (filter, page_request) = query.parse(state.today())?;
+    list_actions(&state, &req, filter, page_request).await
+}
+
+/// Fetch one corrective action.
+#[utoipa::path(
+    tag = "actions",
+    params(("id" = Uuid, Path, description = "Action id"),
+           ("If-None-Match" = Option<String>, Header, description = "Entity tag of the copy the client has")),
+    responses(
+        (status = 200, description = "The action", body = ActionResponse, headers(("ETag" = String, description = "Entity tag"))),
+        (status = 304, description = "The client's copy is current"),
+        (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/actions/{id}")]
+pub async fn get(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))
+}
+
+/// Change a corrective action (JSON merge-patch), with the status rules applied.
+#[utoipa::path(
+    tag = "actions",
+    params(("id" = Uuid, Path, description = "Action id"),
+           ("If-Match" = Option<String>, Header, description = "Only change it if this is still its entity tag")),
+    request_body(content = UpdateActionRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed action", body = ActionResponse, headers(("ETag" = String, description = "New entity tag"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, a missing resolution, or no such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/actions/{id}")]
+pub async fn update(
+    state: Data,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: ApiJson<UpdateActionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let patch = ActionPatch::try_from(body.0)?;
+    let action = db::actions::update(&state.db, id, if_match_versions(&req), patch, crate::domain::now())
+        .await
+        .map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))
+}
+
+/// Delete a corrective action.
+#[utoipa::path(
+    tag = "actions",
+    params(("id" = Uuid, Path, description = "Action id"),
+           ("If-Match" = Option<String>, Header, description = "Only delete it if this is still its entity tag")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/actions/{id}")]
+pub async fn delete(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    db::actions::delete(&state.db, id, if_match_versions(&req))
+        .await
+        .map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(HttpResponse::NoContent().finish())
+}

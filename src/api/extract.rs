@@ -1,0 +1,174 @@
+//! Reading requests: JSON bodies, query strings, path ids and conditional-request headers, each turned
+//! into an `ApiError` with the right status when it cannot be read.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::{PathError, PayloadError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::web::{Bytes, PathConfig, PayloadConfig, QueryConfig};
+use actix_web::{FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// Largest request body accepted (1 MiB); larger ones are answered 413 without being read.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON request body. Accepts `application/json`, `application/merge-patch+json` and other `+json`
+/// types; unknown members are refused by the target types themselves (`deny_unknown_fields`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let too_large = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+            .is_some_and(|length| length > MAX_BODY_BYTES);
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if too_large {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json (or application/merge-patch+json for PATCH)".into(),
+                ));
+            }
+            let bytes = body.await.map_err(|error| match error.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
+                _ => ApiError::BadRequest("the request body could not be read".into()),
+            })?;
+            parse_json(&bytes).map(ApiJson)
+        })
+    }
+}
+
+/// Syntax errors are the client's malformed JSON (400); well-formed JSON of the wrong shape names the
+/// field at fault (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::invalid(&field, strip_position(&inner.to_string()))
+            }
+            _ => ApiError::BadRequest(format!("the request body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+// serde_json appends " at line 1 column 42" to data errors; the field path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Body and extractor limits and error mappings for the whole app.
+pub fn payload_config() -> PayloadConfig {
+    PayloadConfig::new(MAX_BODY_BYTES)
+}
+
+pub fn query_config() -> QueryConfig {
+    QueryConfig::default().error_handler(|error, _| {
+        let detail = match &error {
+            QueryPayloadError::Deserialize(inner) => format!("invalid query string: {inner}"),
+            other => format!("invalid query string: {other}"),
+        };
+        ApiError::BadRequest(detail).into()
+    })
+}
+
+/// An id that does not parse cannot name anything that exists.
+pub fn path_config() -> PathConfig {
+    PathConfig::default().error_handler(|error: PathError, req| {
+        let _ = error;
+        ApiError::NotFound(format!("nothing exists at {}", req.path())).into()
+    })
+}
+
+/// The strong entity tag of a resource: its version, and the day its computed fields (such as
+/// `overdue`) were computed for, so a cached copy is not reused once those could have changed.
+pub fn entity_tag(version: i64, today: chrono::NaiveDate) -> String {
+    format!("\"{version}-{}\"", today.format("%Y%m%d"))
+}
+
+/// The versions an `If-Match` header accepts: `None` when absent or `*` (any current version).
+/// Matching is on the version part, so a tag from yesterday still guards against lost updates.
+/// A header naming no tag of ours yields an empty list, which matches nothing.
+pub fn if_match_versions(req: &HttpRequest) -> Option<Vec<i64>> {
+    let value = req.headers().get(header::IF_MATCH)?.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return None;
+    }
+    Some(
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|tag| !tag.starts_with("W/"))
+            .filter_map(|tag| tag.strip_prefix('"')?.strip_suffix('"')?.split('-').next()?.parse().ok())
+            .collect(),
+    )
+}
+
+/// True when `If-None-Match` names `etag` (or `*`), so the client's copy is current.
+pub fn none_match_hits(req: &HttpRequest, etag: &str) -> bool {
+    let Some(value) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    // If-None-Match uses weak comparison: W/"x" matches "x".
+    value.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn if_match_reads_versions_and_ignores_weak_tags() {
+        let req = TestRequest::default()
+            .insert_header((header::IF_MATCH, "\"3-20261123\", W/\"4-20261123\""))
+            .to_http_request();
+        assert_eq!(if_match_versions(&req), Some(vec![3]));
+        let any = TestRequest::default().insert_header((header::IF_MATCH, "*")).to_http_request();
+        assert_eq!(if_match_versions(&any), None);
+        let junk = TestRequest::default().insert_header((header::IF_MATCH, "nonsense")).to_http_request();
+        assert_eq!(if_match_versions(&junk), Some(vec![]));
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            title: String,
+        }
+        match parse_json::<Body>(br#"{"title": 5}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors.iter().next().unwrap().field, "title"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse_json::<Body>(b"{\"title\":"), Err(ApiError::BadRequest(_))));
+    }
+}

@@ -1,0 +1,384 @@
+//! `/api/v1/incidents`: the security incidents corrective actions belong to.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, web};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, entity_tag, if_match_versions};
+use super::{Data, page, page_size, parse_list, required, resource};
+use crate::db;
+use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
+use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
+use crate::domain::text::{LongText, ShortText, Title};
+use crate::domain::{FieldErrors, Patch};
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1c2-7b4e-7d21-9f0a-5c3e2b1a0f9d", "reference": "SEC-1234",
+    "title": "Credential phishing against finance", "summary": "Three users entered credentials on a fake SSO page.",
+    "severity": "high", "category": "phishing", "status": "contained",
+    "detected_at": "2026-11-02T08:15:00Z", "contained_at": "2026-11-02T11:40:00Z", "resolved_at": null,
+    "discovered_by": "SOC analyst on duty", "created_at": "2026-11-02T09:00:00Z",
+    "updated_at": "2026-11-02T11:41:00Z", "version": 2
+}))]
+pub struct IncidentResponse {
+    pub id: Uuid,
+    /// External reference such as a ticket key; unique.
+    pub reference: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub severity: Severity,
+    /// Free text, e.g. phishing, malware, data-leak.
+    pub category: Option<String>,
+    pub status: IncidentStatus,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub contained_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub discovered_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases by one with every change; the `ETag` is derived from it.
+    pub version: i64,
+}
+
+impl From<&Incident> for IncidentResponse {
+    fn from(incident: &Incident) -> Self {
+        let f = &incident.fields;
+        Self {
+            id: incident.id,
+            reference: f.reference.as_ref().map(|r| r.as_str().to_owned()),
+            title: f.title.to_string(),
+            summary: f.summary.as_ref().map(ToString::to_string),
+            severity: f.severity,
+            category: f.category.as_ref().map(ToString::to_string),
+            status: f.status,
+            detected_at: f.detected_at,
+            contained_at: f.contained_at,
+            resolved_at: f.resolved_at,
+            discovered_by: f.discovered_by.as_ref().map(ToString::to_string),
+            created_at: incident.created_at,
+            updated_at: incident.updated_at,
+            version: incident.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentList {
+    pub items: Vec<IncidentResponse>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new incident. Reaching `contained` or `resolved` without a time stamps the time of the request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "reference": "SEC-1234", "title": "Credential phishing against finance", "severity": "high",
+    "category": "phishing", "detected_at": "2026-11-02T08:15:00Z", "discovered_by": "SOC analyst on duty"
+}))]
+pub struct CreateIncidentRequest {
+    /// 1–100 letters, digits or `- _ . : / #`; unique among incidents.
+    #[schema(max_length = 100)]
+    pub reference: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    #[schema(max_length = 10000)]
+    pub summary: Option<String>,
+    pub severity: Severity,
+    #[schema(max_length = 200)]
+    pub category: Option<String>,
+    /// Defaults to `open`.
+    pub status: Option<IncidentStatus>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub contained_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[schema(max_length = 200)]
+    pub discovered_by: Option<String>,
+}
+
+/// A merge-patch (RFC 7396): members left out keep their value, `null` clears an optional one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "resolved", "resolved_at": "2026-11-03T17:00:00Z"}))]
+pub struct UpdateIncidentRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub reference: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub summary: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Severity>)]
+    pub severity: Patch<Severity>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub category: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<IncidentStatus>)]
+    pub status: Patch<IncidentStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub detected_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub contained_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub resolved_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub discovered_by: Patch<String>,
+}
+
+// Timestamps are kept to the microsecond, as both databases store them.
+fn micros(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.trunc_subsecs(6)
+}
+
+impl TryFrom<CreateIncidentRequest> for IncidentFields {
+    type Error = FieldErrors;
+
+    fn try_from(body: CreateIncidentRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let reference = errors.take(body.reference.as_deref().map(|r| Reference::parse("reference", r)).transpose());
+        let title = errors.take(Title::parse("title", &body.title));
+        let summary = errors.take(LongText::parse_optional("summary", body.summary.as_deref()));
+        let category = errors.take(ShortText::parse_optional("category", body.category.as_deref()));
+        let discovered_by = errors.take(ShortText::parse_optional("discovered_by", body.discovered_by.as_deref()));
+        let fields = || {
+            Some(IncidentFields {
+                reference: reference?,
+                title: title?,
+                summary: summary?,
+                severity: body.severity,
+                category: category?,
+                status: body.status.unwrap_or(IncidentStatus::Open),
+                detected_at: body.detected_at.map(micros),
+                contained_at: body.contained_at.map(micros),
+                resolved_at: body.resolved_at.map(micros),
+                discovered_by: discovered_by?,
+            })
+        };
+        errors.check(fields())
+    }
+}
+
+impl TryFrom<UpdateIncidentRequest> for IncidentPatch {
+    type Error = FieldErrors;
+
+    fn try_from(body: UpdateIncidentRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let patch = IncidentPatch {
+            reference: errors.take(body.reference.try_map(|r| Reference::parse("reference", &r))).unwrap_or_default(),
+            title: errors
+                .take(required("title", body.title).and_then(|t| t.map(|t| Title::parse("title", &t)).transpose()))
+                .flatten(),
+            summary: errors.take(body.summary.try_map(|t| LongText::parse("summary", &t))).unwrap_or_default(),
+            severity: errors.take(required("severity", body.severity)).flatten(),
+            category: errors.take(body.category.try_map(|t| ShortText::parse("category", &t))).unwrap_or_default(),
+            status: errors.take(required("status", body.status)).flatten(),
+            detected_at: body.detected_at.try_map(|t| Ok::<_, FieldErrors>(micros(t)))?,
+            contained_at: body.contained_at.try_map(|t| Ok::<_, FieldErrors>(micros(t)))?,
+            resolved_at: body.resolved_at.try_map(|t| Ok::<_, FieldErrors>(micros(t)))?,
+            discovered_by: errors
+                .take(body.discovered_by.try_map(|t| ShortText::parse("discovered_by", &t)))
+                .unwrap_or_default(),
+        };
+        errors.into_result().map(|()| patch)
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentListQuery {
+    /// Comma-separated statuses, e.g. `open,contained`.
+    #[param(example = "open,contained")]
+    pub status: Option<String>,
+    /// Comma-separated severities, e.g. `high,critical`.
+    #[param(example = "high,critical")]
+    pub severity: Option<String>,
+    /// Text the title contains (case-insensitive).
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// One of created_at (default), -created_at, updated_at, -updated_at; ties are broken by id.
+    #[param(example = "-created_at")]
+    pub sort: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl IncidentListQuery {
+    fn parse(&self) -> Result<(IncidentFilter, PageRequest<IncidentSort>), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let statuses = errors.take(parse_list("status", self.status.as_deref(), "open, contained, resolved, closed"));
+        let severities = errors.take(parse_list("severity", self.severity.as_deref(), "low, medium, high, critical"));
+        let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
+        let sort = errors.take(IncidentSort::parse(self.sort.as_deref().unwrap_or("created_at")));
+        let page = sort.and_then(|sort| {
+            errors.take(PageRequest::for_incidents(sort, page_size(self.limit), self.cursor.as_deref()))
+        });
+        let parsed = || {
+            let filter =
+                IncidentFilter { statuses: statuses?, severities: severities?, title_contains: title_contains? };
+            Some((filter, page?))
+        };
+        errors.check(parsed())
+    }
+}
+
+fn not_found(id: Uuid) -> impl FnOnce() -> String {
+    move || format!("incident with id {id}")
+}
+
+/// Record an incident.
+#[utoipa::path(
+    tag = "incidents",
+    request_body = CreateIncidentRequest,
+    responses(
+        (status = 201, description = "Created", body = IncidentResponse, headers(
+            ("Location" = String, description = "URL of the new incident"),
+            ("ETag" = String, description = "Entity tag of the new incident"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The reference is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/incidents")]
+pub async fn create(
+    state: Data,
+    req: HttpRequest,
+    body: ApiJson<CreateIncidentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = crate::domain::now();
+    let fields = IncidentFields::try_from(body.0)?.settle_new(now)?;
+    let incident = Incident { id: Uuid::now_v7(), fields, created_at: now, updated_at: now, version: 1 };
+    let incident =
+        db::incidents::create(&state.db, incident).await.map_err(|e| ApiError::from_store(e, || "incident".into()))?;
+    let mut created = HttpResponse::Created();
+    created.insert_header((header::LOCATION, format!("{}/{}", req.path(), incident.id)));
+    Ok(resource(&req, created, &IncidentResponse::from(&incident), entity_tag(incident.version, state.today())))
+}
+
+/// List incidents, newest last by default, one page at a time.
+#[utoipa::path(
+    tag = "incidents",
+    params(IncidentListQuery),
+    responses(
+        (status = 200, description = "One page of incidents", body = IncidentList, headers(
+            ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
+        (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter value", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/incidents")]
+pub async fn list(
+    state: Data,
+    req: HttpRequest,
+    query: web::Query<IncidentListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, page_request) = query.parse()?;
+    let found =
+        db::incidents::list(&state.db, filter, page_request).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let next_cursor = found.next.map(|cursor| cursor.encode());
+    let body = IncidentList { items: found.items.iter().map(IncidentResponse::from).collect(), next_cursor };
+    Ok(page(&req, &body, body.next_cursor.as_deref()))
+}
+
+/// Fetch one incident.
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = Uuid, Path, description = "Incident id"),
+           ("If-None-Match" = Option<String>, Header, description = "Entity tag of the copy the client has")),
+    responses(
+        (status = 200, description = "The incident", body = IncidentResponse, headers(("ETag" = String, description = "Entity tag"))),
+        (status = 304, description = "The client's copy is current"),
+        (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/incidents/{id}")]
+pub async fn get(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let incident = db::incidents::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(resource(
+        &req,
+        HttpResponse::Ok(),
+        &IncidentResponse::from(&incident),
+        entity_tag(incident.version, state.today()),
+    ))
+}
+
+/// Change an incident (JSON merge-patch).
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = Uuid, Path, description = "Incident id"),
+           ("If-Match" = Option<String>, Header, description = "Only change it if this is still its entity tag")),
+    request_body(content = UpdateIncidentRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed incident", body = IncidentResponse, headers(("ETag" = String, description = "New entity tag"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The reference is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/incidents/{id}")]
+pub async fn update(
+    state: Data,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: ApiJson<UpdateIncidentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let patch = IncidentPatch::try_from(body.0)?;
+    let incident = db::incidents::update(&state.db, id, if_match_versions(&req), patch, crate::domain::now())
+        .await
+        .map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(resource(
+        &req,
+        HttpResponse::Ok(),
+        &IncidentResponse::from(&incident),
+        entity_tag(incident.version, state.today()),
+    ))
+}
+
+/// Delete an incident that has no corrective actions.
+#[utoipa::path(
+    tag = "incidents",
+    params(("id" = Uuid, Path, description = "Incident id"),
+           ("If-Match" = Option<String>, Header, description = "Only delete it if this is still its entity tag")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The incident still has corrective actions", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/incidents/{id}")]
+pub async fn delete(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    db::incidents::delete(&state.db, id, if_match_versions(&req))
+        .await
+        .map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(HttpResponse::NoContent().finish())
+}

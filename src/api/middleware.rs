@@ -1,0 +1,69 @@
+//! Per-request context: the request id and one tracing span per request.
+//!
+//! The request id comes from the client's `X-Request-Id` when it is sane, otherwise a new UUIDv7; it is
+//! echoed on every response, recorded on the span (so every log line of the request carries it) and
+//! available to the error renderer through a task-local.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub path: String,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+impl RequestContext {
+    /// The context of the request being served, if called while serving one.
+    pub fn current() -> Option<RequestContext> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+}
+
+/// A client-supplied id is kept if it is short and made of safe characters, so it can go into logs
+/// and headers as is.
+fn client_request_id(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(&REQUEST_ID_HEADER)?.to_str().ok()?;
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+    (!value.is_empty() && value.len() <= 128 && value.chars().all(safe)).then(|| value.to_owned())
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let request_id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!(
+        "http_request",
+        method = %req.method(),
+        route = %route,
+        request_id = %request_id,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let context = RequestContext { request_id: request_id.clone(), path: req.path().to_owned() };
+    let started = Instant::now();
+    let mut response = CURRENT.scope(context, next.call(req).instrument(span.clone())).await?;
+
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("status", status);
+    span.record("latency_ms", latency_ms);
+    span.in_scope(|| tracing::info!("request completed"));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    Ok(response)
+}

@@ -1,0 +1,137 @@
+//! HTTP routes and the OpenAPI spec, registered together.
+//!
+//! `routes` is the one registration: the server, the tests and the `openapi` command all build the spec
+//! from it, so a route cannot exist without its spec entry. Handlers turn requests into domain types,
+//! call `db`, and turn the result into response types; they never build queries.
+
+pub mod actions;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod incidents;
+pub mod middleware;
+
+use std::str::FromStr;
+
+use actix_web::http::header;
+use actix_web::{App, HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use chrono::NaiveDate;
+use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::db::Db;
+use crate::domain::{FieldError, Patch};
+use error::ApiError;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub timezone: chrono_tz::Tz,
+}
+
+impl AppState {
+    /// Today in the configured time zone: the day that decides what is overdue.
+    pub fn today(&self) -> NaiveDate {
+        chrono::Utc::now().with_timezone(&self.timezone).date_naive()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "action-tracker",
+        description = "Keeps the corrective actions of post-incident lessons-learned reviews (NIST SP 800-61) \
+                       from being forgotten: incidents, their corrective actions with owners, due dates and \
+                       statuses.\n\nErrors are RFC 9457 problem documents (`application/problem+json`) with \
+                       a stable `code`. Every response carries an `X-Request-Id`. Single resources carry a \
+                       strong `ETag`; send it back in `If-Match` to update safely, or in `If-None-Match` to \
+                       poll cheaply.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    tags(
+        (name = "incidents", description = "Security incidents that corrective actions come from."),
+        (name = "actions", description = "Corrective actions: owner, due date, status and resolution."),
+        (name = "health", description = "Liveness and readiness for load balancers and orchestrators.")
+    )
+)]
+struct ApiDoc;
+
+/// Registers every route with its spec entry.
+pub fn routes(config: &mut ServiceConfig) {
+    config.service(health::healthz).service(health::readyz).service(
+        utoipa_actix_web::scope("/api/v1")
+            .service(incidents::create)
+            .service(incidents::list)
+            .service(incidents::get)
+            .service(incidents::update)
+            .service(incidents::delete)
+            .service(actions::create_for_incident)
+            .service(actions::list_for_incident)
+            .service(actions::create)
+            .service(actions::list)
+            .service(actions::get)
+            .service(actions::update)
+            .service(actions::delete),
+    );
+}
+
+/// The OpenAPI document, built from the same registration the server uses.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, spec) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    spec
+}
+
+/// The answer to any path no route serves.
+pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("nothing exists at {}", req.path())))
+}
+
+/// A required field in a merge-patch: absent keeps it, `null` is refused.
+fn required<T>(field: &str, patch: Patch<T>) -> Result<Option<T>, FieldError> {
+    match patch {
+        Patch::Absent => Ok(None),
+        Patch::Null => Err(FieldError::new(field, "cannot be null; leave it out to keep the current value")),
+        Patch::Value(value) => Ok(Some(value)),
+    }
+}
+
+/// A comma-separated filter value such as `status=open,blocked`.
+fn parse_list<T: FromStr>(field: &str, raw: Option<&str>, allowed: &str) -> Result<Vec<T>, FieldError> {
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| part.parse().map_err(|_| FieldError::new(field, format!("{part:?} is not one of {allowed}"))))
+        .collect()
+}
+
+/// A single resource with its entity tag; 304 when the client's copy (`If-None-Match`) is current.
+fn resource(req: &HttpRequest, mut builder: HttpResponseBuilder, body: &impl Serialize, etag: String) -> HttpResponse {
+    if extract::none_match_hits(req, &etag) {
+        return HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish();
+    }
+    builder.insert_header((header::ETAG, etag)).json(body)
+}
+
+/// A page of a list, with `Link: <…>; rel="next"` when more follow.
+fn page(req: &HttpRequest, body: &impl Serialize, next_cursor: Option<&str>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let Some(cursor) = next_cursor {
+        let mut query: Vec<&str> =
+            req.query_string().split('&').filter(|p| !p.is_empty() && !p.starts_with("cursor=")).collect();
+        let cursor_param = format!("cursor={cursor}");
+        query.push(&cursor_param);
+        response.insert_header((header::LINK, format!("<{}?{}>; rel=\"next\"", req.path(), query.join("&"))));
+    }
+    response.json(body)
+}
+
+/// The shared part of list queries.
+fn page_size(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(crate::domain::listing::DEFAULT_LIMIT)
+}
+
+type Data = web::Data<AppState>;

@@ -1,0 +1,142 @@
+//! Settings: every knob is a command-line flag with an environment variable behind it and a default,
+//! all listed by `--help`. Settings are passed to what needs them, never read from globals, so a test
+//! can run with its own copy (port 0, its own database).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// Address and port the HTTP server listens on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    pub listen_addr: SocketAddr,
+
+    /// Number of HTTP worker threads [default: one per CPU core].
+    #[arg(long, env = "HTTP_WORKERS", global = true)]
+    pub http_workers: Option<usize>,
+
+    /// IANA time zone that decides what "today" is, and so which actions are overdue.
+    #[arg(long, env = "TIMEZONE", default_value = "UTC", global = true)]
+    pub timezone: chrono_tz::Tz,
+
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host/db` for PostgreSQL; a file path or `sqlite://path` for SQLite.
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "./data/action-tracker.db",
+        hide_env_values = true,
+        global = true
+    )]
+    pub url: DatabaseUrl,
+
+    /// Most database connections this process keeps open.
+    #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", default_value_t = 10, global = true)]
+    pub pool_size: u32,
+
+    /// How long a request waits for a database connection before it is answered 503.
+    #[arg(
+        long = "database-timeout",
+        env = "DATABASE_TIMEOUT",
+        default_value = "5s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub format: LogFormat,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `action_tracker=debug,actix_web=warn`.
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the data lives. The scheme picks the backend; a password in a PostgreSQL URL never appears
+/// in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        let path = raw.strip_prefix("sqlite://").unwrap_or(raw);
+        if path.is_empty() || path.contains("://") {
+            return Err(format!(
+                "unsupported database URL scheme in {:?}: use postgres://… or a SQLite file path",
+                raw.split("://").next().unwrap_or_default()
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            // Show only what follows the credentials: postgres://host:port/db
+            Self::Postgres(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                let location = rest.rsplit_once('@').map_or(rest, |(_, location)| location);
+                write!(f, "{scheme}://{location}")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend() {
+        assert_eq!("postgres://h/db".parse(), Ok(DatabaseUrl::Postgres("postgres://h/db".into())));
+        assert_eq!("sqlite://a/b.db".parse(), Ok(DatabaseUrl::Sqlite("a/b.db".into())));
+        assert_eq!("b.db".parse(), Ok(DatabaseUrl::Sqlite("b.db".into())));
+        assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let url: DatabaseUrl = "postgres://app:s3cret@db.internal:5432/tracker".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://db.internal:5432/tracker");
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,227 @@
+//! Corrective action storage, including their tags.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::incidents::{bad_cursor, check_version, exists as incident_exists, lower};
+use super::keyset::keyset;
+use super::rows::{ActionRow, to_column};
+use super::schema::{action_tags, actions};
+use super::{Db, DbConnection, StoreError, next_action_number};
+use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Tags};
+use crate::domain::listing::{ActionFilter, ActionSort, CursorKey, Page, PageRequest, contains_pattern};
+
+/// Stores a new action under the next key number; the incident must exist.
+#[tracing::instrument(skip_all, fields(incident_id = %fields.incident_id))]
+pub async fn create(db: &Db, fields: ActionFields, now: DateTime<Utc>) -> Result<Action, StoreError> {
+    let completed_at = fields.settle_new(now)?;
+    db.write(move |conn| {
+        if !incident_exists(conn, fields.incident_id)? {
+            return Err(StoreError::UnknownIncident);
+        }
+        let action = Action {
+            id: Uuid::now_v7(),
+            number: next_action_number(conn)?,
+            fields: fields.clone(),
+            completed_at,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        diesel::insert_into(actions::table).values(ActionRow::from(&action)).execute(conn)?;
+        insert_tags(conn, action.id, &action.fields.tags)?;
+        Ok(action)
+    })
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find(db: &Db, id: Uuid) -> Result<Action, StoreError> {
+    db.run(move |conn| load(conn, id)).await
+}
+
+/// Applies `patch` with the status rules, if the action is at one of `if_match` versions.
+#[tracing::instrument(skip(db, patch))]
+pub async fn update(
+    db: &Db,
+    id: Uuid,
+    if_match: Option<Vec<i64>>,
+    patch: ActionPatch,
+    now: DateTime<Utc>,
+) -> Result<Action, StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        if let Some(incident_id) = patch.incident_id {
+            if incident_id != current.fields.incident_id && !incident_exists(conn, incident_id)? {
+                return Err(StoreError::UnknownIncident);
+            }
+        }
+        let (fields, completed_at) = current.fields.apply(patch.clone(), current.completed_at, now)?;
+        let tags_changed = fields.tags != current.fields.tags;
+        let next = Action { fields, completed_at, updated_at: now, version: current.version + 1, ..current };
+        let updated = diesel::update(actions::table)
+            .filter(actions::id.eq(id.to_string()))
+            .filter(actions::version.eq(current.version))
+            .set(ActionRow::from(&next))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::Raced);
+        }
+        if tags_changed {
+            diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
+            insert_tags(conn, id, &next.fields.tags)?;
+        }
+        Ok(next)
+    })
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
+        diesel::delete(actions::table.filter(actions::id.eq(id.to_string()))).execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) -> Result<Page<Action>, StoreError> {
+    db.run(move |conn| {
+        let active: Vec<&str> = ActionStatus::ACTIVE.iter().map(|s| <&str>::from(*s)).collect();
+        let mut query = actions::table.select(ActionRow::as_select()).into_boxed();
+        if !filter.statuses.is_empty() {
+            query = query.filter(actions::status.eq_any(filter.statuses.iter().map(|s| <&str>::from(*s))));
+        }
+        if let Some(owner) = &filter.owner {
+            query = query.filter(actions::owner_email.eq(owner.as_str().to_owned()));
+        }
+        if let Some(incident_id) = filter.incident_id {
+            query = query.filter(actions::incident_id.eq(incident_id.to_string()));
+        }
+        if !filter.priorities.is_empty() {
+            query = query.filter(actions::priority.eq_any(filter.priorities.iter().map(|p| p.rank())));
+        }
+        if !filter.categories.is_empty() {
+            query = query.filter(actions::category.eq_any(filter.categories.iter().map(|c| <&str>::from(*c))));
+        }
+        if let Some(tag) = &filter.tag {
+            let tagged =
+                action_tags::table.filter(action_tags::tag.eq(tag.as_str().to_owned())).select(action_tags::action_id);
+            query = query.filter(actions::id.eq_any(tagged));
+        }
+        match filter.overdue {
+            Some((true, today)) => {
+                query = query.filter(actions::status.eq_any(active.clone()).and(actions::due_date.lt(today)));
+            }
+            Some((false, today)) => {
+                query = query.filter(actions::status.ne_all(active.clone()).or(actions::due_date.ge(today)));
+            }
+            None => {}
+        }
+        if let Some(date) = filter.due_before {
+            query = query.filter(actions::due_date.lt(date));
+        }
+        if let Some(date) = filter.due_after {
+            query = query.filter(actions::due_date.gt(date));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(actions::updated_at.ge(to_column(since)));
+        }
+        if let Some(needle) = &filter.title_contains {
+            query = query.filter(lower(actions::title).like(contains_pattern(needle)).escape('\\'));
+        }
+
+        let after = page.after.as_ref().map(|cursor| (cursor.key, cursor.id.to_string()));
+        let query = match (page.sort, after) {
+            (ActionSort::CreatedAt, after) => keyset!(query, actions::created_at, actions::id, asc, time_key(after)?),
+            (ActionSort::CreatedAtDesc, after) => {
+                keyset!(query, actions::created_at, actions::id, desc, time_key(after)?)
+            }
+            (ActionSort::UpdatedAt, after) => keyset!(query, actions::updated_at, actions::id, asc, time_key(after)?),
+            (ActionSort::UpdatedAtDesc, after) => {
+                keyset!(query, actions::updated_at, actions::id, desc, time_key(after)?)
+            }
+            (ActionSort::DueDate, after) => keyset!(query, actions::due_date, actions::id, asc, date_key(after)?),
+            (ActionSort::DueDateDesc, after) => keyset!(query, actions::due_date, actions::id, desc, date_key(after)?),
+            (ActionSort::Priority, after) => keyset!(query, actions::priority, actions::id, asc, rank_key(after)?),
+        };
+        let rows: Vec<ActionRow> = query.limit(page.limit + 1).load(conn)?;
+        let mut items = with_tags(conn, rows)?;
+        let next = if items.len() as i64 > page.limit {
+            items.truncate(page.limit as usize);
+            items.last().map(|last| page.sort.cursor_after(last))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    })
+    .await
+}
+
+type After = Option<(CursorKey, String)>;
+
+fn time_key(after: After) -> Result<Option<(chrono::NaiveDateTime, String)>, StoreError> {
+    match after {
+        None => Ok(None),
+        Some((CursorKey::Time(time), id)) => Ok(Some((to_column(time), id))),
+        Some(_) => Err(StoreError::Invalid(bad_cursor())),
+    }
+}
+
+fn date_key(after: After) -> Result<Option<(chrono::NaiveDate, String)>, StoreError> {
+    match after {
+        None => Ok(None),
+        Some((CursorKey::Date(date), id)) => Ok(Some((date, id))),
+        Some(_) => Err(StoreError::Invalid(bad_cursor())),
+    }
+}
+
+fn rank_key(after: After) -> Result<Option<(i16, String)>, StoreError> {
+    match after {
+        None => Ok(None),
+        Some((CursorKey::Rank(rank), id)) => Ok(Some((rank, id))),
+        Some(_) => Err(StoreError::Invalid(bad_cursor())),
+    }
+}
+
+fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreError> {
+    let row: ActionRow =
+        actions::table.filter(actions::id.eq(id.to_string())).select(ActionRow::as_select()).first(conn)?;
+    with_tags(conn, vec![row])?.pop().ok_or(StoreError::NotFound)
+}
+
+/// Turns rows into actions, fetching the tags of all of them in one query.
+fn with_tags(conn: &mut DbConnection, rows: Vec<ActionRow>) -> Result<Vec<Action>, StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let pairs: Vec<(String, String)> = action_tags::table
+        .filter(action_tags::action_id.eq_any(ids))
+        .select((action_tags::action_id, action_tags::tag))
+        .load(conn)?;
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    for (action_id, tag) in pairs {
+        tags.entry(action_id).or_default().push(tag);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let own = tags.remove(&row.id).unwrap_or_default();
+            row.into_domain(own)
+        })
+        .collect()
+}
+
+fn insert_tags(conn: &mut DbConnection, action_id: Uuid, tags: &Tags) -> Result<(), StoreError> {
+    for tag in tags.iter() {
+        diesel::insert_into(action_tags::table)
+            .values((action_tags::action_id.eq(action_id.to_string()), action_tags::tag.eq(tag.as_str())))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Incident storage.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use uuid::Uuid;
+
+use super::keyset::keyset;
+use super::rows::{IncidentRow, to_column};
+use super::schema::{actions, incidents};
+use super::{Db, DbConnection, StoreError};
+use crate::domain::incident::{Incident, IncidentPatch};
+use crate::domain::listing::{CursorKey, IncidentFilter, IncidentSort, Page, PageRequest, contains_pattern};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+#[tracing::instrument(skip_all, fields(incident_id = %incident.id))]
+pub async fn create(db: &Db, incident: Incident) -> Result<Incident, StoreError> {
+    db.write(move |conn| {
+        diesel::insert_into(incidents::table)
+            .values(IncidentRow::from(&incident))
+            .execute(conn)
+            .map_err(reference_taken)?;
+        Ok(incident.clone())
+    })
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find(db: &Db, id: Uuid) -> Result<Incident, StoreError> {
+    db.run(move |conn| load(conn, id)).await
+}
+
+/// Applies `patch` if the incident is at one of `if_match` versions (any version when `None`).
+#[tracing::instrument(skip(db, patch))]
+pub async fn update(
+    db: &Db,
+    id: Uuid,
+    if_match: Option<Vec<i64>>,
+    patch: IncidentPatch,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Incident, StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        let fields = current.fields.apply(patch.clone(), now)?;
+        let next = Incident { fields, updated_at: now, version: current.version + 1, ..current };
+        let updated = diesel::update(incidents::table)
+            .filter(incidents::id.eq(id.to_string()))
+            .filter(incidents::version.eq(current.version))
+            .set(IncidentRow::from(&next))
+            .execute(conn)
+            .map_err(reference_taken)?;
+        if updated == 0 {
+            return Err(StoreError::Raced);
+        }
+        Ok(next)
+    })
+    .await
+}
+
+/// Deletes an incident that has no corrective actions: actions are never lost by accident.
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        let action_count: i64 =
+            actions::table.filter(actions::incident_id.eq(id.to_string())).count().get_result(conn)?;
+        if action_count > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the incident still has {action_count} corrective action(s); delete or move them first"
+            )));
+        }
+        diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    db: &Db,
+    filter: IncidentFilter,
+    page: PageRequest<IncidentSort>,
+) -> Result<Page<Incident>, StoreError> {
+    db.run(move |conn| {
+        let mut query = incidents::table.select(IncidentRow::as_select()).into_boxed();
+        if !filter.statuses.is_empty() {
+            query = query.filter(incidents::status.eq_any(filter.statuses.iter().map(|s| <&str>::from(*s))));
+        }
+        if !filter.severities.is_empty() {
+            query = query.filter(incidents::severity.eq_any(filter.severities.iter().map(|s| <&str>::from(*s))));
+        }
+        if let Some(needle) = &filter.title_contains {
+            query = query.filter(lower(incidents::title).like(contains_pattern(needle)).escape('\\'));
+        }
+        let after_time = match &page.after {
+            Some(cursor) => match cursor.key {
+                CursorKey::Time(time) => Some((to_column(time), cursor.id.to_string())),
+                _ => return Err(StoreError::Invalid(bad_cursor())),
+            },
+            None => None,
+        };
+        let query = match page.sort {
+            IncidentSort::CreatedAt => keyset!(query, incidents::created_at, incidents::id, asc, after_time),
+            IncidentSort::CreatedAtDesc => keyset!(query, incidents::created_at, incidents::id, desc, after_time),
+            IncidentSort::UpdatedAt => keyset!(query, incidents::updated_at, incidents::id, asc, after_time),
+            IncidentSort::UpdatedAtDesc => keyset!(query, incidents::updated_at, incidents::id, desc, after_time),
+        };
+        let rows: Vec<IncidentRow> = query.limit(page.limit + 1).load(conn)?;
+        let mut items = rows.into_iter().map(Incident::try_from).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() as i64 > page.limit {
+            items.truncate(page.limit as usize);
+            items.last().map(|last| page.sort.cursor_after(last))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    })
+    .await
+}
+
+/// True when the incident exists; used inside write transactions of other resources.
+pub(super) fn exists(conn: &mut DbConnection, id: Uuid) -> Result<bool, StoreError> {
+    let count: i64 = incidents::table.filter(incidents::id.eq(id.to_string())).count().get_result(conn)?;
+    Ok(count > 0)
+}
+
+fn load(conn: &mut DbConnection, id: Uuid) -> Result<Incident, StoreError> {
+    let row: IncidentRow =
+        incidents::table.filter(incidents::id.eq(id.to_string())).select(IncidentRow::as_select()).first(conn)?;
+    Incident::try_from(row)
+}
+
+pub(super) fn check_version(current: i64, if_match: Option<&[i64]>) -> Result<(), StoreError> {
+    match if_match {
+        Some(versions) if !versions.contains(&current) => Err(StoreError::VersionMismatch),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn bad_cursor() -> crate::domain::FieldErrors {
+    crate::domain::FieldError::new("cursor", "does not fit this sort").into()
+}
+
+fn reference_taken(error: DieselError) -> StoreError {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            StoreError::Conflict("another incident already has this reference".into())
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,255 @@
+//! Database access: the only place that writes SQL.
+//!
+//! One binary speaks SQLite and PostgreSQL through diesel's `MultiConnection`; the backend follows from
+//! `DATABASE_URL`. Queries are written once for both; where the SQL really differs (key numbers, the
+//! way a write transaction starts) the two variants stand side by side in a `match` on the connection.
+//! Every call runs on the blocking thread pool, never on the async workers.
+
+pub mod actions;
+pub mod incidents;
+mod keyset;
+mod rows;
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{self, ManageConnection, Pool};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::{DatabaseSettings, DatabaseUrl};
+use crate::domain::FieldErrors;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend; queries written against it run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Why a database call did not produce its result, in the terms the API answers in.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// The incident an action should belong to does not exist.
+    #[error("no such incident")]
+    UnknownIncident,
+    /// The client's `If-Match` named a version that is no longer current.
+    #[error("the resource changed since the given version")]
+    VersionMismatch,
+    /// A rule about other rows refused the change; the text is safe to show to the client.
+    #[error("{0}")]
+    Conflict(String),
+    /// The merged result of a partial update broke a domain rule.
+    #[error("invalid change: {0}")]
+    Invalid(FieldErrors),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(DieselError),
+    /// Another writer changed the row between our read and our write; the caller retries.
+    #[error("concurrent update")]
+    Raced,
+}
+
+impl From<DieselError> for StoreError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => StoreError::Unavailable(info.message().to_owned()),
+            other => StoreError::Query(other),
+        }
+    }
+}
+
+impl From<FieldErrors> for StoreError {
+    fn from(errors: FieldErrors) -> Self {
+        StoreError::Invalid(errors)
+    }
+}
+
+/// The pool of connections, cheap to clone into every handler.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager>,
+}
+
+impl Db {
+    /// Opens the pool; fails when the database cannot be reached within the configured timeout.
+    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        if let DatabaseUrl::Sqlite(path) = &settings.url {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating the database directory {}", parent.display()))?;
+            }
+        }
+        let manager = ConnectionManager { url: settings.url.clone(), busy_timeout: settings.timeout };
+        let pool = Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(settings.timeout)
+            .test_on_check_out(false)
+            .build(manager)
+            .with_context(|| format!("connecting to {}", settings.url))?;
+        Ok(Self { pool })
+    }
+
+    /// Brings the schema up to date. Safe to run from several replicas at once on PostgreSQL.
+    pub fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get().context("getting a connection to migrate")?;
+        match &mut *conn {
+            DbConnection::Postgres(pg) => {
+                // Replicas starting together would otherwise race to apply the same migration.
+                pg.batch_execute("SELECT pg_advisory_lock(7401512200)")?;
+                let result = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+                pg.batch_execute("SELECT pg_advisory_unlock(7401512200)")?;
+                result.map_err(|e| anyhow::anyhow!("running PostgreSQL migrations: {e}"))
+            }
+            DbConnection::Sqlite(sqlite) => sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("running SQLite migrations: {e}")),
+        }
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            work(&mut conn)
+        });
+        match job.await {
+            Ok(result) => result,
+            Err(join_error) => match join_error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(cancelled) => Err(StoreError::Unavailable(cancelled.to_string())),
+            },
+        }
+    }
+
+    /// Runs `work` in a write transaction, retrying a few times when another writer got there first.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        const ATTEMPTS: usize = 5;
+        self.run(move |conn| {
+            let mut attempt = 1;
+            loop {
+                match write_transaction(conn, &work) {
+                    Err(StoreError::Raced) if attempt < ATTEMPTS => attempt += 1,
+                    Err(StoreError::Raced) => {
+                        return Err(StoreError::Conflict("the resource is being changed by others; try again".into()));
+                    }
+                    result => return result,
+                }
+            }
+        })
+        .await
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn is_ready(&self) -> bool {
+        self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await.is_ok()
+    }
+}
+
+/// A transaction that takes the write lock up front on SQLite (`BEGIN IMMEDIATE`): a deferred one that
+/// reads first would fail with SQLITE_BUSY instead of waiting when another writer commits in between.
+fn write_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match conn {
+        DbConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgres(pg) => AnsiTransactionManager::begin_transaction(pg)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Establishes connections of the backend `DATABASE_URL` names and prepares each SQLite connection.
+struct ConnectionManager {
+    url: DatabaseUrl,
+    busy_timeout: Duration,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                Ok(DbConnection::Postgres(diesel::PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?))
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = diesel::SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers work while one writer commits; foreign keys are off by default in SQLite.
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA busy_timeout = {};",
+                    self.busy_timeout.as_millis()
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
+    }
+}
+
+/// The next number for an action key. PostgreSQL hands it out from a sequence, so replicas never wait on
+/// each other; SQLite has no sequences, but its writers are serialised, so a counter row is just as safe.
+fn next_action_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        value: i64,
+    }
+    let number: Number = match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::sql_query("SELECT nextval('action_number_seq') AS value").get_result(pg)?
+        }
+        DbConnection::Sqlite(sqlite) => {
+            diesel::sql_query("UPDATE key_counters SET value = value + 1 WHERE name = 'action' RETURNING value")
+                .get_result(sqlite)?
+        }
+    };
+    Ok(number.value)
+}

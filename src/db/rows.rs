@@ -1,0 +1,185 @@
+//! Database rows and their explicit conversions to and from domain types.
+//!
+//! Rows hold what the columns hold (ids as text, UTC timestamps without zone, priority as its rank).
+//! Reading trusts our own schema: values were parsed before they were stored, and CHECK constraints
+//! guard the enumerations; a value that still does not fit is reported as a corrupt row.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::schema::{actions, incidents};
+use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags};
+use crate::domain::email::EmailAddress;
+use crate::domain::incident::{Incident, IncidentFields, Reference};
+use crate::domain::text::Text;
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = incidents, treat_none_as_null = true)]
+pub struct IncidentRow {
+    pub id: String,
+    pub reference: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub severity: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub detected_at: Option<NaiveDateTime>,
+    pub contained_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub discovered_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = actions, treat_none_as_null = true)]
+pub struct ActionRow {
+    pub id: String,
+    pub number: i64,
+    pub incident_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub owner_email: String,
+    pub owner_name: Option<String>,
+    pub team: Option<String>,
+    pub due_date: NaiveDate,
+    pub priority: i16,
+    pub category: String,
+    pub status: String,
+    pub resolution: Option<String>,
+    pub completed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+pub fn to_column(time: DateTime<Utc>) -> NaiveDateTime {
+    time.naive_utc()
+}
+
+fn from_column(time: NaiveDateTime) -> DateTime<Utc> {
+    time.and_utc()
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Query(DieselError::DeserializationError(format!("stored {what} {value:?} is not valid").into()))
+}
+
+pub fn parse_id(value: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(value).map_err(|_| corrupt("id", value))
+}
+
+fn parse_enum<T: FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
+    value.parse().map_err(|_| corrupt(what, value))
+}
+
+fn text<const MAX: usize, const MULTILINE: bool>(value: Option<String>) -> Option<Text<MAX, MULTILINE>> {
+    value.map(Text::from_stored)
+}
+
+impl From<&Incident> for IncidentRow {
+    fn from(incident: &Incident) -> Self {
+        let fields = &incident.fields;
+        Self {
+            id: incident.id.to_string(),
+            reference: fields.reference.as_ref().map(|r| r.as_str().to_owned()),
+            title: fields.title.as_str().to_owned(),
+            summary: fields.summary.as_ref().map(|t| t.as_str().to_owned()),
+            severity: <&str>::from(fields.severity).to_owned(),
+            category: fields.category.as_ref().map(|t| t.as_str().to_owned()),
+            status: <&str>::from(fields.status).to_owned(),
+            detected_at: fields.detected_at.map(to_column),
+            contained_at: fields.contained_at.map(to_column),
+            resolved_at: fields.resolved_at.map(to_column),
+            discovered_by: fields.discovered_by.as_ref().map(|t| t.as_str().to_owned()),
+            created_at: to_column(incident.created_at),
+            updated_at: to_column(incident.updated_at),
+            version: incident.version,
+        }
+    }
+}
+
+impl TryFrom<IncidentRow> for Incident {
+    type Error = StoreError;
+
+    fn try_from(row: IncidentRow) -> Result<Self, StoreError> {
+        Ok(Incident {
+            id: parse_id(&row.id)?,
+            fields: IncidentFields {
+                reference: row.reference.map(Reference::from_stored),
+                title: Text::from_stored(row.title),
+                summary: text(row.summary),
+                severity: parse_enum("severity", &row.severity)?,
+                category: text(row.category),
+                status: parse_enum("incident status", &row.status)?,
+                detected_at: row.detected_at.map(from_column),
+                contained_at: row.contained_at.map(from_column),
+                resolved_at: row.resolved_at.map(from_column),
+                discovered_by: text(row.discovered_by),
+            },
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            version: row.version,
+        })
+    }
+}
+
+impl From<&Action> for ActionRow {
+    fn from(action: &Action) -> Self {
+        let fields = &action.fields;
+        Self {
+            id: action.id.to_string(),
+            number: action.number,
+            incident_id: fields.incident_id.to_string(),
+            title: fields.title.as_str().to_owned(),
+            description: fields.description.as_ref().map(|t| t.as_str().to_owned()),
+            owner_email: fields.owner_email.as_str().to_owned(),
+            owner_name: fields.owner_name.as_ref().map(|t| t.as_str().to_owned()),
+            team: fields.team.as_ref().map(|t| t.as_str().to_owned()),
+            due_date: fields.due_date,
+            priority: fields.priority.rank(),
+            category: <&str>::from(fields.category).to_owned(),
+            status: <&str>::from(fields.status).to_owned(),
+            resolution: fields.resolution.as_ref().map(|t| t.as_str().to_owned()),
+            completed_at: action.completed_at.map(to_column),
+            created_at: to_column(action.created_at),
+            updated_at: to_column(action.updated_at),
+            version: action.version,
+        }
+    }
+}
+
+impl ActionRow {
+    pub fn into_domain(self, tags: Vec<String>) -> Result<Action, StoreError> {
+        let priority =
+            Priority::from_rank(self.priority).ok_or_else(|| corrupt("priority", &self.priority.to_string()))?;
+        Ok(Action {
+            id: parse_id(&self.id)?,
+            number: self.number,
+            fields: ActionFields {
+                incident_id: parse_id(&self.incident_id)?,
+                title: Text::from_stored(self.title),
+                description: text(self.description),
+                owner_email: EmailAddress::from_stored(self.owner_email),
+                owner_name: text(self.owner_name),
+                team: text(self.team),
+                due_date: self.due_date,
+                priority,
+                category: parse_enum("action category", &self.category)?,
+                status: parse_enum("action status", &self.status)?,
+                resolution: text(self.resolution),
+                tags: Tags::from_stored(tags.into_iter().map(Tag::from_stored).collect()),
+            },
+            completed_at: self.completed_at.map(from_column),
+            created_at: from_column(self.created_at),
+            updated_at: from_column(self.updated_at),
+            version: self.version,
+        })
+    }
+}

@@ -1,0 +1,379 @@
+//! Corrective actions: what a lessons-learned review decided to do, by whom, by when.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::email::EmailAddress;
+use super::text::{LongText, ShortText, Title};
+use super::{FieldError, FieldErrors, Patch};
+
+/// Human keys read "ACT-42".
+pub const KEY_PREFIX: &str = "ACT-";
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Priority {
+    Critical,
+    High,
+    #[default]
+    Medium,
+    Low,
+}
+
+impl Priority {
+    /// Stored as a rank so that sorting by priority is sorting by number (critical first).
+    pub fn rank(self) -> i16 {
+        match self {
+            Priority::Critical => 1,
+            Priority::High => 2,
+            Priority::Medium => 3,
+            Priority::Low => 4,
+        }
+    }
+
+    pub fn from_rank(rank: i16) -> Option<Self> {
+        match rank {
+            1 => Some(Priority::Critical),
+            2 => Some(Priority::High),
+            3 => Some(Priority::Medium),
+            4 => Some(Priority::Low),
+            _ => None,
+        }
+    }
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ActionCategory {
+    Prevention,
+    Detection,
+    Response,
+    Process,
+    Training,
+    Tooling,
+    Communication,
+    #[default]
+    Other,
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ActionStatus {
+    #[default]
+    Open,
+    InProgress,
+    Blocked,
+    Done,
+    Cancelled,
+}
+
+impl ActionStatus {
+    /// Still to be done: these are the statuses that can be overdue and that reminders chase.
+    pub const ACTIVE: [ActionStatus; 3] = [ActionStatus::Open, ActionStatus::InProgress, ActionStatus::Blocked];
+
+    pub fn is_active(self) -> bool {
+        Self::ACTIVE.contains(&self)
+    }
+}
+
+/// A label for grouping actions ("mfa", "aws"): lower-case, no spaces.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tag(String);
+
+impl Tag {
+    const MAX: usize = 50;
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim().to_lowercase();
+        let valid_char = |c: char| c.is_alphanumeric() || "-_.:/".contains(c);
+        if value.is_empty() || value.chars().count() > Self::MAX || !value.chars().all(valid_char) {
+            return Err(FieldError::new(
+                field,
+                format!("must be 1 to {} letters, digits or - _ . : / (no spaces)", Self::MAX),
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub(crate) fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The tags of one action: at most 20, without duplicates, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Vec<Tag>);
+
+impl Tags {
+    const MAX: usize = 20;
+
+    pub fn parse(field: &str, raw: &[String]) -> Result<Self, FieldErrors> {
+        if raw.len() > Self::MAX {
+            return Err(FieldError::new(field, format!("must have at most {} tags", Self::MAX)).into());
+        }
+        let mut errors = FieldErrors::new();
+        let mut tags: Vec<Tag> = raw
+            .iter()
+            .enumerate()
+            .filter_map(|(i, tag)| errors.take(Tag::parse(&format!("{field}[{i}]"), tag)))
+            .collect();
+        errors.into_result()?;
+        tags.sort();
+        tags.dedup();
+        Ok(Self(tags))
+    }
+
+    pub(crate) fn from_stored(mut tags: Vec<Tag>) -> Self {
+        tags.sort();
+        Self(tags)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Tag> {
+        self.0.iter()
+    }
+}
+
+/// What a client may set on an action; keys, versions and timestamps are the server's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionFields {
+    pub incident_id: Uuid,
+    pub title: Title,
+    pub description: Option<LongText>,
+    pub owner_email: EmailAddress,
+    pub owner_name: Option<ShortText>,
+    pub team: Option<ShortText>,
+    pub due_date: NaiveDate,
+    pub priority: Priority,
+    pub category: ActionCategory,
+    pub status: ActionStatus,
+    pub resolution: Option<LongText>,
+    pub tags: Tags,
+}
+
+/// A partial change to an action (merge-patch): absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ActionPatch {
+    pub incident_id: Option<Uuid>,
+    pub title: Option<Title>,
+    pub description: Patch<LongText>,
+    pub owner_email: Option<EmailAddress>,
+    pub owner_name: Patch<ShortText>,
+    pub team: Patch<ShortText>,
+    pub due_date: Option<NaiveDate>,
+    pub priority: Option<Priority>,
+    pub category: Option<ActionCategory>,
+    pub status: Option<ActionStatus>,
+    pub resolution: Patch<LongText>,
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub id: Uuid,
+    pub number: i64,
+    pub fields: ActionFields,
+    /// When the action last moved to done or cancelled; `None` while it is active.
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl ActionFields {
+    /// Checks the status rules for a new action and returns its `completed_at`.
+    pub fn settle_new(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, FieldErrors> {
+        self.check_resolution()?;
+        Ok((!self.status.is_active()).then_some(now))
+    }
+
+    /// The action after `patch`, with the status rules applied: closing needs a resolution and stamps
+    /// `completed_at`; reopening clears it.
+    pub fn apply(
+        &self,
+        patch: ActionPatch,
+        completed_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Option<DateTime<Utc>>), FieldErrors> {
+        let next = Self {
+            incident_id: patch.incident_id.unwrap_or(self.incident_id),
+            title: patch.title.unwrap_or_else(|| self.title.clone()),
+            description: patch.description.apply_to(self.description.clone()),
+            owner_email: patch.owner_email.unwrap_or_else(|| self.owner_email.clone()),
+            owner_name: patch.owner_name.apply_to(self.owner_name.clone()),
+            team: patch.team.apply_to(self.team.clone()),
+            due_date: patch.due_date.unwrap_or(self.due_date),
+            priority: patch.priority.unwrap_or(self.priority),
+            category: patch.category.unwrap_or(self.category),
+            status: patch.status.unwrap_or(self.status),
+            resolution: patch.resolution.apply_to(self.resolution.clone()),
+            tags: patch.tags.unwrap_or_else(|| self.tags.clone()),
+        };
+        next.check_resolution()?;
+        let completed_at = match (next.status == self.status, next.status.is_active()) {
+            (true, _) => completed_at,
+            (false, true) => None,
+            (false, false) => Some(now),
+        };
+        Ok((next, completed_at))
+    }
+
+    fn check_resolution(&self) -> Result<(), FieldErrors> {
+        if !self.status.is_active() && self.resolution.is_none() {
+            let status: &str = self.status.into();
+            return Err(FieldError::new(
+                "resolution",
+                format!("is required to move an action to {status}: say what was done, or why not"),
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+impl Action {
+    pub fn key(&self) -> String {
+        format!("{KEY_PREFIX}{}", self.number)
+    }
+
+    /// Whole days past the due date on `today`, for an action that is still to be done; otherwise 0.
+    pub fn days_overdue(&self, today: NaiveDate) -> i64 {
+        if self.fields.status.is_active() && self.fields.due_date < today {
+            (today - self.fields.due_date).num_days()
+        } else {
+            0
+        }
+    }
+}
+
+/// Due dates are calendar dates; anything outside this range is a typo, not a plan.
+pub fn parse_due_date(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> {
+    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1);
+    let latest = NaiveDate::from_ymd_opt(2199, 12, 31);
+    match (earliest, latest) {
+        (Some(earliest), Some(latest)) if (earliest..=latest).contains(&date) => Ok(date),
+        _ => Err(FieldError::new(field, "must be between 2000-01-01 and 2199-12-31")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn fields(status: ActionStatus) -> ActionFields {
+        ActionFields {
+            incident_id: Uuid::now_v7(),
+            title: Title::parse("title", "Enforce MFA").unwrap(),
+            description: None,
+            owner_email: EmailAddress::parse("owner_email", "bob@example.com").unwrap(),
+            owner_name: None,
+            team: None,
+            due_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            priority: Priority::High,
+            category: ActionCategory::Prevention,
+            status,
+            resolution: None,
+            tags: Tags::default(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 5, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn closing_requires_a_resolution_and_stamps_completion() {
+        let open = fields(ActionStatus::Open);
+        let done = ActionPatch { status: Some(ActionStatus::Done), ..Default::default() };
+        let errors = open.apply(done.clone(), None, now()).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().field, "resolution");
+
+        let with_resolution =
+            ActionPatch { resolution: Patch::Value(LongText::parse("resolution", "Enabled for all").unwrap()), ..done };
+        let (closed, completed_at) = open.apply(with_resolution, None, now()).unwrap();
+        assert_eq!(closed.status, ActionStatus::Done);
+        assert_eq!(completed_at, Some(now()));
+    }
+
+    #[test]
+    fn reopening_clears_completion() {
+        let mut done = fields(ActionStatus::Done);
+        done.resolution = Some(LongText::parse("resolution", "Enabled").unwrap());
+        let reopen = ActionPatch { status: Some(ActionStatus::InProgress), ..Default::default() };
+        let (_, completed_at) = done.apply(reopen, Some(now()), now()).unwrap();
+        assert_eq!(completed_at, None);
+    }
+
+    #[test]
+    fn only_active_actions_past_their_due_date_are_overdue() {
+        let action = |status| Action {
+            id: Uuid::now_v7(),
+            number: 1,
+            fields: fields(status),
+            completed_at: None,
+            created_at: now(),
+            updated_at: now(),
+            version: 1,
+        };
+        let due = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        assert_eq!(action(ActionStatus::Blocked).days_overdue(due), 0);
+        assert_eq!(action(ActionStatus::Blocked).days_overdue(due.succ_opt().unwrap()), 1);
+        assert_eq!(action(ActionStatus::Done).days_overdue(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap()), 0);
+    }
+
+    #[test]
+    fn tags_are_lower_case_sorted_and_unique() {
+        let tags = Tags::parse("tags", &["MFA".into(), "aws".into(), "mfa".into()]).unwrap();
+        let names: Vec<&str> = tags.iter().map(Tag::as_str).collect();
+        assert_eq!(names, ["aws", "mfa"]);
+        assert!(Tags::parse("tags", &["two words".into()]).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! Incidents: the security incident a lessons-learned review and its corrective actions belong to.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::text::{LongText, ShortText, Title};
+use super::{FieldError, FieldErrors, Patch};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum IncidentStatus {
+    Open,
+    Contained,
+    Resolved,
+    Closed,
+}
+
+/// An external reference such as a ticket key ("SEC-1234"): unique among incidents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference(String);
+
+impl Reference {
+    const MAX: usize = 100;
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let value = raw.trim();
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || "-_.:/#".contains(c);
+        if value.is_empty() || value.len() > Self::MAX || !value.chars().all(valid_char) {
+            return Err(FieldError::new(
+                field,
+                format!("must be 1 to {} letters, digits or - _ . : / # (e.g. SEC-1234)", Self::MAX),
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub(crate) fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a client may set on an incident; everything else is the server's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentFields {
+    pub reference: Option<Reference>,
+    pub title: Title,
+    pub summary: Option<LongText>,
+    pub severity: Severity,
+    pub category: Option<ShortText>,
+    pub status: IncidentStatus,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub contained_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub discovered_by: Option<ShortText>,
+}
+
+/// A partial change to an incident (merge-patch): absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentPatch {
+    pub reference: Patch<Reference>,
+    pub title: Option<Title>,
+    pub summary: Patch<LongText>,
+    pub severity: Option<Severity>,
+    pub category: Patch<ShortText>,
+    pub status: Option<IncidentStatus>,
+    pub detected_at: Patch<DateTime<Utc>>,
+    pub contained_at: Patch<DateTime<Utc>>,
+    pub resolved_at: Patch<DateTime<Utc>>,
+    pub discovered_by: Patch<ShortText>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incident {
+    pub id: Uuid,
+    pub fields: IncidentFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl IncidentFields {
+    /// The fields of a new incident, with the milestone of its status stamped if the client left it out.
+    pub fn settle_new(mut self, now: DateTime<Utc>) -> Result<Self, FieldErrors> {
+        self.stamp_milestone(now);
+        self.check_milestone_order()?;
+        Ok(self)
+    }
+
+    pub fn apply(&self, patch: IncidentPatch, now: DateTime<Utc>) -> Result<Self, FieldErrors> {
+        let mut next = Self {
+            reference: patch.reference.apply_to(self.reference.clone()),
+            title: patch.title.unwrap_or_else(|| self.title.clone()),
+            summary: patch.summary.apply_to(self.summary.clone()),
+            severity: patch.severity.unwrap_or(self.severity),
+            category: patch.category.apply_to(self.category.clone()),
+            status: patch.status.unwrap_or(self.status),
+            detected_at: patch.detected_at.apply_to(self.detected_at),
+            contained_at: patch.contained_at.apply_to(self.contained_at),
+            resolved_at: patch.resolved_at.apply_to(self.resolved_at),
+            discovered_by: patch.discovered_by.apply_to(self.discovered_by.clone()),
+        };
+        if next.status != self.status {
+            next.stamp_milestone(now);
+        }
+        next.check_milestone_order()?;
+        Ok(next)
+    }
+
+    // Reaching "contained" or "resolved" is a milestone; when the client does not say when it happened,
+    // the moment it is recorded is the best estimate, and the durations in reports depend on it.
+    fn stamp_milestone(&mut self, now: DateTime<Utc>) {
+        match self.status {
+            IncidentStatus::Open => {}
+            IncidentStatus::Contained => {
+                self.contained_at.get_or_insert(now);
+            }
+            IncidentStatus::Resolved | IncidentStatus::Closed => {
+                self.resolved_at.get_or_insert(now);
+            }
+        }
+    }
+
+    fn check_milestone_order(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let before = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| matches!((a, b), (Some(a), Some(b)) if b < a);
+        if before(self.detected_at, self.contained_at) {
+            errors.push(FieldError::new("contained_at", "must not be before detected_at"));
+        }
+        if before(self.detected_at, self.resolved_at) || before(self.contained_at, self.resolved_at) {
+            errors.push(FieldError::new("resolved_at", "must not be before detected_at or contained_at"));
+        }
+        errors.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn fields() -> IncidentFields {
+        IncidentFields {
+            reference: None,
+            title: Title::parse("title", "Phishing").unwrap(),
+            summary: None,
+            severity: Severity::High,
+            category: None,
+            status: IncidentStatus::Open,
+            detected_at: Some(Utc.with_ymd_and_hms(2026, 1, 10, 8, 0, 0).unwrap()),
+            contained_at: None,
+            resolved_at: None,
+            discovered_by: None,
+        }
+    }
+
+    #[test]
+    fn resolving_without_a_time_stamps_now() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap();
+        let patch = IncidentPatch { status: Some(IncidentStatus::Resolved), ..Default::default() };
+        let next = fields().apply(patch, now).unwrap();
+        assert_eq!(next.resolved_at, Some(now));
+        assert_eq!(next.contained_at, None);
+    }
+
+    #[test]
+    fn containment_before_detection_is_refused() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap();
+        let early = Utc.with_ymd_and_hms(2026, 1, 9, 0, 0, 0).unwrap();
+        let patch = IncidentPatch { contained_at: Patch::Value(early), ..Default::default() };
+        let errors = fields().apply(patch, now).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().field, "contained_at");
+    }
+}

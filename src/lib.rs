@@ -1,0 +1,12 @@
+//! action-tracker keeps the corrective actions agreed in post-incident lessons-learned reviews.
+//!
+//! Where things live: `config` (settings), `startup` (building and running the server), `api` (HTTP
+//! routes, the OpenAPI spec and the error type clients see), `domain` (parsed types and product rules),
+//! `db` (all SQL), `telemetry` (logs).
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod startup;
+pub mod telemetry;

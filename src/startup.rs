@@ -1,0 +1,66 @@
+//! Building and running the server. The same builder serves production and the tests: it binds to the
+//! configured address (port 0 picks a free port) and says which port it got.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, AppState, extract, middleware::request_context};
+use crate::config::Settings;
+use crate::db::Db;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database, brings its schema up to date and binds the listener.
+    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database)?;
+        db.migrate()?;
+        let state = web::Data::new(AppState { db, timezone: settings.timezone });
+
+        let listener = TcpListener::bind(settings.listen_addr)
+            .with_context(|| format!("listening on {}", settings.listen_addr))?;
+        let port = listener.local_addr()?.port();
+        let spec = api::openapi();
+
+        let server = HttpServer::new(move || {
+            let (app, _) = App::new().into_utoipa_app().configure(api::routes).split_for_parts();
+            app.app_data(state.clone())
+                .app_data(extract::payload_config())
+                .app_data(extract::query_config())
+                .app_data(extract::path_config())
+                .service(web::redirect("/docs", "/docs/"))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .default_service(web::to(api::no_route))
+                .wrap(Compress::default())
+                .wrap(from_fn(request_context))
+        });
+        let server = match settings.http_workers {
+            Some(workers) => server.workers(workers),
+            None => server,
+        };
+        let server = server.listen(listener)?.run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server from elsewhere (tests, signal handling).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
