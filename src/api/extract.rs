@@ -68,8 +68,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::invalid(&field, strip_position(&inner.to_string()))
+                let message = strip_position(&inner.to_string());
+                // A missing member is reported at its parent; name the member itself.
+                let missing = message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
+                let field = match (missing, path.as_str()) {
+                    (Some(member), ".") => member.to_owned(),
+                    (Some(member), parent) => format!("{parent}.{member}"),
+                    (None, ".") => "body".to_owned(),
+                    (None, _) => path,
+                };
+                ApiError::invalid(&field, message)
             }
             _ => ApiError::BadRequest(format!("the request body is not valid JSON: {inner}")),
         }

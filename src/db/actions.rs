@@ -55,10 +55,11 @@ pub async fn update(
     db.write(move |conn| {
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
-        if let Some(incident_id) = patch.incident_id {
-            if incident_id != current.fields.incident_id && !incident_exists(conn, incident_id)? {
-                return Err(StoreError::UnknownIncident);
-            }
+        if let Some(incident_id) = patch.incident_id
+            && incident_id != current.fields.incident_id
+            && !incident_exists(conn, incident_id)?
+        {
+            return Err(StoreError::UnknownIncident);
         }
         let (fields, completed_at) = current.fields.apply(patch.clone(), current.completed_at, now)?;
         let tags_changed = fields.tags != current.fields.tags;

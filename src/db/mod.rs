@@ -87,11 +87,11 @@ pub struct Db {
 impl Db {
     /// Opens the pool; fails when the database cannot be reached within the configured timeout.
     pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
-        if let DatabaseUrl::Sqlite(path) = &settings.url {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating the database directory {}", parent.display()))?;
-            }
+        if let DatabaseUrl::Sqlite(path) = &settings.url
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating the database directory {}", parent.display()))?;
         }
         let manager = ConnectionManager { url: settings.url.clone(), busy_timeout: settings.timeout };
         let pool = Pool::builder()

@@ -1,0 +1,91 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_problem, id, spawn_app};
+
+#[tokio::test]
+async fn a_current_etag_gets_304_and_a_stale_one_gets_the_new_copy() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(&id(&incident), json!({})).await;
+    for path in [format!("/api/v1/actions/{}", id(&action)), format!("/api/v1/incidents/{}", id(&incident))] {
+        let first = app.get(&path).await;
+        let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "a strong ETag: {etag}");
+
+        let cached = app.client.get(app.url(&path)).header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(cached.status(), 304);
+        assert_eq!(cached.headers()["etag"].to_str().unwrap(), etag);
+        assert!(cached.bytes().await.unwrap().is_empty());
+
+        assert_eq!(app.patch(&path, &json!({"title": "Renamed"})).await.status(), 200);
+        let fresh = app.client.get(app.url(&path)).header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(fresh.status(), 200);
+        assert_ne!(fresh.headers()["etag"].to_str().unwrap(), etag);
+        assert_eq!(fresh.json::<Value>().await.unwrap()["title"], "Renamed");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_if_match_changes_nothing() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(&id(&incident), json!({})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let original_etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
+
+    let patch_if_match =
+        |etag: String, body: Value| app.client.patch(app.url(&path)).header("If-Match", etag).json(&body).send();
+    let response = patch_if_match(original_etag.clone(), json!({"status": "in_progress"})).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let new_etag = response.headers()["etag"].to_str().unwrap().to_owned();
+
+    let stale = patch_if_match(original_etag.clone(), json!({"status": "blocked"})).await.unwrap();
+    assert_problem(stale, 412, "precondition_failed").await;
+    let stale_delete = app.client.delete(app.url(&path)).header("If-Match", &original_etag).send().await.unwrap();
+    assert_problem(stale_delete, 412, "precondition_failed").await;
+
+    let current: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(current["status"], "in_progress");
+    assert_eq!(current["version"], 2);
+
+    let delete = app.client.delete(app.url(&path)).header("If-Match", &new_etag).send().await.unwrap();
+    assert_eq!(delete.status(), 204);
+}
+
+#[tokio::test]
+async fn concurrent_patches_with_one_etag_let_exactly_one_through() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(&id(&incident), json!({})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
+
+    let attempts = (0..10).map(|n| {
+        app.client
+            .request(Method::PATCH, app.url(&path))
+            .header("If-Match", &etag)
+            .json(&json!({"team": format!("team {n}")}))
+            .send()
+    });
+    let statuses: Vec<u16> =
+        futures::future::join_all(attempts).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 9, "{statuses:?}");
+    let current: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(current["version"], 2);
+}
+
+#[tokio::test]
+async fn concurrent_patches_without_if_match_all_apply() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(&id(&incident), json!({})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let bodies: Vec<Value> = (0..6).map(|n| json!({"owner_name": format!("Owner {n}")})).collect();
+    let attempts = bodies.iter().map(|body| app.patch(&path, body));
+    let responses = futures::future::join_all(attempts).await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+    let current: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(current["version"], 7, "no update was lost");
+}

@@ -1,0 +1,120 @@
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_problem, error_fields, id, spawn_app};
+
+#[tokio::test]
+async fn malformed_json_is_a_bad_request() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/incidents"))
+        .header("content-type", "application/json")
+        .body("{\"title\": \"unterminated")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 400, "bad_request").await;
+    assert_eq!(problem["instance"], "/api/v1/incidents");
+    assert!(problem["request_id"].is_string());
+}
+
+#[tokio::test]
+async fn unknown_fields_and_server_owned_fields_are_refused() {
+    let app = spawn_app().await;
+    let body = json!({"title": "t", "severity": "low", "priority_score": 7});
+    let problem = assert_problem(app.post("/api/v1/incidents", &body).await, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["priority_score"]);
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("unknown field"));
+
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(&id(&incident), json!({})).await;
+    for field in ["key", "version", "completed_at", "id", "created_at"] {
+        let problem = assert_problem(
+            app.patch(&format!("/api/v1/actions/{}", id(&action)), &json!({field: "x"})).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), [field]);
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_refused() {
+    let app = spawn_app().await;
+    let body = json!({"title": "t", "severity": "low", "summary": "x".repeat(1024 * 1024)});
+    assert_problem(app.post("/api/v1/incidents", &body).await, 413, "payload_too_large").await;
+
+    // Without a Content-Length the limit still holds while the body streams in.
+    let chunks = futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
+    let response = app
+        .client
+        .post(app.url("/api/v1/incidents"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_unsupported() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/incidents"))
+        .header("content-type", "text/plain")
+        .body("{\"title\": \"t\", \"severity\": \"low\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 415, "unsupported_media_type").await;
+
+    let incident = app.create_incident(json!({})).await;
+    let merge_patch = app
+        .client
+        .patch(app.url(&format!("/api/v1/incidents/{}", id(&incident))))
+        .header("content-type", "application/merge-patch+json")
+        .body("{\"severity\": \"low\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(merge_patch.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_ids_and_paths_are_not_found() {
+    let app = spawn_app().await;
+    let unknown = uuid::Uuid::now_v7();
+    for path in [
+        format!("/api/v1/incidents/{unknown}"),
+        format!("/api/v1/actions/{unknown}"),
+        format!("/api/v1/incidents/{unknown}/actions"),
+        "/api/v1/actions/not-a-uuid".to_owned(),
+        "/api/v1/nothing-here".to_owned(),
+    ] {
+        let problem = assert_problem(app.get(&path).await, 404, "not_found").await;
+        assert_eq!(problem["instance"], path);
+    }
+    assert_problem(app.patch(&format!("/api/v1/actions/{unknown}"), &json!({"title": "x"})).await, 404, "not_found")
+        .await;
+    assert_problem(app.delete(&format!("/api/v1/incidents/{unknown}")).await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_sane_one_is_kept() {
+    let app = spawn_app().await;
+    let generated = app.get("/api/v1/actions").await;
+    let request_id = generated.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(request_id).is_ok());
+
+    let kept = app.client.get(app.url("/api/v1/nope")).header("X-Request-Id", "jira-sync-7f3a").send().await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "jira-sync-7f3a");
+    let problem: Value = kept.json().await.unwrap();
+    assert_eq!(problem["request_id"], "jira-sync-7f3a");
+
+    let replaced =
+        app.client.get(app.url("/healthz")).header("X-Request-Id", "bad id\twith spaces").send().await.unwrap();
+    assert_ne!(replaced.headers()["x-request-id"], "bad id\twith spaces");
+}

@@ -1,0 +1,201 @@
+//! The one test harness: spawn the real server on a free port with its own empty database, then talk
+//! HTTP to it. SQLite by default; PostgreSQL when TEST_DATABASE_URL is set (each test gets its own
+//! database, dropped afterwards). Set TEST_LOG=1 to see the server's logs.
+
+use std::sync::Once;
+
+use action_tracker::config::{DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, Settings};
+use action_tracker::startup::Application;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    server: actix_web::dev::ServerHandle,
+    database: TestDatabase,
+}
+
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    fn create() -> (Self, DatabaseUrl) {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("action_tracker_test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+                let url = database_url_with_name(&admin_url, &name);
+                (TestDatabase::Postgres { admin_url, name }, DatabaseUrl::Postgres(url))
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("test.db");
+                (TestDatabase::Sqlite(dir), DatabaseUrl::Sqlite(path))
+            }
+        }
+    }
+}
+
+/// `postgres://user@host:5432/test?x=y` with `test` replaced by `name`.
+fn database_url_with_name(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("database URL has a path");
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.server.stop(false));
+        if let TestDatabase::Postgres { admin_url, name } = &self.database
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+        }
+    }
+}
+
+static LOGGING: Once = Once::new();
+
+pub fn test_settings(url: DatabaseUrl) -> Settings {
+    Settings {
+        database: DatabaseSettings { url, pool_size: 4, timeout: std::time::Duration::from_secs(5) },
+        listen_addr: "127.0.0.1:0".parse().expect("address"),
+        http_workers: Some(2),
+        timezone: chrono_tz::UTC,
+        log: LogSettings { format: LogFormat::Text, filter: "info".into() },
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server with settings changed by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    LOGGING.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            let _ = action_tracker::telemetry::init(&LogSettings { format: LogFormat::Text, filter: "debug".into() });
+        }
+    });
+    let (database, url) = TestDatabase::create();
+    let mut settings = test_settings(url);
+    adjust(&mut settings);
+    let application = Application::build(&settings).expect("build application");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let server = application.handle();
+    tokio::spawn(application.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), server, database }
+}
+
+impl TestApp {
+    /// The name of this test's PostgreSQL database, when running on PostgreSQL.
+    pub fn postgres_database(&self) -> Option<&str> {
+        match &self.database {
+            TestDatabase::Postgres { name, .. } => Some(name),
+            TestDatabase::Sqlite(_) => None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// Creates an incident and returns it; `extra` overrides the defaults.
+    pub async fn create_incident(&self, extra: Value) -> Value {
+        let mut body = json!({"title": "Credential phishing", "severity": "high"});
+        merge(&mut body, extra);
+        let response = self.post("/api/v1/incidents", &body).await;
+        assert_eq!(response.status(), 201, "creating incident {body}");
+        response.json().await.expect("incident JSON")
+    }
+
+    /// Creates an action on `incident_id` and returns it; `extra` overrides the defaults.
+    pub async fn create_action(&self, incident_id: &str, extra: Value) -> Value {
+        let mut body = json!({"title": "Enforce MFA", "owner_email": "dana@example.com", "due_date": "2030-01-15"});
+        merge(&mut body, extra);
+        let response = self.post(&format!("/api/v1/incidents/{incident_id}/actions"), &body).await;
+        assert_eq!(response.status(), 201, "creating action {body}");
+        response.json().await.expect("action JSON")
+    }
+
+    /// Every item of a list, following `next_cursor` from `path` (which must already have a `?`).
+    pub async fn walk(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next = path.to_owned();
+        loop {
+            let response = self.get(&next).await;
+            assert_eq!(response.status(), 200, "GET {next}");
+            let page: Value = response.json().await.expect("page JSON");
+            items.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(cursor) => next = format!("{path}&cursor={cursor}"),
+                None => return items,
+            }
+        }
+    }
+}
+
+pub fn merge(base: &mut Value, extra: Value) {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+}
+
+pub fn id(value: &Value) -> String {
+    value["id"].as_str().expect("id").to_owned()
+}
+
+pub fn keys(items: &[Value]) -> Vec<String> {
+    items.iter().map(|item| item["key"].as_str().expect("key").to_owned()).collect()
+}
+
+/// Asserts a problem+json answer with `status` and `code`, returns its body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response.headers()["content-type"].to_str().expect("content type").to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// The fields a 422 problem names.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server over real HTTP, on SQLite or (with TEST_DATABASE_URL) PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed expectation is a failed test")]
+
+mod actions;
+mod conditional;
+mod errors;
+mod health;
+mod helpers;
+mod incidents;
+mod listing;
+mod openapi;

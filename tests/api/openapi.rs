@@ -1,0 +1,60 @@
+//! The committed spec is the contract ticketing systems integrate against: it must be what the code serves.
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+const REGENERATE: &str = "regenerate it with: cargo run -- openapi > openapi/openapi.json";
+
+fn committed() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}; {REGENERATE}"));
+    serde_json::from_str(&text).expect("openapi/openapi.json is JSON")
+}
+
+#[test]
+fn the_committed_spec_is_what_the_code_generates() {
+    let generated = serde_json::to_value(action_tracker::api::openapi()).unwrap();
+    assert!(generated == committed(), "openapi/openapi.json is stale; {REGENERATE}");
+}
+
+#[tokio::test]
+async fn the_server_serves_the_committed_spec_and_its_docs() {
+    let app = spawn_app().await;
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(served == committed(), "GET /openapi.json differs from openapi/openapi.json; {REGENERATE}");
+
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+    let redirect = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(redirect.url().path(), "/docs/");
+}
+
+#[test]
+fn every_operation_is_documented_with_its_errors() {
+    let spec = serde_json::to_value(action_tracker::api::openapi()).unwrap();
+    assert_eq!(spec["openapi"].as_str().unwrap().get(..3), Some("3.1"));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            assert!(
+                operation["summary"].is_string() || operation["description"].is_string(),
+                "{name} has no description"
+            );
+            let responses = operation["responses"].as_object().unwrap();
+            if path.starts_with("/api/") {
+                assert!(responses.contains_key("503"), "{name} does not document 503");
+                if path.contains("{id}") {
+                    assert!(responses.contains_key("404"), "{name} does not document 404");
+                }
+                if method == "post" || method == "patch" {
+                    for status in ["400", "413", "415", "422"] {
+                        assert!(responses.contains_key(status), "{name} does not document {status}");
+                    }
+                }
+            }
+        }
+    }
+}
