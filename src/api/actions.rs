@@ -198,13 +198,7 @@ impl CreateActionRequest {
         let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
         let due_date = errors.take(parse_due_date("due_date", self.due_date));
         let resolution = errors.take(LongText::parse_optional("resolution", self.resolution.as_deref()));
-        let tags = match Tags::parse("tags", self.tags.as_deref().unwrap_or_default()) {
-            Ok(tags) => Some(tags),
-            Err(tag_errors) => {
-                tag_errors.iter().for_each(|e| errors.push(e.clone()));
-                None
-            }
-        };
+        let tags = errors.take_all(Tags::parse("tags", self.tags.as_deref().unwrap_or_default()));
         let fields = || {
             Some(ActionFields {
                 incident_id: incident_id?,
@@ -240,13 +234,7 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
             Patch::Null => Some(Vec::new()),
             Patch::Value(tags) => Some(tags),
         };
-        let tags = raw_tags.and_then(|raw| match Tags::parse("tags", &raw) {
-            Ok(tags) => Some(tags),
-            Err(tag_errors) => {
-                tag_errors.iter().for_each(|e| errors.push(e.clone()));
-                None
-            }
-        });
+        let tags = raw_tags.and_then(|raw| errors.take_all(Tags::parse("tags", &raw)));
         let patch = ActionPatch {
             incident_id: errors.take(required("incident_id", body.incident_id)).flatten(),
             title: errors.take(title).flatten(),

@@ -10,15 +10,16 @@ pub mod extract;
 pub mod health;
 pub mod incidents;
 pub mod middleware;
+mod spec;
+
+pub use spec::openapi;
 
 use std::str::FromStr;
 
 use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::NaiveDate;
 use serde::Serialize;
-use utoipa::OpenApi;
-use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::Db;
@@ -39,26 +40,6 @@ impl AppState {
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "action-tracker",
-        description = "Keeps the corrective actions of post-incident lessons-learned reviews (NIST SP 800-61) \
-                       from being forgotten: incidents, their corrective actions with owners, due dates and \
-                       statuses.\n\nErrors are RFC 9457 problem documents (`application/problem+json`) with \
-                       a stable `code`. Every response carries an `X-Request-Id`. Single resources carry a \
-                       strong `ETag`; send it back in `If-Match` to update safely, or in `If-None-Match` to \
-                       poll cheaply.",
-        license(name = "Apache-2.0", identifier = "Apache-2.0")
-    ),
-    tags(
-        (name = "incidents", description = "Security incidents that corrective actions come from."),
-        (name = "actions", description = "Corrective actions: owner, due date, status and resolution."),
-        (name = "health", description = "Liveness and readiness for load balancers and orchestrators.")
-    )
-)]
-struct ApiDoc;
-
 /// Registers every route with its spec entry.
 pub fn routes(config: &mut ServiceConfig) {
     config.service(health::healthz).service(health::readyz).service(
@@ -76,12 +57,6 @@ pub fn routes(config: &mut ServiceConfig) {
             .service(actions::update)
             .service(actions::delete),
     );
-}
-
-/// The OpenAPI document, built from the same registration the server uses.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, spec) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
-    spec
 }
 
 /// The answer to any path no route serves.

@@ -29,6 +29,7 @@ pub const KEY_PREFIX: &str = "ACT-";
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+/// How urgent the action is; sorting by priority puts critical first.
 pub enum Priority {
     Critical,
     High,
@@ -74,6 +75,7 @@ impl Priority {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+/// What kind of improvement the action is.
 pub enum ActionCategory {
     Prevention,
     Detection,
@@ -102,6 +104,8 @@ pub enum ActionCategory {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+/// Open, in_progress and blocked are still to be done (and can be overdue); done and cancelled are
+/// finished and need a resolution.
 pub enum ActionStatus {
     #[default]
     Open,

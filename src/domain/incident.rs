@@ -13,6 +13,7 @@ use super::{FieldError, FieldErrors, Patch};
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+/// How bad the incident is.
 pub enum Severity {
     Low,
     Medium,
@@ -25,6 +26,7 @@ pub enum Severity {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+/// Where the incident stands: open, contained (spread stopped), resolved (recovered), closed (review done).
 pub enum IncidentStatus {
     Open,
     Contained,

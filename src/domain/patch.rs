@@ -28,10 +28,6 @@ impl<T> Patch<T> {
             Patch::Value(value) => Some(value),
         }
     }
-
-    pub fn is_absent(&self) -> bool {
-        matches!(self, Patch::Absent)
-    }
 }
 
 // Used with `#[serde(default)]`: a missing member never reaches this, so it stays `Absent`.
