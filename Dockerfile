@@ -8,6 +8,8 @@
 # Settings are environment variables (see README): DATABASE_URL picks SQLite (a file path, the default
 # below, kept on the data volume) or PostgreSQL (postgres://…); LISTEN_ADDR is where it listens inside
 # the container (0.0.0.0:8080 here; the HEALTHCHECK probes port 8080, so change both together).
+# Tokens: with SQLite and no JWT_SECRET a secret is generated onto the data volume; on PostgreSQL set
+# JWT_SECRET (shared by all replicas) or JWT_PUBLIC_KEY.
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \
@@ -39,6 +41,7 @@ USER action-tracker
 WORKDIR /var/lib/action-tracker
 ENV LISTEN_ADDR=0.0.0.0:8080 \
     DATABASE_URL=/var/lib/action-tracker/data/action-tracker.db \
+    DATA_DIR=/var/lib/action-tracker/data \
     LOG_FORMAT=json \
     RUST_LOG=info
 VOLUME ["/var/lib/action-tracker/data"]

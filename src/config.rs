@@ -27,8 +27,86 @@ pub struct Settings {
     #[arg(long, env = "TIMEZONE", default_value = "UTC", global = true)]
     pub timezone: chrono_tz::Tz,
 
+    /// Directory for files the service keeps beside its database: the generated token secret.
+    #[arg(long = "data-dir", env = "DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub auth: AuthSettings,
+
     #[command(flatten)]
     pub log: LogSettings,
+}
+
+/// How API tokens (JWT) are verified. Either a shared secret (HS256) or an identity provider's public
+/// key; with neither, the embedded default generates a secret into DATA_DIR (SQLite only).
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// HS256 secret shared with whoever mints tokens; at least 32 bytes. Prefer the environment variable.
+    #[arg(long = "jwt-secret", env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub secret: Option<Secret>,
+
+    /// PEM file with an identity provider's public key; tokens must be signed with JWT_ALGORITHM.
+    #[arg(long = "jwt-public-key", env = "JWT_PUBLIC_KEY", global = true, conflicts_with = "secret")]
+    pub public_key: Option<PathBuf>,
+
+    /// The one algorithm accepted with JWT_PUBLIC_KEY (tokens naming any other are refused).
+    #[arg(long = "jwt-algorithm", env = "JWT_ALGORITHM", value_enum, default_value_t = PublicKeyAlgorithm::Rs256, global = true)]
+    pub algorithm: PublicKeyAlgorithm,
+
+    /// When set, tokens must carry this `iss`.
+    #[arg(long = "jwt-issuer", env = "JWT_ISSUER", global = true)]
+    pub issuer: Option<String>,
+
+    /// When set, tokens must carry this `aud`.
+    #[arg(long = "jwt-audience", env = "JWT_AUDIENCE", global = true)]
+    pub audience: Option<String>,
+
+    /// Clock skew allowed when checking `exp` and `nbf`.
+    #[arg(long = "jwt-leeway", env = "JWT_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub leeway: Duration,
+
+    /// The claim holding the roles: a list of strings, or one space-separated string (`scope` style).
+    #[arg(long = "jwt-roles-claim", env = "JWT_ROLES_CLAIM", default_value = "roles", global = true)]
+    pub roles_claim: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublicKeyAlgorithm {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
+/// A secret setting: it never appears in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 #[derive(Debug, Clone, Args)]

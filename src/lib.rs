@@ -5,6 +5,7 @@
 //! `db` (all SQL), `telemetry` (logs).
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;

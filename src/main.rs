@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
+use action_tracker::auth::Keys;
 use action_tracker::config::Settings;
+use action_tracker::domain::principal::Role;
 use action_tracker::{api, db::Db, startup::Application, telemetry};
 
 /// Keeps the corrective actions of post-incident reviews from being forgotten.
@@ -24,6 +26,28 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Print a signed API token (HS256, with JWT_SECRET or the generated secret).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    /// The principal's e-mail address (owners are matched on it).
+    #[arg(long)]
+    email: Option<String>,
+    /// A role to grant: viewer, editor or admin; repeat for several.
+    #[arg(long = "role", value_parser = parse_role)]
+    roles: Vec<Role>,
+    /// How long the token is valid, e.g. 12h, 30d.
+    #[arg(long, default_value = "12h", value_parser = humantime::parse_duration)]
+    ttl: std::time::Duration,
+    /// The token's subject [default: the e-mail address].
+    #[arg(long)]
+    sub: Option<String>,
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    raw.parse().map_err(|_| format!("{raw:?} is not a role: use viewer, editor or admin"))
 }
 
 #[actix_web::main]
@@ -32,6 +56,19 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&api::openapi())?);
+        }
+        Command::Token(args) => {
+            let settings = cli.settings;
+            let keys = Keys::load(&settings.auth, &settings.data_dir, &settings.database.url)?;
+            let Some(signer) = keys.signer else {
+                anyhow::bail!(
+                    "cannot mint tokens: only JWT_PUBLIC_KEY is configured, so tokens come from your identity provider"
+                );
+            };
+            let Some(sub) = args.sub.as_deref().or(args.email.as_deref()) else {
+                anyhow::bail!("give --email or --sub: a token must name its subject");
+            };
+            println!("{}", signer.mint(sub, args.email.as_deref(), &args.roles, args.ttl)?);
         }
         Command::Migrate => {
             telemetry::init(&cli.settings.log)?;

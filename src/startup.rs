@@ -11,6 +11,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{self, AppState, extract, middleware::request_context};
+use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
 
@@ -22,9 +23,17 @@ pub struct Application {
 impl Application {
     /// Connects to the database, brings its schema up to date and binds the listener.
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let keys = Keys::load(&settings.auth, &settings.data_dir, &settings.database.url)?;
+        if let Some(path) = &keys.generated_secret {
+            tracing::info!(
+                secret = %path.display(),
+                "API tokens are signed with the generated secret; mint one with: \
+                 action-tracker token --email you@example.com --role admin"
+            );
+        }
         let db = Db::connect(&settings.database)?;
         db.migrate()?;
-        let state = web::Data::new(AppState { db, timezone: settings.timezone });
+        let state = web::Data::new(AppState { db, timezone: settings.timezone, tokens: keys.verifier });
 
         let listener = TcpListener::bind(settings.listen_addr)
             .with_context(|| format!("listening on {}", settings.listen_addr))?;

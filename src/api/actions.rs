@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, page, page_size, parse_list, required, resource};
@@ -15,6 +16,7 @@ use crate::domain::action::{
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::listing::{ActionFilter, ActionSort, PageRequest};
+use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
 use crate::domain::{FieldError, FieldErrors, Patch};
 
@@ -27,7 +29,7 @@ use crate::domain::{FieldError, FieldErrors, Patch};
     "due_date": "2026-12-15", "priority": "high", "category": "prevention", "status": "in_progress",
     "resolution": null, "tags": ["finance", "mfa"], "completed_at": null,
     "created_at": "2026-11-04T10:00:00Z", "updated_at": "2026-11-10T16:30:00Z", "version": 3,
-    "overdue": false, "days_overdue": 0
+    "overdue": false, "days_overdue": 0, "created_by": "facilitator@example.com", "updated_by": "dana@example.com"
 }))]
 pub struct ActionResponse {
     pub id: Uuid,
@@ -59,6 +61,10 @@ pub struct ActionResponse {
     pub overdue: bool,
     /// Whole days past the due date when overdue, otherwise 0.
     pub days_overdue: i64,
+    /// Who recorded it: the e-mail address of the token that did, or its subject.
+    pub created_by: String,
+    /// Who changed it last.
+    pub updated_by: String,
 }
 
 impl ActionResponse {
@@ -86,6 +92,8 @@ impl ActionResponse {
             version: action.version,
             overdue: days_overdue > 0,
             days_overdue,
+            created_by: action.created_by.clone(),
+            updated_by: action.updated_by.clone(),
         }
     }
 }
@@ -178,6 +186,9 @@ pub struct UpdateActionRequest {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>, max_items = 20)]
     pub tags: Patch<Vec<String>>,
+    /// Why the due date moves later: required exactly when `due_date` moves later, and kept in the history.
+    #[schema(max_length = 10000)]
+    pub due_date_change_reason: Option<String>,
 }
 
 impl CreateActionRequest {
@@ -252,6 +263,9 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
             status: errors.take(required("status", body.status)).flatten(),
             resolution: errors.take(body.resolution.try_map(|t| LongText::parse("resolution", &t))).unwrap_or_default(),
             tags,
+            due_date_change_reason: errors
+                .take(LongText::parse_optional("due_date_change_reason", body.due_date_change_reason.as_deref()))
+                .flatten(),
         };
         errors.into_result().map(|()| patch)
     }
@@ -349,9 +363,8 @@ impl ActionListQuery {
         );
         let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
         let sort = errors.take(ActionSort::parse(self.sort.as_deref().unwrap_or("created_at")));
-        let page = sort.and_then(|sort| {
-            errors.take(PageRequest::for_actions(sort, page_size(self.limit), self.cursor.as_deref()))
-        });
+        let page =
+            sort.and_then(|sort| errors.take(PageRequest::new(sort, page_size(self.limit), self.cursor.as_deref())));
         let parsed = || {
             let filter = ActionFilter {
                 statuses: statuses?,
@@ -389,10 +402,11 @@ fn action_resource(
 async fn create_action(
     state: &AppState,
     req: &HttpRequest,
+    principal: &Principal,
     fields: ActionFields,
     unknown_incident: impl FnOnce() -> ApiError,
 ) -> Result<HttpResponse, ApiError> {
-    let action = match db::actions::create(&state.db, fields, crate::domain::now()).await {
+    let action = match db::actions::create(&state.db, fields, access::change_context(principal)).await {
         Ok(action) => action,
         Err(db::StoreError::UnknownIncident) => return Err(unknown_incident()),
         Err(other) => return Err(ApiError::from_store(other, || "action".into())),
@@ -416,7 +430,7 @@ async fn list_actions(
     Ok(page(req, &body, body.next_cursor.as_deref()))
 }
 
-/// Add a corrective action to an incident.
+/// Add a corrective action to an incident. Needs the editor role.
 #[utoipa::path(
     tag = "actions",
     params(("id" = Uuid, Path, description = "Incident id")),
@@ -425,28 +439,28 @@ async fn list_actions(
         (status = 201, description = "Created", body = ActionResponse, headers(
             ("Location" = String, description = "URL of the new action"),
             ("ETag" = String, description = "Entity tag of the new action"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/incidents/{id}/actions")]
 pub async fn create_for_incident(
     state: Data,
     req: HttpRequest,
+    principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<CreateActionRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Editor)?;
     let incident_id = id.into_inner();
     let fields = body.0.into_fields(Some(incident_id))?;
-    create_action(&state, &req, fields, || ApiError::NotFound(format!("no incident with id {incident_id} exists")))
-        .await
+    create_action(&state, &req, &principal, fields, || {
+        ApiError::NotFound(format!("no incident with id {incident_id} exists"))
+    })
+    .await
 }
 
-/// List the corrective actions of one incident; takes the same filters as `GET /actions`.
+/// List the corrective actions of one incident; takes the same filters as `GET /actions`. Needs the viewer role.
 #[utoipa::path(
     tag = "actions",
     params(("id" = Uuid, Path, description = "Incident id"), ActionListQuery),
@@ -456,16 +470,17 @@ pub async fn create_for_incident(
         (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filter value", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/incidents/{id}/actions")]
 pub async fn list_for_incident(
     state: Data,
     req: HttpRequest,
+    principal: Principal,
     id: web::Path<Uuid>,
     query: web::Query<ActionListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
     let incident_id = id.into_inner();
     let (mut filter, page_request) = query.parse(state.today())?;
     if filter.incident_id.is_some_and(|other| other != incident_id) {
@@ -478,7 +493,7 @@ pub async fn list_for_incident(
     list_actions(&state, &req, filter, page_request).await
 }
 
-/// Record a corrective action (the body names its incident).
+/// Record a corrective action (the body names its incident). Needs the editor role.
 #[utoipa::path(
     tag = "actions",
     request_body = CreateActionRequest,
@@ -486,24 +501,26 @@ pub async fn list_for_incident(
         (status = 201, description = "Created", body = ActionResponse, headers(
             ("Location" = String, description = "URL of the new action"),
             ("ETag" = String, description = "Entity tag of the new action"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or no such incident", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/actions")]
 pub async fn create(
     state: Data,
     req: HttpRequest,
+    principal: Principal,
     body: ApiJson<CreateActionRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Editor)?;
     let fields = body.0.into_fields(None)?;
-    create_action(&state, &req, fields, || ApiError::invalid("incident_id", "no incident with this id exists")).await
+    create_action(&state, &req, &principal, fields, || {
+        ApiError::invalid("incident_id", "no incident with this id exists")
+    })
+    .await
 }
 
-/// List corrective actions across incidents, filtered, sorted and paginated.
+/// List corrective actions across incidents, filtered, sorted and paginated. Needs the viewer role, or
+/// `owner` set to the caller's own address (an owner's own queue).
 #[utoipa::path(
     tag = "actions",
     params(ActionListQuery),
@@ -512,16 +529,24 @@ pub async fn create(
             ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
         (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filter value", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/actions")]
-pub async fn list(state: Data, req: HttpRequest, query: web::Query<ActionListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    query: web::Query<ActionListQuery>,
+) -> Result<HttpResponse, ApiError> {
     let (filter, page_request) = query.parse(state.today())?;
+    let own_queue = filter.owner.is_some() && filter.owner == principal.email;
+    if !own_queue {
+        access::require(&principal, Role::Viewer)?;
+    }
     list_actions(&state, &req, filter, page_request).await
 }
 
-/// Fetch one corrective action.
+/// Fetch one corrective action. Needs the viewer role, or being its owner.
 #[utoipa::path(
     tag = "actions",
     params(("id" = Uuid, Path, description = "Action id"),
@@ -530,17 +555,24 @@ pub async fn list(state: Data, req: HttpRequest, query: web::Query<ActionListQue
         (status = 200, description = "The action", body = ActionResponse, headers(("ETag" = String, description = "Entity tag"))),
         (status = 304, description = "The client's copy is current"),
         (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/actions/{id}")]
-pub async fn get(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    access::read_action(&principal, &action)?;
     Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))
 }
 
-/// Change a corrective action (JSON merge-patch), with the status rules applied.
+/// Change a corrective action (JSON merge-patch), with the status rules applied. Editors may change every
+/// field; the action's owner only `status` and `resolution` (other fields are refused with 403, naming them).
+/// Moving `due_date` later needs `due_date_change_reason`.
 #[utoipa::path(
     tag = "actions",
     params(("id" = Uuid, Path, description = "Action id"),
@@ -548,31 +580,31 @@ pub async fn get(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<H
     request_body(content = UpdateActionRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed action", body = ActionResponse, headers(("ETag" = String, description = "New entity tag"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, a missing resolution, or no such incident", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/actions/{id}")]
 pub async fn update(
     state: Data,
     req: HttpRequest,
+    principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<UpdateActionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let patch = ActionPatch::try_from(body.0)?;
-    let action = db::actions::update(&state.db, id, if_match_versions(&req), patch, crate::domain::now())
+    let current = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    let owner = access::update_action(&principal, &current, &patch)?;
+    let guard = db::Guard { if_match: if_match_versions(&req), owner };
+    let action = db::actions::update(&state.db, id, guard, patch, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))
 }
 
-/// Delete a corrective action.
+/// Delete a corrective action. Needs the admin role.
 #[utoipa::path(
     tag = "actions",
     params(("id" = Uuid, Path, description = "Action id"),
@@ -581,13 +613,18 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/actions/{id}")]
-pub async fn delete(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Admin)?;
     let id = id.into_inner();
-    db::actions::delete(&state.db, id, if_match_versions(&req))
+    db::actions::delete(&state.db, id, if_match_versions(&req), access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(HttpResponse::NoContent().finish())

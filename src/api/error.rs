@@ -23,6 +23,15 @@ pub enum ApiError {
     /// The request was read, but values in it are not acceptable.
     #[error("{}", .0)]
     Validation(FieldErrors),
+    /// No credentials were sent.
+    #[error("this needs a bearer token in the Authorization header")]
+    Unauthenticated,
+    /// Credentials were sent but are not acceptable; the text says why.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The caller is known but may not do this; `fields` names the fields outside its rights.
+    #[error("{detail}")]
+    Forbidden { detail: String, fields: Vec<String> },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -46,6 +55,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::Unauthenticated | ApiError::InvalidToken(_) => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed => "precondition_failed",
@@ -54,6 +65,10 @@ impl ApiError {
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
+    }
+
+    pub fn invalid_token(reason: &str) -> Self {
+        ApiError::InvalidToken(reason.to_owned())
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
@@ -93,12 +108,12 @@ pub struct Problem {
     pub detail: String,
     /// The path of the request that failed.
     pub instance: Option<String>,
-    /// Stable machine-readable code: bad_request, validation_failed, not_found, conflict,
+    /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found, conflict,
     /// precondition_failed, payload_too_large, unsupported_media_type, service_unavailable, internal_error.
     pub code: String,
     /// The request id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
     pub request_id: Option<String>,
-    /// For `validation_failed`: every invalid field.
+    /// For `validation_failed`: every invalid field; for `forbidden`: the fields outside the caller's rights.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
 }
@@ -115,6 +130,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -135,6 +152,10 @@ impl ResponseError for ApiError {
             ApiError::Validation(fields) => {
                 fields.iter().map(|e| ProblemField { field: e.field.clone(), message: e.message.clone() }).collect()
             }
+            ApiError::Forbidden { fields, .. } => fields
+                .iter()
+                .map(|field| ProblemField { field: field.clone(), message: "is outside your rights".into() })
+                .collect(),
             _ => Vec::new(),
         };
         let problem = Problem {
@@ -149,6 +170,19 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        // RFC 6750: no error code when no credentials were sent, `invalid_token` when they were refused.
+        match self {
+            ApiError::Unauthenticated => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"action-tracker\""));
+            }
+            ApiError::InvalidToken(reason) => {
+                let reason = reason.replace('"', "'");
+                let challenge =
+                    format!("Bearer realm=\"action-tracker\", error=\"invalid_token\", error_description=\"{reason}\"");
+                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            _ => {}
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
@@ -177,6 +211,7 @@ impl ApiError {
             StoreError::VersionMismatch => ApiError::PreconditionFailed,
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Invalid(fields) => ApiError::Validation(fields),
+            StoreError::Forbidden(detail) => ApiError::Forbidden { detail, fields: Vec::new() },
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
             other @ (StoreError::Query(_) | StoreError::Raced) => ApiError::Internal(other.to_string()),
         }

@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
 use super::{Data, page, page_size, parse_list, required, resource};
 use crate::db;
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
+use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
 use crate::domain::{FieldErrors, Patch};
 
@@ -22,7 +24,8 @@ use crate::domain::{FieldErrors, Patch};
     "severity": "high", "category": "phishing", "status": "contained",
     "detected_at": "2026-11-02T08:15:00Z", "contained_at": "2026-11-02T11:40:00Z", "resolved_at": null,
     "discovered_by": "SOC analyst on duty", "created_at": "2026-11-02T09:00:00Z",
-    "updated_at": "2026-11-02T11:41:00Z", "version": 2
+    "updated_at": "2026-11-02T11:41:00Z", "version": 2,
+    "created_by": "facilitator@example.com", "updated_by": "soc-lead@example.com"
 }))]
 pub struct IncidentResponse {
     pub id: Uuid,
@@ -42,6 +45,10 @@ pub struct IncidentResponse {
     pub updated_at: DateTime<Utc>,
     /// Increases by one with every change; the `ETag` is derived from it.
     pub version: i64,
+    /// Who recorded it: the e-mail address of the token that did, or its subject.
+    pub created_by: String,
+    /// Who changed it last.
+    pub updated_by: String,
 }
 
 impl From<&Incident> for IncidentResponse {
@@ -62,6 +69,8 @@ impl From<&Incident> for IncidentResponse {
             created_at: incident.created_at,
             updated_at: incident.updated_at,
             version: incident.version,
+            created_by: incident.created_by.clone(),
+            updated_by: incident.updated_by.clone(),
         }
     }
 }
@@ -225,9 +234,8 @@ impl IncidentListQuery {
         let severities = errors.take(parse_list("severity", self.severity.as_deref(), "low, medium, high, critical"));
         let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
         let sort = errors.take(IncidentSort::parse(self.sort.as_deref().unwrap_or("created_at")));
-        let page = sort.and_then(|sort| {
-            errors.take(PageRequest::for_incidents(sort, page_size(self.limit), self.cursor.as_deref()))
-        });
+        let page =
+            sort.and_then(|sort| errors.take(PageRequest::new(sort, page_size(self.limit), self.cursor.as_deref())));
         let parsed = || {
             let filter =
                 IncidentFilter { statuses: statuses?, severities: severities?, title_contains: title_contains? };
@@ -241,7 +249,7 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     move || format!("incident with id {id}")
 }
 
-/// Record an incident.
+/// Record an incident. Needs the editor role.
 #[utoipa::path(
     tag = "incidents",
     request_body = CreateIncidentRequest,
@@ -249,31 +257,28 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
         (status = 201, description = "Created", body = IncidentResponse, headers(
             ("Location" = String, description = "URL of the new incident"),
             ("ETag" = String, description = "Entity tag of the new incident"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The reference is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/incidents")]
 pub async fn create(
     state: Data,
     req: HttpRequest,
+    principal: Principal,
     body: ApiJson<CreateIncidentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = crate::domain::now();
-    let fields = IncidentFields::try_from(body.0)?.settle_new(now)?;
-    let incident = Incident { id: Uuid::now_v7(), fields, created_at: now, updated_at: now, version: 1 };
-    let incident =
-        db::incidents::create(&state.db, incident).await.map_err(|e| ApiError::from_store(e, || "incident".into()))?;
+    access::require(&principal, Role::Editor)?;
+    let fields = IncidentFields::try_from(body.0)?;
+    let incident = db::incidents::create(&state.db, fields, access::change_context(&principal))
+        .await
+        .map_err(|e| ApiError::from_store(e, || "incident".into()))?;
     let mut created = HttpResponse::Created();
     created.insert_header((header::LOCATION, format!("{}/{}", req.path(), incident.id)));
     Ok(resource(&req, created, &IncidentResponse::from(&incident), entity_tag(incident.version, state.today())))
 }
 
-/// List incidents, newest last by default, one page at a time.
+/// List incidents, oldest first by default, one page at a time. Needs the viewer role.
 #[utoipa::path(
     tag = "incidents",
     params(IncidentListQuery),
@@ -282,15 +287,16 @@ pub async fn create(
             ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
         (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filter value", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/incidents")]
 pub async fn list(
     state: Data,
     req: HttpRequest,
+    principal: Principal,
     query: web::Query<IncidentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
     let (filter, page_request) = query.parse()?;
     let found =
         db::incidents::list(&state.db, filter, page_request).await.map_err(|e| ApiError::from_store(e, String::new))?;
@@ -299,7 +305,7 @@ pub async fn list(
     Ok(page(&req, &body, body.next_cursor.as_deref()))
 }
 
-/// Fetch one incident.
+/// Fetch one incident. Needs the viewer role.
 #[utoipa::path(
     tag = "incidents",
     params(("id" = Uuid, Path, description = "Incident id"),
@@ -308,11 +314,16 @@ pub async fn list(
         (status = 200, description = "The incident", body = IncidentResponse, headers(("ETag" = String, description = "Entity tag"))),
         (status = 304, description = "The client's copy is current"),
         (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/incidents/{id}")]
-pub async fn get(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
     let id = id.into_inner();
     let incident = db::incidents::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(resource(
@@ -323,7 +334,7 @@ pub async fn get(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<H
     ))
 }
 
-/// Change an incident (JSON merge-patch).
+/// Change an incident (JSON merge-patch). Needs the editor role.
 #[utoipa::path(
     tag = "incidents",
     params(("id" = Uuid, Path, description = "Incident id"),
@@ -331,28 +342,27 @@ pub async fn get(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<H
     request_body(content = UpdateIncidentRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed incident", body = IncidentResponse, headers(("ETag" = String, description = "New entity tag"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The reference is taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/incidents/{id}")]
 pub async fn update(
     state: Data,
     req: HttpRequest,
+    principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<UpdateIncidentRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Editor)?;
     let id = id.into_inner();
     let patch = IncidentPatch::try_from(body.0)?;
-    let incident = db::incidents::update(&state.db, id, if_match_versions(&req), patch, crate::domain::now())
-        .await
-        .map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    let incident =
+        db::incidents::update(&state.db, id, if_match_versions(&req), patch, access::change_context(&principal))
+            .await
+            .map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(resource(
         &req,
         HttpResponse::Ok(),
@@ -361,7 +371,7 @@ pub async fn update(
     ))
 }
 
-/// Delete an incident that has no corrective actions.
+/// Delete an incident that has no corrective actions. Needs the admin role.
 #[utoipa::path(
     tag = "incidents",
     params(("id" = Uuid, Path, description = "Incident id"),
@@ -371,13 +381,18 @@ pub async fn update(
         (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The incident still has corrective actions", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/incidents/{id}")]
-pub async fn delete(state: Data, req: HttpRequest, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Admin)?;
     let id = id.into_inner();
-    db::incidents::delete(&state.db, id, if_match_versions(&req))
+    db::incidents::delete(&state.db, id, if_match_versions(&req), access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(HttpResponse::NoContent().finish())

@@ -4,10 +4,13 @@
 //! from it, so a route cannot exist without its spec entry. Handlers turn requests into domain types,
 //! call `db`, and turn the result into response types; they never build queries.
 
+pub mod access;
 pub mod actions;
+pub mod comments;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod history;
 pub mod incidents;
 pub mod middleware;
 mod spec;
@@ -27,10 +30,10 @@ use crate::domain::{FieldError, Patch};
 use error::ApiError;
 
 /// What every handler may use.
-#[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub timezone: chrono_tz::Tz,
+    pub tokens: crate::auth::TokenVerifier,
 }
 
 impl AppState {
@@ -55,7 +58,11 @@ pub fn routes(config: &mut ServiceConfig) {
             .service(actions::list)
             .service(actions::get)
             .service(actions::update)
-            .service(actions::delete),
+            .service(actions::delete)
+            .service(history::incident_history)
+            .service(history::action_history)
+            .service(comments::create)
+            .service(comments::list),
     );
 }
 

@@ -4,7 +4,8 @@
 use actix_web::App;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::{HeaderBuilder, RefOr, Required};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -23,6 +24,8 @@ use utoipa_actix_web::AppExt;
     tags(
         (name = "incidents", description = "Security incidents that corrective actions come from."),
         (name = "actions", description = "Corrective actions: owner, due date, status and resolution."),
+        (name = "history", description = "The audit trail: who changed what, when, from which request."),
+        (name = "comments", description = "Progress notes on corrective actions."),
         (name = "health", description = "Liveness and readiness for load balancers and orchestrators.")
     )
 )]
@@ -32,8 +35,57 @@ struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut spec) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(super::routes).split_for_parts();
+    CommonResponses.modify(&mut spec);
     RequestIdHeader.modify(&mut spec);
     spec
+}
+
+/// What every `/api/` operation shares: it needs a bearer token and may answer 401 or 403 (each
+/// operation's description says which role it needs) and 503; one that takes a body may answer 400,
+/// 413 and 415.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some(
+                "A JWT with `sub`, `exp`, optional `email` and roles (viewer, editor, admin) in the roles claim",
+            ))
+            .build();
+        spec.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearerAuth", SecurityScheme::Http(scheme));
+        let problem = |description: &str| -> RefOr<Response> {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/problem+json", Content::new(Some(Ref::from_schema_name("Problem"))))
+                    .build(),
+            )
+        };
+        for (path, item) in spec.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                operation.security = Some(vec![SecurityRequirement::new("bearerAuth", Vec::<String>::new())]);
+                let has_body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| responses.insert(status.into(), problem(description));
+                add("401", "No token, or a token that is expired, malformed or not trusted");
+                add("403", "The token's roles do not allow this");
+                add("503", "The database is unavailable; retry after `Retry-After` seconds");
+                if has_body {
+                    add("400", "The body is not valid JSON");
+                    add("413", "The body is larger than 1 MiB");
+                    add("415", "The body is not JSON");
+                }
+            }
+        }
+    }
 }
 
 /// Every operation accepts an `X-Request-Id` and every response carries one; said once here rather than

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -10,14 +9,15 @@ use super::incidents::{bad_cursor, check_version, exists as incident_exists, low
 use super::keyset::keyset;
 use super::rows::{ActionRow, to_column};
 use super::schema::{action_tags, actions};
-use super::{Db, DbConnection, StoreError, next_action_number};
+use super::{Db, DbConnection, Guard, StoreError, events, next_action_number};
 use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Tags};
+use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::listing::{ActionFilter, ActionSort, CursorKey, Page, PageRequest, contains_pattern};
 
-/// Stores a new action under the next key number; the incident must exist.
+/// Stores a new action under the next key number, with its `created` event; the incident must exist.
 #[tracing::instrument(skip_all, fields(incident_id = %fields.incident_id))]
-pub async fn create(db: &Db, fields: ActionFields, now: DateTime<Utc>) -> Result<Action, StoreError> {
-    let completed_at = fields.settle_new(now)?;
+pub async fn create(db: &Db, fields: ActionFields, context: ChangeContext) -> Result<Action, StoreError> {
+    let completed_at = fields.settle_new(context.at)?;
     db.write(move |conn| {
         if !incident_exists(conn, fields.incident_id)? {
             return Err(StoreError::UnknownIncident);
@@ -27,12 +27,16 @@ pub async fn create(db: &Db, fields: ActionFields, now: DateTime<Utc>) -> Result
             number: next_action_number(conn)?,
             fields: fields.clone(),
             completed_at,
-            created_at: now,
-            updated_at: now,
+            created_at: context.at,
+            updated_at: context.at,
             version: 1,
+            created_by: context.actor.display_name(),
+            updated_by: context.actor.display_name(),
         };
         diesel::insert_into(actions::table).values(ActionRow::from(&action)).execute(conn)?;
         insert_tags(conn, action.id, &action.fields.tags)?;
+        let changes = Changes::created(action.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Action, action.id, EventKind::Created, changes))?;
         Ok(action)
     })
     .await
@@ -43,27 +47,44 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Action, StoreError> {
     db.run(move |conn| load(conn, id)).await
 }
 
-/// Applies `patch` with the status rules, if the action is at one of `if_match` versions.
-#[tracing::instrument(skip(db, patch))]
+/// Applies `patch` with the status rules, if `guard` holds, with an `updated` event holding each changed
+/// field (and the reason for a later due date). A patch that changes nothing writes nothing.
+#[tracing::instrument(skip(db, patch, context))]
 pub async fn update(
     db: &Db,
     id: Uuid,
-    if_match: Option<Vec<i64>>,
+    guard: Guard,
     patch: ActionPatch,
-    now: DateTime<Utc>,
+    context: ChangeContext,
 ) -> Result<Action, StoreError> {
     db.write(move |conn| {
         let current = load(conn, id)?;
-        check_version(current.version, if_match.as_deref())?;
+        check_version(current.version, guard.if_match.as_deref())?;
+        if let Some(owner) = &guard.owner
+            && owner != &current.fields.owner_email
+        {
+            return Err(StoreError::Forbidden("the action is no longer yours".into()));
+        }
         if let Some(incident_id) = patch.incident_id
             && incident_id != current.fields.incident_id
             && !incident_exists(conn, incident_id)?
         {
             return Err(StoreError::UnknownIncident);
         }
-        let (fields, completed_at) = current.fields.apply(patch.clone(), current.completed_at, now)?;
+        let reason = patch.due_date_change_reason.as_ref().map(|r| r.as_str().to_owned());
+        let (fields, completed_at) = current.fields.apply(patch.clone(), current.completed_at, context.at)?;
+        if fields == current.fields {
+            return Ok(current);
+        }
         let tags_changed = fields.tags != current.fields.tags;
-        let next = Action { fields, completed_at, updated_at: now, version: current.version + 1, ..current };
+        let next = Action {
+            fields,
+            completed_at,
+            updated_at: context.at,
+            version: current.version + 1,
+            updated_by: context.actor.display_name(),
+            ..current.clone()
+        };
         let updated = diesel::update(actions::table)
             .filter(actions::id.eq(id.to_string()))
             .filter(actions::version.eq(current.version))
@@ -76,18 +97,23 @@ pub async fn update(
             diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
             insert_tags(conn, id, &next.fields.tags)?;
         }
+        let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
+        let event = Event::new(&context, EntityType::Action, id, EventKind::Updated, changes).with_reason(reason);
+        events::record(conn, &event)?;
         Ok(next)
     })
     .await
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>) -> Result<(), StoreError> {
+#[tracing::instrument(skip(db, context))]
+pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
     db.write(move |conn| {
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
         diesel::delete(actions::table.filter(actions::id.eq(id.to_string()))).execute(conn)?;
+        let changes = Changes::deleted(current.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Action, id, EventKind::Deleted, changes))?;
         Ok(())
     })
     .await

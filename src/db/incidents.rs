@@ -7,19 +7,33 @@ use uuid::Uuid;
 use super::keyset::keyset;
 use super::rows::{IncidentRow, to_column};
 use super::schema::{actions, incidents};
-use super::{Db, DbConnection, StoreError};
-use crate::domain::incident::{Incident, IncidentPatch};
+use super::{Db, DbConnection, StoreError, events};
+use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
+use crate::domain::incident::{Incident, IncidentFields, IncidentPatch};
 use crate::domain::listing::{CursorKey, IncidentFilter, IncidentSort, Page, PageRequest, contains_pattern};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-#[tracing::instrument(skip_all, fields(incident_id = %incident.id))]
-pub async fn create(db: &Db, incident: Incident) -> Result<Incident, StoreError> {
+/// Stores a new incident and its `created` event.
+#[tracing::instrument(skip_all)]
+pub async fn create(db: &Db, fields: IncidentFields, context: ChangeContext) -> Result<Incident, StoreError> {
+    let fields = fields.settle_new(context.at)?;
+    let incident = Incident {
+        id: Uuid::now_v7(),
+        fields,
+        created_at: context.at,
+        updated_at: context.at,
+        version: 1,
+        created_by: context.actor.display_name(),
+        updated_by: context.actor.display_name(),
+    };
     db.write(move |conn| {
         diesel::insert_into(incidents::table)
             .values(IncidentRow::from(&incident))
             .execute(conn)
             .map_err(reference_taken)?;
+        let changes = Changes::created(incident.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Incident, incident.id, EventKind::Created, changes))?;
         Ok(incident.clone())
     })
     .await
@@ -30,20 +44,30 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Incident, StoreError> {
     db.run(move |conn| load(conn, id)).await
 }
 
-/// Applies `patch` if the incident is at one of `if_match` versions (any version when `None`).
-#[tracing::instrument(skip(db, patch))]
+/// Applies `patch` if the incident is at one of `if_match` versions (any version when `None`), with an
+/// `updated` event holding each changed field. A patch that changes nothing writes nothing.
+#[tracing::instrument(skip(db, patch, context))]
 pub async fn update(
     db: &Db,
     id: Uuid,
     if_match: Option<Vec<i64>>,
     patch: IncidentPatch,
-    now: chrono::DateTime<chrono::Utc>,
+    context: ChangeContext,
 ) -> Result<Incident, StoreError> {
     db.write(move |conn| {
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
-        let fields = current.fields.apply(patch.clone(), now)?;
-        let next = Incident { fields, updated_at: now, version: current.version + 1, ..current };
+        let fields = current.fields.apply(patch.clone(), context.at)?;
+        if fields == current.fields {
+            return Ok(current);
+        }
+        let next = Incident {
+            fields,
+            updated_at: context.at,
+            version: current.version + 1,
+            updated_by: context.actor.display_name(),
+            ..current.clone()
+        };
         let updated = diesel::update(incidents::table)
             .filter(incidents::id.eq(id.to_string()))
             .filter(incidents::version.eq(current.version))
@@ -53,14 +77,16 @@ pub async fn update(
         if updated == 0 {
             return Err(StoreError::Raced);
         }
+        let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Updated, changes))?;
         Ok(next)
     })
     .await
 }
 
 /// Deletes an incident that has no corrective actions: actions are never lost by accident.
-#[tracing::instrument(skip(db))]
-pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>) -> Result<(), StoreError> {
+#[tracing::instrument(skip(db, context))]
+pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
     db.write(move |conn| {
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
@@ -72,6 +98,8 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>) -> Result<(),
             )));
         }
         diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(conn)?;
+        let changes = Changes::deleted(current.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Deleted, changes))?;
         Ok(())
     })
     .await

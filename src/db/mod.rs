@@ -6,6 +6,8 @@
 //! Every call runs on the blocking thread pool, never on the async workers.
 
 pub mod actions;
+pub mod comments;
+pub mod events;
 pub mod incidents;
 mod keyset;
 mod rows;
@@ -47,6 +49,9 @@ pub enum StoreError {
     /// A rule about other rows refused the change; the text is safe to show to the client.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not make this change (the action is no longer theirs).
+    #[error("{0}")]
+    Forbidden(String),
     /// The merged result of a partial update broke a domain rule.
     #[error("invalid change: {0}")]
     Invalid(FieldErrors),
@@ -76,6 +81,15 @@ impl From<FieldErrors> for StoreError {
     fn from(errors: FieldErrors) -> Self {
         StoreError::Invalid(errors)
     }
+}
+
+/// What must still hold when a change is made, checked inside its transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    /// The versions the client's `If-Match` accepts; `None` for any.
+    pub if_match: Option<Vec<i64>>,
+    /// The owner the caller's rights depend on; the change is refused if the action changed hands.
+    pub owner: Option<crate::domain::email::EmailAddress>,
 }
 
 /// The pool of connections, cheap to clone into every handler.

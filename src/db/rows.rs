@@ -35,6 +35,8 @@ pub struct IncidentRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
@@ -57,13 +59,15 @@ pub struct ActionRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
 }
 
 pub fn to_column(time: DateTime<Utc>) -> NaiveDateTime {
     time.naive_utc()
 }
 
-fn from_column(time: NaiveDateTime) -> DateTime<Utc> {
+pub fn from_column(time: NaiveDateTime) -> DateTime<Utc> {
     time.and_utc()
 }
 
@@ -75,7 +79,7 @@ pub fn parse_id(value: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(value).map_err(|_| corrupt("id", value))
 }
 
-fn parse_enum<T: FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
+pub fn parse_enum<T: FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
     value.parse().map_err(|_| corrupt(what, value))
 }
 
@@ -101,6 +105,8 @@ impl From<&Incident> for IncidentRow {
             created_at: to_column(incident.created_at),
             updated_at: to_column(incident.updated_at),
             version: incident.version,
+            created_by: incident.created_by.clone(),
+            updated_by: incident.updated_by.clone(),
         }
     }
 }
@@ -126,6 +132,8 @@ impl TryFrom<IncidentRow> for Incident {
             created_at: from_column(row.created_at),
             updated_at: from_column(row.updated_at),
             version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
         })
     }
 }
@@ -151,6 +159,8 @@ impl From<&Action> for ActionRow {
             created_at: to_column(action.created_at),
             updated_at: to_column(action.updated_at),
             version: action.version,
+            created_by: action.created_by.clone(),
+            updated_by: action.updated_by.clone(),
         }
     }
 }
@@ -180,6 +190,8 @@ impl ActionRow {
             created_at: from_column(self.created_at),
             updated_at: from_column(self.updated_at),
             version: self.version,
+            created_by: self.created_by,
+            updated_by: self.updated_by,
         })
     }
 }

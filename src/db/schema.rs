@@ -17,6 +17,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
     }
 }
 
@@ -39,6 +41,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
     }
 }
 
@@ -49,6 +53,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (id) {
+        id -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        kind -> Text,
+        actor_sub -> Text,
+        actor_email -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        request_id -> Nullable<Text>,
+        changes -> Text,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Text,
+        action_id -> Text,
+        author_sub -> Text,
+        author_email -> Nullable<Text>,
+        author_name -> Nullable<Text>,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
+diesel::joinable!(comments -> actions (action_id));
 diesel::joinable!(action_tags -> actions (action_id));
-diesel::allow_tables_to_appear_in_same_query!(incidents, actions, action_tags);
+diesel::allow_tables_to_appear_in_same_query!(incidents, actions, action_tags, events, comments);

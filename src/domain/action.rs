@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use serde_json::json;
+
+use super::audit::Snapshot;
 use super::email::EmailAddress;
 use super::text::{LongText, ShortText, Title};
 use super::{FieldError, FieldErrors, Patch};
@@ -217,6 +220,8 @@ pub struct ActionPatch {
     pub status: Option<ActionStatus>,
     pub resolution: Patch<LongText>,
     pub tags: Option<Tags>,
+    /// Why the due date moves later; required exactly when it does, and kept in the history.
+    pub due_date_change_reason: Option<LongText>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -229,6 +234,8 @@ pub struct Action {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
 }
 
 impl ActionFields {
@@ -246,6 +253,7 @@ impl ActionFields {
         completed_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(Self, Option<DateTime<Utc>>), FieldErrors> {
+        let reason_given = patch.due_date_change_reason.is_some();
         let next = Self {
             incident_id: patch.incident_id.unwrap_or(self.incident_id),
             title: patch.title.unwrap_or_else(|| self.title.clone()),
@@ -261,6 +269,20 @@ impl ActionFields {
             tags: patch.tags.unwrap_or_else(|| self.tags.clone()),
         };
         next.check_resolution()?;
+        // Deadlines that quietly slip are how corrective actions get forgotten: a later due date must say why.
+        match (next.due_date > self.due_date, reason_given) {
+            (true, false) => {
+                return Err(FieldError::new(
+                    "due_date_change_reason",
+                    "is required to move the due date later: say why the extension is needed",
+                )
+                .into());
+            }
+            (false, true) => {
+                return Err(FieldError::new("due_date_change_reason", "is only taken with a later due_date").into());
+            }
+            _ => {}
+        }
         let completed_at = match (next.status == self.status, next.status.is_active()) {
             (true, _) => completed_at,
             (false, true) => None,
@@ -283,6 +305,28 @@ impl ActionFields {
 }
 
 impl Action {
+    /// The client-visible fields, as the audit history records them.
+    pub fn audit_snapshot(&self) -> Snapshot {
+        let f = &self.fields;
+        let short = |t: &Option<ShortText>| json!(t.as_ref().map(ShortText::as_str));
+        let long = |t: &Option<LongText>| json!(t.as_ref().map(LongText::as_str));
+        Snapshot::from([
+            ("incident_id", json!(f.incident_id)),
+            ("title", json!(f.title.as_str())),
+            ("description", long(&f.description)),
+            ("owner_email", json!(f.owner_email.as_str())),
+            ("owner_name", short(&f.owner_name)),
+            ("team", short(&f.team)),
+            ("due_date", json!(f.due_date)),
+            ("priority", json!(f.priority)),
+            ("category", json!(f.category)),
+            ("status", json!(f.status)),
+            ("resolution", long(&f.resolution)),
+            ("tags", json!(f.tags.iter().map(Tag::as_str).collect::<Vec<_>>())),
+            ("completed_at", json!(self.completed_at)),
+        ])
+    }
+
     pub fn key(&self) -> String {
         format!("{KEY_PREFIX}{}", self.number)
     }
@@ -366,11 +410,30 @@ mod tests {
             created_at: now(),
             updated_at: now(),
             version: 1,
+            created_by: "test".into(),
+            updated_by: "test".into(),
         };
         let due = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
         assert_eq!(action(ActionStatus::Blocked).days_overdue(due), 0);
         assert_eq!(action(ActionStatus::Blocked).days_overdue(due.succ_opt().unwrap()), 1);
         assert_eq!(action(ActionStatus::Done).days_overdue(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap()), 0);
+    }
+
+    #[test]
+    fn a_later_due_date_needs_a_reason_and_an_earlier_one_does_not() {
+        let open = fields(ActionStatus::Open);
+        let later = ActionPatch { due_date: NaiveDate::from_ymd_opt(2026, 4, 1), ..Default::default() };
+        let errors = open.apply(later.clone(), None, now()).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().field, "due_date_change_reason");
+
+        let reason = Some(LongText::parse("due_date_change_reason", "Vendor delay").unwrap());
+        let explained = ActionPatch { due_date_change_reason: reason.clone(), ..later };
+        assert!(open.apply(explained, None, now()).is_ok());
+
+        let earlier = ActionPatch { due_date: NaiveDate::from_ymd_opt(2026, 2, 1), ..Default::default() };
+        assert!(open.apply(earlier.clone(), None, now()).is_ok());
+        let needless = ActionPatch { due_date_change_reason: reason, ..earlier };
+        assert!(open.apply(needless, None, now()).is_err());
     }
 
     #[test]

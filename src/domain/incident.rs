@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use serde_json::json;
+
+use super::audit::Snapshot;
 use super::text::{LongText, ShortText, Title};
 use super::{FieldError, FieldErrors, Patch};
 
@@ -99,6 +102,28 @@ pub struct Incident {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl Incident {
+    /// The client-visible fields, as the audit history records them.
+    pub fn audit_snapshot(&self) -> Snapshot {
+        let f = &self.fields;
+        let text = |t: &Option<ShortText>| json!(t.as_ref().map(ShortText::as_str));
+        Snapshot::from([
+            ("reference", json!(f.reference.as_ref().map(Reference::as_str))),
+            ("title", json!(f.title.as_str())),
+            ("summary", json!(f.summary.as_ref().map(LongText::as_str))),
+            ("severity", json!(f.severity)),
+            ("category", text(&f.category)),
+            ("status", json!(f.status)),
+            ("detected_at", json!(f.detected_at)),
+            ("contained_at", json!(f.contained_at)),
+            ("resolved_at", json!(f.resolved_at)),
+            ("discovered_by", text(&f.discovered_by)),
+        ])
+    }
 }
 
 impl IncidentFields {

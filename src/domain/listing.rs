@@ -47,7 +47,9 @@ impl ActionSort {
             _ => return Err(FieldError::new("sort", format!("must be one of {}", Self::NAMES.join(", ")))),
         })
     }
+}
 
+impl SortOrder for ActionSort {
     fn name(self) -> &'static str {
         let index = match self {
             Self::DueDate => 0,
@@ -60,7 +62,9 @@ impl ActionSort {
         };
         Self::NAMES[index]
     }
+}
 
+impl ActionSort {
     /// The cursor that continues a list after `action`.
     pub fn cursor_after(self, action: &Action) -> Cursor {
         let key = match self {
@@ -93,7 +97,9 @@ impl IncidentSort {
             _ => return Err(FieldError::new("sort", format!("must be one of {}", Self::NAMES.join(", ")))),
         })
     }
+}
 
+impl SortOrder for IncidentSort {
     fn name(self) -> &'static str {
         match self {
             Self::CreatedAt => Self::NAMES[0],
@@ -102,7 +108,9 @@ impl IncidentSort {
             Self::UpdatedAtDesc => Self::NAMES[3],
         }
     }
+}
 
+impl IncidentSort {
     pub fn cursor_after(self, incident: &Incident) -> Cursor {
         let key = match self {
             Self::CreatedAt | Self::CreatedAtDesc => CursorKey::Time(incident.created_at),
@@ -161,17 +169,47 @@ pub struct PageRequest<S> {
     pub after: Option<Cursor>,
 }
 
-impl PageRequest<ActionSort> {
-    pub fn for_actions(sort: ActionSort, limit: i64, cursor: Option<&str>) -> Result<Self, FieldError> {
-        let after = cursor.map(|raw| Cursor::decode(raw, sort.name())).transpose()?;
-        Ok(Self { sort, limit: parse_limit(limit)?, after })
+/// A list order; its name ties a cursor to the order that made it.
+pub trait SortOrder: Copy {
+    fn name(self) -> &'static str;
+}
+
+/// Records in the order they were made, by id (UUIDv7): comments read oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OldestFirst;
+
+/// Records newest first, by id (UUIDv7): the audit history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewestFirst;
+
+impl SortOrder for OldestFirst {
+    fn name(self) -> &'static str {
+        "oldest_first"
     }
 }
 
-impl PageRequest<IncidentSort> {
-    pub fn for_incidents(sort: IncidentSort, limit: i64, cursor: Option<&str>) -> Result<Self, FieldError> {
+impl SortOrder for NewestFirst {
+    fn name(self) -> &'static str {
+        "newest_first"
+    }
+}
+
+impl<S: SortOrder> PageRequest<S> {
+    pub fn new(sort: S, limit: i64, cursor: Option<&str>) -> Result<Self, FieldError> {
         let after = cursor.map(|raw| Cursor::decode(raw, sort.name())).transpose()?;
         Ok(Self { sort, limit: parse_limit(limit)?, after })
+    }
+
+    /// Where a list ordered only by id continues.
+    pub fn after_id(&self) -> Option<Uuid> {
+        self.after.as_ref().map(|cursor| cursor.id)
+    }
+}
+
+impl Cursor {
+    /// The cursor after the record with `id`, in a list ordered only by id.
+    pub fn after_id(sort: impl SortOrder, id: Uuid) -> Self {
+        Cursor { sort: sort.name().to_owned(), key: CursorKey::Rank(0), id }
     }
 }
 

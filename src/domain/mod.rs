@@ -6,11 +6,14 @@
 //! or knows about HTTP or SQL.
 
 pub mod action;
+pub mod audit;
+pub mod comment;
 pub mod email;
 pub mod errors;
 pub mod incident;
 pub mod listing;
 pub mod patch;
+pub mod principal;
 pub mod text;
 
 pub use errors::{FieldError, FieldErrors};

@@ -28,6 +28,10 @@ impl<T> Patch<T> {
             Patch::Value(value) => Some(value),
         }
     }
+
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
 }
 
 // Used with `#[serde(default)]`: a missing member never reaches this, so it stays `Absent`.

@@ -13,13 +13,13 @@ async fn a_current_etag_gets_304_and_a_stale_one_gets_the_new_copy() {
         let etag = first.headers()["etag"].to_str().unwrap().to_owned();
         assert!(etag.starts_with('"') && etag.ends_with('"'), "a strong ETag: {etag}");
 
-        let cached = app.client.get(app.url(&path)).header("If-None-Match", &etag).send().await.unwrap();
+        let cached = app.builder(Method::GET, &path).header("If-None-Match", &etag).send().await.unwrap();
         assert_eq!(cached.status(), 304);
         assert_eq!(cached.headers()["etag"].to_str().unwrap(), etag);
         assert!(cached.bytes().await.unwrap().is_empty());
 
         assert_eq!(app.patch(&path, &json!({"title": "Renamed"})).await.status(), 200);
-        let fresh = app.client.get(app.url(&path)).header("If-None-Match", &etag).send().await.unwrap();
+        let fresh = app.builder(Method::GET, &path).header("If-None-Match", &etag).send().await.unwrap();
         assert_eq!(fresh.status(), 200);
         assert_ne!(fresh.headers()["etag"].to_str().unwrap(), etag);
         assert_eq!(fresh.json::<Value>().await.unwrap()["title"], "Renamed");
@@ -35,21 +35,21 @@ async fn a_stale_if_match_changes_nothing() {
     let original_etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
 
     let patch_if_match =
-        |etag: String, body: Value| app.client.patch(app.url(&path)).header("If-Match", etag).json(&body).send();
+        |etag: String, body: Value| app.builder(Method::PATCH, &path).header("If-Match", etag).json(&body).send();
     let response = patch_if_match(original_etag.clone(), json!({"status": "in_progress"})).await.unwrap();
     assert_eq!(response.status(), 200);
     let new_etag = response.headers()["etag"].to_str().unwrap().to_owned();
 
     let stale = patch_if_match(original_etag.clone(), json!({"status": "blocked"})).await.unwrap();
     assert_problem(stale, 412, "precondition_failed").await;
-    let stale_delete = app.client.delete(app.url(&path)).header("If-Match", &original_etag).send().await.unwrap();
+    let stale_delete = app.builder(Method::DELETE, &path).header("If-Match", &original_etag).send().await.unwrap();
     assert_problem(stale_delete, 412, "precondition_failed").await;
 
     let current: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(current["status"], "in_progress");
     assert_eq!(current["version"], 2);
 
-    let delete = app.client.delete(app.url(&path)).header("If-Match", &new_etag).send().await.unwrap();
+    let delete = app.builder(Method::DELETE, &path).header("If-Match", &new_etag).send().await.unwrap();
     assert_eq!(delete.status(), 204);
 }
 
@@ -62,11 +62,7 @@ async fn concurrent_patches_with_one_etag_let_exactly_one_through() {
     let etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
 
     let attempts = (0..10).map(|n| {
-        app.client
-            .request(Method::PATCH, app.url(&path))
-            .header("If-Match", &etag)
-            .json(&json!({"team": format!("team {n}")}))
-            .send()
+        app.builder(Method::PATCH, &path).header("If-Match", &etag).json(&json!({"team": format!("team {n}")})).send()
     });
     let statuses: Vec<u16> =
         futures::future::join_all(attempts).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();

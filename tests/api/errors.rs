@@ -6,8 +6,7 @@ use crate::helpers::{assert_problem, error_fields, id, spawn_app};
 async fn malformed_json_is_a_bad_request() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .post(app.url("/api/v1/incidents"))
+        .builder(reqwest::Method::POST, "/api/v1/incidents")
         .header("content-type", "application/json")
         .body("{\"title\": \"unterminated")
         .send()
@@ -48,8 +47,7 @@ async fn a_body_over_one_mebibyte_is_refused() {
     // Without a Content-Length the limit still holds while the body streams in.
     let chunks = futures::stream::iter((0..20).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
     let response = app
-        .client
-        .post(app.url("/api/v1/incidents"))
+        .builder(reqwest::Method::POST, "/api/v1/incidents")
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
@@ -62,8 +60,7 @@ async fn a_body_over_one_mebibyte_is_refused() {
 async fn a_body_that_is_not_json_is_unsupported() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .post(app.url("/api/v1/incidents"))
+        .builder(reqwest::Method::POST, "/api/v1/incidents")
         .header("content-type", "text/plain")
         .body("{\"title\": \"t\", \"severity\": \"low\"}")
         .send()
@@ -73,8 +70,7 @@ async fn a_body_that_is_not_json_is_unsupported() {
 
     let incident = app.create_incident(json!({})).await;
     let merge_patch = app
-        .client
-        .patch(app.url(&format!("/api/v1/incidents/{}", id(&incident))))
+        .builder(reqwest::Method::PATCH, &format!("/api/v1/incidents/{}", id(&incident)))
         .header("content-type", "application/merge-patch+json")
         .body("{\"severity\": \"low\"}")
         .send()
@@ -109,7 +105,12 @@ async fn every_response_carries_a_request_id_and_a_sane_one_is_kept() {
     let request_id = generated.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(request_id).is_ok());
 
-    let kept = app.client.get(app.url("/api/v1/nope")).header("X-Request-Id", "jira-sync-7f3a").send().await.unwrap();
+    let kept = app
+        .builder(reqwest::Method::GET, "/api/v1/nope")
+        .header("X-Request-Id", "jira-sync-7f3a")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(kept.headers()["x-request-id"], "jira-sync-7f3a");
     let problem: Value = kept.json().await.unwrap();
     assert_eq!(problem["request_id"], "jira-sync-7f3a");

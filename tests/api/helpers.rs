@@ -4,7 +4,11 @@
 
 use std::sync::Once;
 
-use action_tracker::config::{DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, Settings};
+use action_tracker::auth::{Keys, TokenSigner};
+use action_tracker::config::{
+    AuthSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, PublicKeyAlgorithm, Secret, Settings,
+};
+use action_tracker::domain::principal::Role;
 use action_tracker::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Method, Response};
@@ -15,7 +19,13 @@ pub struct TestApp {
     pub client: reqwest::Client,
     server: actix_web::dev::ServerHandle,
     database: TestDatabase,
+    signer: TokenSigner,
+    /// An admin token: what the request helpers send unless told otherwise.
+    pub admin_token: String,
 }
+
+/// The HS256 secret every test server trusts.
+pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
 enum TestDatabase {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
@@ -70,6 +80,16 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
         listen_addr: "127.0.0.1:0".parse().expect("address"),
         http_workers: Some(2),
         timezone: chrono_tz::UTC,
+        data_dir: std::env::temp_dir(),
+        auth: AuthSettings {
+            secret: Some(Secret::new(TEST_SECRET)),
+            public_key: None,
+            algorithm: PublicKeyAlgorithm::Rs256,
+            issuer: None,
+            audience: None,
+            leeway: std::time::Duration::from_secs(30),
+            roles_claim: "roles".into(),
+        },
         log: LogSettings { format: LogFormat::Text, filter: "info".into() },
     }
 }
@@ -92,8 +112,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", application.port());
     let server = application.handle();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), server, database }
+    // Tokens for tests that change the verification settings are made by those tests themselves.
+    let test_auth = test_settings(DatabaseUrl::Sqlite("unused".into())).auth;
+    let signer = Keys::load(&test_auth, &settings.data_dir, &settings.database.url)
+        .expect("test keys")
+        .signer
+        .expect("an HS256 signer");
+    let admin_token = signer.mint("admin@example.com", Some("admin@example.com"), &[Role::Admin], HOUR).expect("token");
+    TestApp { address, client: reqwest::Client::new(), server, database, signer, admin_token }
 }
+
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl TestApp {
     /// The name of this test's PostgreSQL database, when running on PostgreSQL.
@@ -108,12 +137,30 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+    /// A token for `email` holding `roles` (none: a principal that only owns actions).
+    pub fn token(&self, email: &str, roles: &[Role]) -> String {
+        self.signer.mint(email, Some(email), roles, HOUR).expect("token")
+    }
+
+    /// A request with the admin token, to add headers or a body to.
+    pub fn builder(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&self.admin_token)
+    }
+
+    /// Sends a request as the holder of `token` (`None`: without one).
+    pub async fn request_as(&self, token: Option<&str>, method: Method, path: &str, body: Option<&Value>) -> Response {
         let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
         request.send().await.expect("request sent")
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        self.request_as(Some(&self.admin_token), method, path, body).await
     }
 
     pub async fn get(&self, path: &str) -> Response {

@@ -2,10 +2,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed expectation is a failed test")]
 
 mod actions;
+mod auth;
+mod authorization;
+mod comments;
 mod conditional;
 mod errors;
 mod health;
 mod helpers;
+mod history;
 mod incidents;
 mod listing;
 mod openapi;

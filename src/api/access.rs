@@ -1,0 +1,144 @@
+//! Who may do what. Handlers take a `Principal` (so no route runs unauthenticated) and call one of the
+//! rules below before doing anything; each rule answers 403 with the reason when it does not hold.
+//!
+//! Roles: viewer reads everything; editor also creates and changes; admin also deletes. A principal
+//! without a role may read the actions it owns and change their status and resolution, and comment.
+
+use std::future::{Ready, ready};
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+
+use super::error::ApiError;
+use super::middleware::RequestContext;
+use super::{AppState, Data};
+use crate::domain::action::{Action, ActionPatch};
+use crate::domain::audit::ChangeContext;
+use crate::domain::email::EmailAddress;
+use crate::domain::principal::{Principal, Role};
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let Some(state) = req.app_data::<Data>() else {
+        return Err(ApiError::Internal("application state is not configured".into()));
+    };
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let token = match header.map(str::trim).and_then(|value| value.split_once(' ')) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+        Some(_) => return Err(ApiError::invalid_token("the Authorization header must be `Bearer <token>`")),
+        None => return Err(ApiError::Unauthenticated),
+    };
+    verify(state, token)
+}
+
+fn verify(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    state.tokens.verify(token).map_err(|invalid| ApiError::invalid_token(&invalid.0))
+}
+
+/// The principal holds `role` (or a higher one).
+pub fn require(principal: &Principal, role: Role) -> Result<(), ApiError> {
+    if principal.has(role) {
+        Ok(())
+    } else {
+        let role: &str = role.into();
+        Err(ApiError::Forbidden { detail: format!("this needs the {role} role"), fields: Vec::new() })
+    }
+}
+
+/// Viewers read every action; others only the ones they own.
+pub fn read_action(principal: &Principal, action: &Action) -> Result<(), ApiError> {
+    if principal.has(Role::Viewer) || principal.owns(action) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            detail: "only viewers and the action's owner may read it".into(),
+            fields: Vec::new(),
+        })
+    }
+}
+
+/// Editors and the action's owner may comment.
+pub fn comment_on_action(principal: &Principal, action: &Action) -> Result<(), ApiError> {
+    if principal.has(Role::Editor) || principal.owns(action) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            detail: "only editors and the action's owner may comment".into(),
+            fields: Vec::new(),
+        })
+    }
+}
+
+/// Editors may change everything a client may change. The owner may change the status and resolution
+/// of its own action: the owner it must still be is returned, to be checked in the same transaction as
+/// the change. Fields outside the caller's rights are named in the refusal, never silently dropped.
+pub fn update_action(
+    principal: &Principal,
+    action: &Action,
+    patch: &ActionPatch,
+) -> Result<Option<EmailAddress>, ApiError> {
+    if principal.has(Role::Editor) {
+        return Ok(None);
+    }
+    if !principal.owns(action) {
+        return Err(ApiError::Forbidden {
+            detail: "only editors and the action's owner may change it".into(),
+            fields: Vec::new(),
+        });
+    }
+    let ActionPatch {
+        incident_id,
+        title,
+        description,
+        owner_email,
+        owner_name,
+        team,
+        due_date,
+        priority,
+        category,
+        status: _,
+        resolution: _,
+        tags,
+        due_date_change_reason,
+    } = patch;
+    let editor_only = [
+        ("incident_id", incident_id.is_some()),
+        ("title", title.is_some()),
+        ("description", !description.is_absent()),
+        ("owner_email", owner_email.is_some()),
+        ("owner_name", !owner_name.is_absent()),
+        ("team", !team.is_absent()),
+        ("due_date", due_date.is_some()),
+        ("priority", priority.is_some()),
+        ("category", category.is_some()),
+        ("tags", tags.is_some()),
+        ("due_date_change_reason", due_date_change_reason.is_some()),
+    ];
+    let refused: Vec<String> =
+        editor_only.iter().filter(|(_, set)| *set).map(|(field, _)| (*field).to_owned()).collect();
+    if refused.is_empty() {
+        Ok(principal.email.clone())
+    } else {
+        Err(ApiError::Forbidden {
+            detail: format!("the action's owner may change only status and resolution, not {}", refused.join(", ")),
+            fields: refused,
+        })
+    }
+}
+
+/// Who is changing something, from which request, and when: what the audit history records.
+pub fn change_context(principal: &Principal) -> ChangeContext {
+    ChangeContext {
+        actor: principal.clone(),
+        request_id: RequestContext::current().map(|context| context.request_id),
+        at: crate::domain::now(),
+    }
+}

@@ -1,0 +1,169 @@
+//! `/api/v1/{incidents,actions}/{id}/history`: the audit trail, newest first.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::{Data, access, page, page_size};
+use crate::db::{self, StoreError};
+use crate::domain::audit::{EntityType, Event, EventKind, FieldChange};
+use crate::domain::listing::{NewestFirst, PageRequest};
+use crate::domain::principal::{Principal, Role};
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0193a1d0-0c1b-7a2e-9f3d-4b5c6d7e8f90", "entity_type": "action",
+    "entity_id": "0193a1c4-1f2a-7c3b-8d4e-5f6a7b8c9d0e", "kind": "updated",
+    "actor": {"sub": "dana@example.com", "email": "dana@example.com"},
+    "occurred_at": "2026-11-10T16:30:00Z", "request_id": "jira-sync-7f3a",
+    "changes": {"due_date": {"old": "2026-11-20", "new": "2026-12-15"}},
+    "reason": "Hardware keys are back-ordered until December."
+}))]
+pub struct EventResponse {
+    pub id: Uuid,
+    pub entity_type: EntityType,
+    pub entity_id: Uuid,
+    pub kind: EventKind,
+    pub actor: Actor,
+    pub occurred_at: DateTime<Utc>,
+    /// The `X-Request-Id` of the request that made the change.
+    pub request_id: Option<String>,
+    /// Each changed field with its old and new value. Creation lists every field with `old: null`,
+    /// deletion every field with `new: null`, a comment its text as `comment`.
+    pub changes: BTreeMap<String, FieldChange>,
+    /// Why, for a due date moved later.
+    pub reason: Option<String>,
+}
+
+/// Who made a change, as its token named them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Actor {
+    pub sub: String,
+    pub email: Option<String>,
+}
+
+impl From<Event> for EventResponse {
+    fn from(event: Event) -> Self {
+        Self {
+            id: event.id,
+            entity_type: event.entity_type,
+            entity_id: event.entity_id,
+            kind: event.kind,
+            actor: Actor { sub: event.actor_sub, email: event.actor_email },
+            occurred_at: event.occurred_at,
+            request_id: event.request_id,
+            changes: event.changes.0,
+            reason: event.reason,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub items: Vec<EventResponse>,
+    /// Pass as `cursor` to get the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+async fn history_page(
+    state: &Data,
+    req: &HttpRequest,
+    entity_type: EntityType,
+    id: Uuid,
+    query: &HistoryQuery,
+) -> Result<HttpResponse, ApiError> {
+    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let found = db::events::history(&state.db, entity_type, id, page_request)
+        .await
+        .map_err(|e| ApiError::from_store(e, String::new))?;
+    let next_cursor = found.next.map(|cursor| cursor.encode());
+    let body = EventList { items: found.items.into_iter().map(EventResponse::from).collect(), next_cursor };
+    Ok(page(req, &body, body.next_cursor.as_deref()))
+}
+
+/// The history of an incident, newest first. Needs the viewer role. Kept after the incident is deleted.
+#[utoipa::path(
+    tag = "history",
+    params(("id" = Uuid, Path, description = "Incident id"), HistoryQuery),
+    responses(
+        (status = 200, description = "One page of events", body = EventList, headers(
+            ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
+        (status = 404, description = "Nothing was ever recorded for this id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/incidents/{id}/history")]
+pub async fn incident_history(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
+    let id = id.into_inner();
+    require_recorded(&state, EntityType::Incident, id).await?;
+    history_page(&state, &req, EntityType::Incident, id, &query).await
+}
+
+/// The history of an action, newest first: every change with old and new values, and every comment.
+/// Needs the viewer role, or being the action's owner. Kept after the action is deleted (viewers only).
+#[utoipa::path(
+    tag = "history",
+    params(("id" = Uuid, Path, description = "Action id"), HistoryQuery),
+    responses(
+        (status = 200, description = "One page of events", body = EventList, headers(
+            ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
+        (status = 404, description = "Nothing was ever recorded for this id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/actions/{id}/history")]
+pub async fn action_history(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match db::actions::find(&state.db, id).await {
+        Ok(action) => access::read_action(&principal, &action)?,
+        // A deleted action's owner can no longer be told apart, so its history is for viewers.
+        Err(StoreError::NotFound) => {
+            access::require(&principal, Role::Viewer)?;
+            require_recorded(&state, EntityType::Action, id).await?;
+        }
+        Err(other) => return Err(ApiError::from_store(other, String::new)),
+    }
+    history_page(&state, &req, EntityType::Action, id, &query).await
+}
+
+/// 404 unless some event was ever recorded for the id: the resource exists, or existed.
+async fn require_recorded(state: &Data, entity_type: EntityType, id: Uuid) -> Result<(), ApiError> {
+    let probe = PageRequest::new(NewestFirst, 1, None)?;
+    let found = db::events::history(&state.db, entity_type, id, probe)
+        .await
+        .map_err(|e| ApiError::from_store(e, String::new))?;
+    if found.items.is_empty() {
+        let what: &str = entity_type.into();
+        return Err(ApiError::NotFound(format!("no {what} with id {id} exists or existed")));
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! API tokens: verifying the JWTs callers present, and minting them for the embedded default.
+//!
+//! Verification is configured explicitly: one algorithm is pinned (HS256 with a shared secret, or the
+//! configured public-key algorithm), `exp` and `sub` are required, and `iss`/`aud` are required and
+//! checked when configured. A token naming any other algorithm, `none` included, is refused. Nothing
+//! here falls back to a guessable secret: without configuration a random secret is generated once and
+//! kept in the data directory, readable by its owner only.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde_json::{Value, json};
+
+use crate::config::{AuthSettings, DatabaseUrl, PublicKeyAlgorithm, Secret};
+use crate::domain::email::EmailAddress;
+use crate::domain::principal::{Principal, Role};
+
+const MIN_SECRET_BYTES: usize = 32;
+const GENERATED_SECRET_FILE: &str = "jwt-secret";
+
+/// Checks tokens; built once at start from the settings.
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+    roles_claim: String,
+}
+
+/// Signs tokens with the HS256 secret; absent when only a public key is configured.
+pub struct TokenSigner {
+    key: EncodingKey,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+pub struct Keys {
+    pub verifier: TokenVerifier,
+    pub signer: Option<TokenSigner>,
+    /// Where the generated secret lives, when the embedded default made one.
+    pub generated_secret: Option<PathBuf>,
+}
+
+/// Why a token was refused; the text is safe to show to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidToken(pub String);
+
+impl Keys {
+    /// Builds the keys the settings describe, generating or reusing the embedded secret when none is set.
+    pub fn load(settings: &AuthSettings, data_dir: &Path, database: &DatabaseUrl) -> anyhow::Result<Self> {
+        if let Some(path) = &settings.public_key {
+            let pem = fs::read(path).with_context(|| format!("reading JWT_PUBLIC_KEY {}", path.display()))?;
+            let (algorithm, key) = match settings.algorithm {
+                PublicKeyAlgorithm::Rs256 => (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)),
+                PublicKeyAlgorithm::Es256 => (Algorithm::ES256, DecodingKey::from_ec_pem(&pem)),
+                PublicKeyAlgorithm::EdDsa => (Algorithm::EdDSA, DecodingKey::from_ed_pem(&pem)),
+            };
+            let key = key.map_err(|e| {
+                anyhow::anyhow!("JWT_PUBLIC_KEY {} is not a {algorithm:?} public key in PEM form: {e}", path.display())
+            })?;
+            let verifier = TokenVerifier::new(key, algorithm, settings);
+            return Ok(Keys { verifier, signer: None, generated_secret: None });
+        }
+        let (secret, generated_secret) = match &settings.secret {
+            Some(secret) => (secret.clone(), None),
+            None => {
+                if let DatabaseUrl::Postgres(_) = database {
+                    bail!(
+                        "set JWT_SECRET (or JWT_PUBLIC_KEY) when running on PostgreSQL: replicas must share one \
+                         secret, so none is generated"
+                    );
+                }
+                let path = data_dir.join(GENERATED_SECRET_FILE);
+                (load_or_generate_secret(&path)?, Some(path))
+            }
+        };
+        if secret.expose().len() < MIN_SECRET_BYTES {
+            bail!(
+                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long; generate one with `openssl rand -base64 48`"
+            );
+        }
+        let verifier =
+            TokenVerifier::new(DecodingKey::from_secret(secret.expose().as_bytes()), Algorithm::HS256, settings);
+        let signer = TokenSigner {
+            key: EncodingKey::from_secret(secret.expose().as_bytes()),
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        };
+        Ok(Keys { verifier, signer: Some(signer), generated_secret })
+    }
+}
+
+fn load_or_generate_secret(path: &Path) -> anyhow::Result<Secret> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the token secret file is readable by others; chmod 600 it");
+        }
+        return Ok(Secret::new(existing.trim()));
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = URL_SAFE_NO_PAD.encode(bytes);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating the token secret {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    tracing::info!(path = %path.display(), "generated a token secret");
+    Ok(Secret::new(secret))
+}
+
+impl TokenVerifier {
+    fn new(key: DecodingKey, algorithm: Algorithm, settings: &AuthSettings) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.leeway = settings.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        match &settings.issuer {
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match &settings.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        Self { key, validation, roles_claim: settings.roles_claim.clone() }
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Principal, InvalidToken> {
+        let data = jsonwebtoken::decode::<Value>(token, &self.key, &self.validation).map_err(|error| {
+            InvalidToken(
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet (nbf is in the future)",
+                    ErrorKind::InvalidIssuer => "the token's issuer (iss) is not accepted",
+                    ErrorKind::InvalidAudience => "the token's audience (aud) is not accepted",
+                    ErrorKind::InvalidSignature => "the token's signature does not verify",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
+                        "the token is signed with an algorithm this service does not accept"
+                    }
+                    ErrorKind::MissingRequiredClaim(claim) => {
+                        return InvalidToken(format!("the token has no `{claim}` claim"));
+                    }
+                    _ => "the token is malformed",
+                }
+                .to_owned(),
+            )
+        })?;
+        self.principal(&data.claims)
+    }
+
+    fn principal(&self, claims: &Value) -> Result<Principal, InvalidToken> {
+        let sub = claims["sub"].as_str().filter(|s| !s.is_empty() && s.len() <= 256);
+        let sub = sub.ok_or_else(|| InvalidToken("the token's `sub` claim must be a non-empty string".into()))?;
+        let email = match claims.get("email").and_then(Value::as_str) {
+            Some(email) => Some(
+                EmailAddress::parse("email", email)
+                    .map_err(|_| InvalidToken("the token's `email` claim is not an e-mail address".into()))?,
+            ),
+            None => EmailAddress::parse("sub", sub).ok(),
+        };
+        let name = claims.get("name").and_then(Value::as_str).map(|n| n.chars().take(200).collect());
+        let role = match claims.get(&self.roles_claim) {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).filter_map(parse_role).max(),
+            Some(Value::String(scope)) => scope.split_whitespace().filter_map(parse_role).max(),
+            _ => None,
+        };
+        Ok(Principal { sub: sub.to_owned(), email, name, role })
+    }
+}
+
+fn parse_role(name: &str) -> Option<Role> {
+    name.to_ascii_lowercase().parse().ok()
+}
+
+impl TokenSigner {
+    /// A signed token for `sub` with the given address and roles, valid for `ttl`.
+    pub fn mint(&self, sub: &str, email: Option<&str>, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let roles: Vec<&str> = roles.iter().map(|r| <&str>::from(*r)).collect();
+        let mut claims = json!({"sub": sub, "roles": roles, "iat": now, "exp": now + ttl.as_secs() as i64});
+        if let Some(email) = email {
+            claims["email"] = json!(email);
+        }
+        if let Some(issuer) = &self.issuer {
+            claims["iss"] = json!(issuer);
+        }
+        if let Some(audience) = &self.audience {
+            claims["aud"] = json!(audience);
+        }
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)?)
+    }
+}

@@ -1,0 +1,99 @@
+//! The audit history: appended in the same transaction as the change it records, never changed after.
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::rows::{from_column, parse_enum, parse_id, to_column};
+use super::schema::events;
+use super::{Db, DbConnection, StoreError};
+use crate::domain::audit::{Changes, EntityType, Event};
+use crate::domain::listing::{Cursor, NewestFirst, Page, PageRequest};
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = events)]
+struct EventRow {
+    id: String,
+    entity_type: String,
+    entity_id: String,
+    kind: String,
+    actor_sub: String,
+    actor_email: Option<String>,
+    occurred_at: chrono::NaiveDateTime,
+    request_id: Option<String>,
+    changes: String,
+    reason: Option<String>,
+}
+
+impl EventRow {
+    fn from_domain(event: &Event) -> Result<Self, StoreError> {
+        let changes = serde_json::to_string(&event.changes)
+            .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+        Ok(Self {
+            id: event.id.to_string(),
+            entity_type: <&str>::from(event.entity_type).to_owned(),
+            entity_id: event.entity_id.to_string(),
+            kind: <&str>::from(event.kind).to_owned(),
+            actor_sub: event.actor_sub.clone(),
+            actor_email: event.actor_email.clone(),
+            occurred_at: to_column(event.occurred_at),
+            request_id: event.request_id.clone(),
+            changes,
+            reason: event.reason.clone(),
+        })
+    }
+
+    fn into_domain(self) -> Result<Event, StoreError> {
+        let changes: Changes = serde_json::from_str(&self.changes)
+            .map_err(|e| StoreError::Query(diesel::result::Error::DeserializationError(Box::new(e))))?;
+        Ok(Event {
+            id: parse_id(&self.id)?,
+            entity_type: parse_enum("entity type", &self.entity_type)?,
+            entity_id: parse_id(&self.entity_id)?,
+            kind: parse_enum("event kind", &self.kind)?,
+            actor_sub: self.actor_sub,
+            actor_email: self.actor_email,
+            occurred_at: from_column(self.occurred_at),
+            request_id: self.request_id,
+            changes,
+            reason: self.reason,
+        })
+    }
+}
+
+/// Appends `event`; call inside the write transaction of the change it records.
+pub(super) fn record(conn: &mut DbConnection, event: &Event) -> Result<(), StoreError> {
+    diesel::insert_into(events::table).values(EventRow::from_domain(event)?).execute(conn)?;
+    Ok(())
+}
+
+/// The history of one incident or action, newest first. Kept after the resource is deleted.
+#[tracing::instrument(skip(db, page))]
+pub async fn history(
+    db: &Db,
+    entity_type: EntityType,
+    entity_id: Uuid,
+    page: PageRequest<NewestFirst>,
+) -> Result<Page<Event>, StoreError> {
+    db.run(move |conn| {
+        let mut query = events::table
+            .filter(events::entity_type.eq(<&str>::from(entity_type)))
+            .filter(events::entity_id.eq(entity_id.to_string()))
+            .select(EventRow::as_select())
+            .order(events::id.desc())
+            .limit(page.limit + 1)
+            .into_boxed();
+        if let Some(after) = page.after_id() {
+            query = query.filter(events::id.lt(after.to_string()));
+        }
+        let rows: Vec<EventRow> = query.load(conn)?;
+        let mut items = rows.into_iter().map(EventRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() as i64 > page.limit {
+            items.truncate(page.limit as usize);
+            items.last().map(|last| Cursor::after_id(NewestFirst, last.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    })
+    .await
+}

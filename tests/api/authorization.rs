@@ -1,0 +1,168 @@
+//! The role matrix: every route, called by each kind of caller, answers exactly the expected status.
+//! A route without a row here fails the test, so no route ships without its authorization decided.
+
+use std::collections::BTreeSet;
+
+use action_tracker::domain::principal::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, id, spawn_app};
+
+const OWNER: &str = "owner@example.com";
+
+/// Columns: no token, viewer, editor, admin, the action's owner (no role), another owner (no role).
+const MATRIX: &[(&str, &str, [u16; 6])] = &[
+    ("GET", "/healthz", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/readyz", [200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/incidents", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/incidents/{id}", [401, 403, 200, 200, 403, 403]),
+    ("DELETE", "/api/v1/incidents/{id}", [401, 403, 403, 204, 403, 403]),
+    ("POST", "/api/v1/incidents/{id}/actions", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/actions", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/history", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/actions", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/actions", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/actions/{id}", [401, 200, 200, 200, 200, 403]),
+    ("PATCH", "/api/v1/actions/{id}", [401, 403, 200, 200, 200, 403]),
+    ("DELETE", "/api/v1/actions/{id}", [401, 403, 403, 204, 403, 403]),
+    ("GET", "/api/v1/actions/{id}/history", [401, 200, 200, 200, 200, 403]),
+    ("POST", "/api/v1/actions/{id}/comments", [401, 403, 201, 201, 201, 403]),
+    ("GET", "/api/v1/actions/{id}/comments", [401, 200, 200, 200, 200, 403]),
+];
+
+fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
+    match (method, path) {
+        ("POST", "/api/v1/incidents") => Some(json!({"title": "Stolen laptop", "severity": "low"})),
+        ("PATCH", "/api/v1/incidents/{id}") => Some(json!({"severity": "critical"})),
+        ("POST", "/api/v1/incidents/{id}/actions") => {
+            Some(json!({"title": "Encrypt disks", "owner_email": OWNER, "due_date": "2030-01-01"}))
+        }
+        ("POST", "/api/v1/actions") => Some(
+            json!({"incident_id": incident_id, "title": "Encrypt disks", "owner_email": OWNER, "due_date": "2030-01-01"}),
+        ),
+        ("PATCH", "/api/v1/actions/{id}") => Some(json!({"status": "in_progress"})),
+        ("POST", "/api/v1/actions/{id}/comments") => Some(json!({"text": "Started"})),
+        _ => None,
+    }
+}
+
+fn operations_in_spec() -> BTreeSet<(String, String)> {
+    let spec = serde_json::to_value(action_tracker::api::openapi()).unwrap();
+    let mut operations = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in ["get", "put", "post", "patch", "delete"] {
+            if item.get(method).is_some() {
+                operations.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    operations
+}
+
+#[test]
+fn every_route_has_a_row_in_the_matrix() {
+    let rows: BTreeSet<(String, String)> = MATRIX.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    let spec = operations_in_spec();
+    let missing: Vec<_> = spec.difference(&rows).collect();
+    let stale: Vec<_> = rows.difference(&spec).collect();
+    assert!(missing.is_empty(), "routes without a row in the authorization matrix: {missing:?}");
+    assert!(stale.is_empty(), "rows for routes that no longer exist: {stale:?}");
+}
+
+/// A fresh incident (without actions, so admins can delete it) and a fresh action owned by OWNER.
+async fn fixtures(app: &TestApp) -> (String, String) {
+    let incident = id(&app.create_incident(json!({})).await);
+    let holder = id(&app.create_incident(json!({})).await);
+    let action = id(&app.create_action(&holder, json!({"owner_email": OWNER})).await);
+    (incident, action)
+}
+
+#[tokio::test]
+async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
+    let app = spawn_app().await;
+    let callers: [(&str, Option<String>); 6] = [
+        ("no token", None),
+        ("viewer", Some(app.token("viewer@example.com", &[Role::Viewer]))),
+        ("editor", Some(app.token("editor@example.com", &[Role::Editor]))),
+        ("admin", Some(app.token("root@example.com", &[Role::Admin]))),
+        ("owner", Some(app.token(OWNER, &[]))),
+        ("another owner", Some(app.token("someone-else@example.com", &[]))),
+    ];
+    let mut failures = Vec::new();
+    for (method, path, expected) in MATRIX {
+        for ((caller, token), expected) in callers.iter().zip(expected) {
+            let (incident, action) = fixtures(&app).await;
+            let concrete = match path {
+                p if p.starts_with("/api/v1/incidents/{id}") => p.replace("{id}", &incident),
+                p => p.replace("{id}", &action),
+            };
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = body_for(method.as_str(), path, &incident);
+            let response = app.request_as(token.as_deref(), method.clone(), &concrete, body.as_ref()).await;
+            let status = response.status().as_u16();
+            if status != *expected {
+                failures.push(format!("{method} {path} as {caller}: expected {expected}, got {status}"));
+            } else if status == 401 || status == 403 {
+                let code = if status == 401 { "unauthorized" } else { "forbidden" };
+                assert_problem(response, status, code).await;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn an_owner_may_change_only_status_and_resolution_and_is_told_which_fields_not() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = app.create_action(&incident, json!({"owner_email": OWNER})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let owner = app.token(OWNER, &[]);
+
+    let response = app
+        .request_as(
+            Some(&owner),
+            Method::PATCH,
+            &path,
+            Some(&json!({"status": "done", "resolution": "Done", "due_date": "2031-01-01", "owner_email": "x@example.com"})),
+        )
+        .await;
+    let problem = assert_problem(response, 403, "forbidden").await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{problem}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["owner_email", "due_date"]);
+    let unchanged: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(unchanged["status"], "open", "nothing of a refused request is applied");
+
+    let done = app
+        .request_as(Some(&owner), Method::PATCH, &path, Some(&json!({"status": "done", "resolution": "Encrypted"})))
+        .await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(done.json::<Value>().await.unwrap()["updated_by"], OWNER);
+
+    let delete = app.request_as(Some(&owner), Method::DELETE, &path, None).await;
+    assert_problem(delete, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn an_owner_lists_their_own_queue_only() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    app.create_action(&incident, json!({"owner_email": OWNER})).await;
+    app.create_action(&incident, json!({"owner_email": "other@example.com"})).await;
+    let owner = app.token(OWNER, &[]);
+
+    let own = app.request_as(Some(&owner), Method::GET, "/api/v1/actions?owner=Owner@Example.com", None).await;
+    assert_eq!(own.status(), 200);
+    let page: Value = own.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let other = app.request_as(Some(&owner), Method::GET, "/api/v1/actions?owner=other@example.com", None).await;
+    assert_problem(other, 403, "forbidden").await;
+}
