@@ -214,3 +214,86 @@ impl TokenSigner {
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)?)
     }
 }
+
+/// Signs and checks the one-click links in reminder e-mails. They use their own key and audience, so a
+/// link can never stand in for an API token, nor an API token for a link; each is bound to one action
+/// and its owner, and expires after LINK_TTL.
+pub struct LinkKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+/// What a valid link grants: acting as `owner` on `action_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkGrant {
+    pub action_id: uuid::Uuid,
+    pub owner: EmailAddress,
+}
+
+const LINK_AUDIENCE: &str = "action-tracker/owner-link";
+const GENERATED_LINK_SECRET_FILE: &str = "link-secret";
+
+impl LinkKeys {
+    pub fn load(
+        settings: &crate::config::MailSettings,
+        data_dir: &Path,
+        database: &DatabaseUrl,
+    ) -> anyhow::Result<Self> {
+        let secret = match &settings.link_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                if let DatabaseUrl::Postgres(_) = database {
+                    bail!("set LINK_SECRET when running on PostgreSQL: replicas must share one, so none is generated");
+                }
+                load_or_generate_secret(&data_dir.join(GENERATED_LINK_SECRET_FILE))?
+            }
+        };
+        if secret.expose().len() < MIN_SECRET_BYTES {
+            bail!("LINK_SECRET must be at least {MIN_SECRET_BYTES} bytes long");
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_audience(&[LINK_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        validation.leeway = 0;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            ttl: settings.link_ttl,
+        })
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// A link token for `owner` on `action_id`, valid for the configured time from `now`.
+    pub fn sign(&self, action_id: uuid::Uuid, owner: &EmailAddress, now: chrono::DateTime<chrono::Utc>) -> String {
+        let claims = json!({
+            "aud": LINK_AUDIENCE,
+            "sub": owner.as_str(),
+            "act": action_id,
+            "exp": now.timestamp() + self.ttl.as_secs() as i64,
+        });
+        // HMAC signing of a JSON object cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
+    }
+
+    pub fn verify(&self, token: &str) -> Result<LinkGrant, InvalidToken> {
+        let data = jsonwebtoken::decode::<Value>(token, &self.decoding, &self.validation).map_err(|error| {
+            InvalidToken(match error.kind() {
+                ErrorKind::ExpiredSignature => "This link has expired.".to_owned(),
+                _ => "This link is not valid.".to_owned(),
+            })
+        })?;
+        let invalid = || InvalidToken("This link is not valid.".to_owned());
+        let action_id =
+            data.claims["act"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()).ok_or_else(invalid)?;
+        let owner =
+            data.claims["sub"].as_str().and_then(|sub| EmailAddress::parse("sub", sub).ok()).ok_or_else(invalid)?;
+        Ok(LinkGrant { action_id, owner })
+    }
+}

@@ -27,12 +27,23 @@ pub struct Settings {
     #[arg(long, env = "TIMEZONE", default_value = "UTC", global = true)]
     pub timezone: chrono_tz::Tz,
 
-    /// Directory for files the service keeps beside its database: the generated token secret.
+    /// Run the reminder sweep and the e-mail sender inside `serve`. Turn off on replicas that should only
+    /// answer the API, when `action-tracker remind --once` runs from cron instead.
+    #[arg(long = "background-work", env = "BACKGROUND_WORK", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub background_work: bool,
+
+    /// Directory for files the service keeps beside its database: generated secrets, the mail outbox.
     #[arg(long = "data-dir", env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
 
     #[command(flatten)]
     pub auth: AuthSettings,
+
+    #[command(flatten)]
+    pub mail: MailSettings,
+
+    #[command(flatten)]
+    pub reminders: ReminderSettings,
 
     #[command(flatten)]
     pub log: LogSettings,
@@ -69,6 +80,90 @@ pub struct AuthSettings {
     /// The claim holding the roles: a list of strings, or one space-separated string (`scope` style).
     #[arg(long = "jwt-roles-claim", env = "JWT_ROLES_CLAIM", default_value = "roles", global = true)]
     pub roles_claim: String,
+}
+
+/// Where e-mail goes and what it links to.
+#[derive(Debug, Clone, Args)]
+pub struct MailSettings {
+    /// SMTP relay in lettre's URL form: `smtp://user:pass@host:587?tls=required`, `smtps://host`, or
+    /// `smtp://localhost:1025` for a local relay. Unset: e-mails are written to DATA_DIR/outbox as .eml files.
+    #[arg(long = "smtp-url", env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<Secret>,
+
+    /// The sender of every e-mail.
+    #[arg(
+        long = "mail-from",
+        env = "MAIL_FROM",
+        default_value = "action-tracker <action-tracker@localhost>",
+        global = true
+    )]
+    pub from: String,
+
+    /// The address people reach the service at, for links in e-mails [default: http://LISTEN_ADDR].
+    #[arg(long = "public-base-url", env = "PUBLIC_BASE_URL", global = true)]
+    pub public_base_url: Option<String>,
+
+    /// Secret that signs the one-click links in e-mails (distinct from API tokens); at least 32 bytes.
+    /// Unset: generated into DATA_DIR (SQLite only).
+    #[arg(long = "link-secret", env = "LINK_SECRET", hide_env_values = true, global = true)]
+    pub link_secret: Option<Secret>,
+
+    /// How long a one-click link in an e-mail works.
+    #[arg(long = "link-ttl", env = "LINK_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    pub link_ttl: Duration,
+
+    /// Attempts to deliver one e-mail before it is marked failed.
+    #[arg(long = "mail-max-attempts", env = "MAIL_MAX_ATTEMPTS", default_value_t = 8, global = true)]
+    pub max_attempts: i32,
+
+    /// Wait before the first retry; doubles with each failure up to MAIL_RETRY_MAX.
+    #[arg(long = "mail-retry-base", env = "MAIL_RETRY_BASE", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub retry_base: Duration,
+
+    /// Longest wait between two attempts.
+    #[arg(long = "mail-retry-max", env = "MAIL_RETRY_MAX", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
+    pub retry_max: Duration,
+}
+
+/// The reminder ladder: when owners hear about their actions, and when their managers do.
+#[derive(Debug, Clone, Args)]
+pub struct ReminderSettings {
+    /// Remind once when the due date is this many days away or fewer.
+    #[arg(long = "reminder-due-soon-days", env = "REMINDER_DUE_SOON_DAYS", default_value_t = 3, global = true)]
+    pub due_soon_days: i64,
+
+    /// Once overdue: remind the day after the due date, then every this many days.
+    #[arg(long = "reminder-repeat-days", env = "REMINDER_REPEAT_DAYS", default_value_t = 3, global = true)]
+    pub repeat_days: i64,
+
+    /// At most this many overdue reminders per action.
+    #[arg(long = "reminder-max-overdue", env = "REMINDER_MAX_OVERDUE", default_value_t = 10, global = true)]
+    pub max_overdue: i64,
+
+    /// Tell the escalation contact when an action is this many days overdue, and again at each multiple.
+    #[arg(
+        long = "reminder-escalate-after-days",
+        env = "REMINDER_ESCALATE_AFTER_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub escalate_after_days: i64,
+
+    /// Who hears about escalations (until owners' managers are known). Unset: no escalation e-mails.
+    #[arg(long = "reminder-escalation-email", env = "REMINDER_ESCALATION_EMAIL", global = true)]
+    pub escalation_email: Option<String>,
+
+    /// Reminders go out from this hour of the day on (in TIMEZONE).
+    #[arg(long = "reminder-send-hour", env = "REMINDER_SEND_HOUR", default_value_t = 9, global = true)]
+    pub send_hour: u32,
+
+    /// Send only Monday to Friday.
+    #[arg(long = "reminder-weekdays-only", env = "REMINDER_WEEKDAYS_ONLY", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub weekdays_only: bool,
+
+    /// How often `serve` sweeps for reminders that are due.
+    #[arg(long = "reminder-sweep-interval", env = "REMINDER_SWEEP_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

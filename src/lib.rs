@@ -9,5 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod mail;
+pub mod reminders;
 pub mod startup;
 pub mod telemetry;

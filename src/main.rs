@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use action_tracker::auth::Keys;
 use action_tracker::config::Settings;
 use action_tracker::domain::principal::Role;
+use action_tracker::reminders::Reminders;
 use action_tracker::{api, db::Db, startup::Application, telemetry};
 
 /// Keeps the corrective actions of post-incident reviews from being forgotten.
@@ -28,6 +29,21 @@ enum Command {
     Openapi,
     /// Print a signed API token (HS256, with JWT_SECRET or the generated secret).
     Token(TokenArgs),
+    /// Run the reminder sweep and deliver the outbox, then exit (for cron, or to test the ladder).
+    Remind(RemindArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RemindArgs {
+    /// Run once and exit (the only mode; `serve` runs the sweep on a timer).
+    #[arg(long, required = true)]
+    once: bool,
+    /// Sweep as if it were this time (RFC 3339), e.g. to see what a given day would send.
+    #[arg(long)]
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Show what would be sent without queuing or sending anything.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +85,28 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("give --email or --sub: a token must name its subject");
             };
             println!("{}", signer.mint(sub, args.email.as_deref(), &args.roles, args.ttl)?);
+        }
+        Command::Remind(args) => {
+            telemetry::init(&cli.settings.log)?;
+            let _ = args.once;
+            let db = Db::connect(&cli.settings.database)?;
+            db.migrate()?;
+            let reminders = std::sync::Arc::new(Reminders::new(&cli.settings, db)?);
+            let as_of = args.as_of.unwrap_or_else(chrono::Utc::now);
+            let planned = reminders.sweep(as_of, args.dry_run).await?;
+            for email in &planned {
+                println!("{}\t{}\t{}", email.email.recipient, email.email.subject, email.action_keys.join(","));
+            }
+            if !args.dry_run {
+                let report = reminders.deliver().await?;
+                eprintln!(
+                    "queued {}, sent {}, retrying {}, failed {}",
+                    planned.len(),
+                    report.sent,
+                    report.retrying,
+                    report.failed
+                );
+            }
         }
         Command::Migrate => {
             telemetry::init(&cli.settings.log)?;

@@ -2,6 +2,7 @@
 //! configured address (port 0 picks a free port) and says which port it got.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -14,6 +15,7 @@ use crate::api::{self, AppState, extract, middleware::request_context};
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::reminders::Reminders;
 
 pub struct Application {
     port: u16,
@@ -33,7 +35,11 @@ impl Application {
         }
         let db = Db::connect(&settings.database)?;
         db.migrate()?;
-        let state = web::Data::new(AppState { db, timezone: settings.timezone, tokens: keys.verifier });
+        let reminders = Arc::new(Reminders::new(settings, db.clone())?);
+        if settings.background_work {
+            Arc::clone(&reminders).spawn();
+        }
+        let state = web::Data::new(AppState { db, timezone: settings.timezone, tokens: keys.verifier, reminders });
 
         let listener = TcpListener::bind(settings.listen_addr)
             .with_context(|| format!("listening on {}", settings.listen_addr))?;

@@ -106,6 +106,7 @@ pub fn update_action(
         category,
         status: _,
         resolution: _,
+        snoozed_until: _,
         tags,
         due_date_change_reason,
     } = patch;
@@ -128,7 +129,10 @@ pub fn update_action(
         Ok(principal.email.clone())
     } else {
         Err(ApiError::Forbidden {
-            detail: format!("the action's owner may change only status and resolution, not {}", refused.join(", ")),
+            detail: format!(
+                "the action's owner may change only status, resolution and snoozed_until, not {}",
+                refused.join(", ")
+            ),
             fields: refused,
         })
     }

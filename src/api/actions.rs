@@ -27,7 +27,7 @@ use crate::domain::{FieldError, FieldErrors, Patch};
     "description": "Roll out FIDO2 keys to the finance team and disable SMS codes.",
     "owner_email": "dana@example.com", "owner_name": "Dana Reyes", "team": "IT Security",
     "due_date": "2026-12-15", "priority": "high", "category": "prevention", "status": "in_progress",
-    "resolution": null, "tags": ["finance", "mfa"], "completed_at": null,
+    "resolution": null, "tags": ["finance", "mfa"], "snoozed_until": null, "completed_at": null,
     "created_at": "2026-11-04T10:00:00Z", "updated_at": "2026-11-10T16:30:00Z", "version": 3,
     "overdue": false, "days_overdue": 0, "created_by": "facilitator@example.com", "updated_by": "dana@example.com"
 }))]
@@ -51,6 +51,8 @@ pub struct ActionResponse {
     pub resolution: Option<String>,
     /// Lower-case, sorted.
     pub tags: Vec<String>,
+    /// No reminders are sent until this date; the due date does not move.
+    pub snoozed_until: Option<NaiveDate>,
     /// When the action moved to done or cancelled; null while it is open, in progress or blocked.
     pub completed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -86,6 +88,7 @@ impl ActionResponse {
             status: f.status,
             resolution: f.resolution.as_ref().map(ToString::to_string),
             tags: f.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+            snoozed_until: f.snoozed_until,
             completed_at: action.completed_at,
             created_at: action.created_at,
             updated_at: action.updated_at,
@@ -140,6 +143,8 @@ pub struct CreateActionRequest {
     /// At most 20 tags of 1–50 letters, digits or `- _ . : /`; stored lower-case.
     #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
+    /// No reminders until this date.
+    pub snoozed_until: Option<NaiveDate>,
 }
 
 /// A merge-patch (RFC 7396): members left out keep their value, `null` clears an optional one.
@@ -186,6 +191,10 @@ pub struct UpdateActionRequest {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>, max_items = 20)]
     pub tags: Patch<Vec<String>>,
+    /// No reminders until this date (the due date does not move); `null` ends a snooze. Owners may set it.
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub snoozed_until: Patch<NaiveDate>,
     /// Why the due date moves later: required exactly when `due_date` moves later, and kept in the history.
     #[schema(max_length = 10000)]
     pub due_date_change_reason: Option<String>,
@@ -209,6 +218,7 @@ impl CreateActionRequest {
         let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
         let due_date = errors.take(parse_due_date("due_date", self.due_date));
         let resolution = errors.take(LongText::parse_optional("resolution", self.resolution.as_deref()));
+        let snoozed_until = errors.take(self.snoozed_until.map(|d| parse_due_date("snoozed_until", d)).transpose());
         let tags = errors.take_all(Tags::parse("tags", self.tags.as_deref().unwrap_or_default()));
         let fields = || {
             Some(ActionFields {
@@ -224,6 +234,7 @@ impl CreateActionRequest {
                 status: self.status.unwrap_or_default(),
                 resolution: resolution?,
                 tags: tags?,
+                snoozed_until: snoozed_until?,
             })
         };
         errors.check(fields())
@@ -263,6 +274,9 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
             status: errors.take(required("status", body.status)).flatten(),
             resolution: errors.take(body.resolution.try_map(|t| LongText::parse("resolution", &t))).unwrap_or_default(),
             tags,
+            snoozed_until: errors
+                .take(body.snoozed_until.try_map(|d| parse_due_date("snoozed_until", d)))
+                .unwrap_or_default(),
             due_date_change_reason: errors
                 .take(LongText::parse_optional("due_date_change_reason", body.due_date_change_reason.as_deref()))
                 .flatten(),

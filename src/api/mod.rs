@@ -34,6 +34,7 @@ pub struct AppState {
     pub db: Db,
     pub timezone: chrono_tz::Tz,
     pub tokens: crate::auth::TokenVerifier,
+    pub reminders: std::sync::Arc<crate::reminders::Reminders>,
 }
 
 impl AppState {

@@ -7,9 +7,11 @@
 
 pub mod actions;
 pub mod comments;
+pub mod deliveries;
 pub mod events;
 pub mod incidents;
 mod keyset;
+pub mod reminders;
 mod rows;
 pub mod schema;
 

@@ -61,6 +61,7 @@ pub struct ActionRow {
     pub version: i64,
     pub created_by: String,
     pub updated_by: String,
+    pub snoozed_until: Option<NaiveDate>,
 }
 
 pub fn to_column(time: DateTime<Utc>) -> NaiveDateTime {
@@ -161,6 +162,7 @@ impl From<&Action> for ActionRow {
             version: action.version,
             created_by: action.created_by.clone(),
             updated_by: action.updated_by.clone(),
+            snoozed_until: fields.snoozed_until,
         }
     }
 }
@@ -185,6 +187,7 @@ impl ActionRow {
                 status: parse_enum("action status", &self.status)?,
                 resolution: text(self.resolution),
                 tags: Tags::from_stored(tags.into_iter().map(Tag::from_stored).collect()),
+                snoozed_until: self.snoozed_until,
             },
             completed_at: self.completed_at.map(from_column),
             created_at: from_column(self.created_at),

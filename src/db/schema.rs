@@ -43,6 +43,7 @@ diesel::table! {
         version -> BigInt,
         created_by -> Text,
         updated_by -> Text,
+        snoozed_until -> Nullable<Date>,
     }
 }
 
@@ -80,7 +81,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    reminders (id) {
+        id -> Text,
+        action_id -> Text,
+        kind -> Text,
+        period -> Text,
+        recipient -> Text,
+        delivery_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
+diesel::joinable!(reminders -> actions (action_id));
+diesel::joinable!(reminders -> deliveries (delivery_id));
 diesel::joinable!(comments -> actions (action_id));
 diesel::joinable!(action_tags -> actions (action_id));
-diesel::allow_tables_to_appear_in_same_query!(incidents, actions, action_tags, events, comments);
+diesel::allow_tables_to_appear_in_same_query!(incidents, actions, action_tags, events, comments, deliveries, reminders);

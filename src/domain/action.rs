@@ -203,6 +203,8 @@ pub struct ActionFields {
     pub status: ActionStatus,
     pub resolution: Option<LongText>,
     pub tags: Tags,
+    /// No reminders until this date; the due date does not move.
+    pub snoozed_until: Option<NaiveDate>,
 }
 
 /// A partial change to an action (merge-patch): absent fields stay as they are.
@@ -220,6 +222,7 @@ pub struct ActionPatch {
     pub status: Option<ActionStatus>,
     pub resolution: Patch<LongText>,
     pub tags: Option<Tags>,
+    pub snoozed_until: Patch<NaiveDate>,
     /// Why the due date moves later; required exactly when it does, and kept in the history.
     pub due_date_change_reason: Option<LongText>,
 }
@@ -267,6 +270,7 @@ impl ActionFields {
             status: patch.status.unwrap_or(self.status),
             resolution: patch.resolution.apply_to(self.resolution.clone()),
             tags: patch.tags.unwrap_or_else(|| self.tags.clone()),
+            snoozed_until: patch.snoozed_until.apply_to(self.snoozed_until),
         };
         next.check_resolution()?;
         // Deadlines that quietly slip are how corrective actions get forgotten: a later due date must say why.
@@ -323,6 +327,7 @@ impl Action {
             ("status", json!(f.status)),
             ("resolution", long(&f.resolution)),
             ("tags", json!(f.tags.iter().map(Tag::as_str).collect::<Vec<_>>())),
+            ("snoozed_until", json!(f.snoozed_until)),
             ("completed_at", json!(self.completed_at)),
         ])
     }
@@ -370,6 +375,7 @@ mod tests {
             status,
             resolution: None,
             tags: Tags::default(),
+            snoozed_until: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod incident;
 pub mod listing;
 pub mod patch;
 pub mod principal;
+pub mod reminder;
 pub mod text;
 
 pub use errors::{FieldError, FieldErrors};

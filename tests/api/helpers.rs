@@ -6,7 +6,8 @@ use std::sync::Once;
 
 use action_tracker::auth::{Keys, TokenSigner};
 use action_tracker::config::{
-    AuthSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, PublicKeyAlgorithm, Secret, Settings,
+    AuthSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MailSettings, PublicKeyAlgorithm,
+    ReminderSettings, Secret, Settings,
 };
 use action_tracker::domain::principal::Role;
 use action_tracker::startup::Application;
@@ -23,6 +24,9 @@ pub struct TestApp {
     /// An admin token: what the request helpers send unless told otherwise.
     pub admin_token: String,
 }
+
+/// The secret that signs one-click links in test e-mails.
+pub const TEST_LINK_SECRET: &str = "test-link-secret-that-is-at-least-32-bytes";
 
 /// The HS256 secret every test server trusts.
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
@@ -80,7 +84,28 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
         listen_addr: "127.0.0.1:0".parse().expect("address"),
         http_workers: Some(2),
         timezone: chrono_tz::UTC,
+        background_work: false,
         data_dir: std::env::temp_dir(),
+        mail: MailSettings {
+            smtp_url: None,
+            from: "action-tracker <tracker@example.com>".into(),
+            public_base_url: Some("https://tracker.example.com".into()),
+            link_secret: Some(Secret::new(TEST_LINK_SECRET)),
+            link_ttl: std::time::Duration::from_secs(7 * 86_400),
+            max_attempts: 3,
+            retry_base: std::time::Duration::from_secs(0),
+            retry_max: std::time::Duration::from_secs(0),
+        },
+        reminders: ReminderSettings {
+            due_soon_days: 3,
+            repeat_days: 3,
+            max_overdue: 10,
+            escalate_after_days: 7,
+            escalation_email: Some("ciso@example.com".into()),
+            send_hour: 9,
+            weekdays_only: true,
+            sweep_interval: std::time::Duration::from_secs(900),
+        },
         auth: AuthSettings {
             secret: Some(Secret::new(TEST_SECRET)),
             public_key: None,

@@ -1,0 +1,234 @@
+//! The e-mail outbox. Rows are claimed with a lease (and, on PostgreSQL, row locks that skip rows
+//! another replica holds), sent outside any transaction, then marked sent or rescheduled.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use uuid::Uuid;
+
+use super::rows::{from_column, parse_enum, parse_id, to_column};
+use super::schema::deliveries;
+use super::{Db, DbConnection, StoreError};
+use crate::domain::listing::{Cursor, NewestFirst, Page, PageRequest};
+use crate::mail::Outgoing;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+/// pending: waiting for its (next) attempt; sending: claimed by a sender; sent: accepted by the SMTP
+/// server; failed: given up after the last attempt.
+pub enum DeliveryStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    pub message_id: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deliveries)]
+pub(super) struct DeliveryRow {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+impl DeliveryRow {
+    pub(super) fn new_pending(id: Uuid, email: &Outgoing, now: DateTime<Utc>) -> Self {
+        Self {
+            id: id.to_string(),
+            recipient: email.recipient.clone(),
+            subject: email.subject.clone(),
+            text_body: email.text.clone(),
+            html_body: email.html.clone(),
+            message_id: email.message_id.clone(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: to_column(now),
+            locked_until: None,
+            last_error: None,
+            created_at: to_column(now),
+            sent_at: None,
+        }
+    }
+
+    fn into_domain(self) -> Result<Delivery, StoreError> {
+        Ok(Delivery {
+            id: parse_id(&self.id)?,
+            recipient: self.recipient,
+            subject: self.subject,
+            message_id: self.message_id,
+            status: parse_enum("delivery status", &self.status)?,
+            attempts: self.attempts,
+            next_attempt_at: from_column(self.next_attempt_at),
+            last_error: self.last_error,
+            created_at: from_column(self.created_at),
+            sent_at: self.sent_at.map(from_column),
+        })
+    }
+}
+
+/// A claimed delivery: the e-mail to send and how many attempts it has had, this one included.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub recipient: String,
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    #[diesel(sql_type = Text)]
+    pub text_body: String,
+    #[diesel(sql_type = Text)]
+    pub html_body: String,
+    #[diesel(sql_type = Text)]
+    pub message_id: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+impl Claimed {
+    pub fn email(&self) -> Outgoing {
+        Outgoing {
+            recipient: self.recipient.clone(),
+            subject: self.subject.clone(),
+            text: self.text_body.clone(),
+            html: self.html_body.clone(),
+            message_id: self.message_id.clone(),
+        }
+    }
+}
+
+/// Claims up to `limit` deliveries that are due (or whose sender's lease ran out) until `lease_until`.
+#[tracing::instrument(skip(db))]
+pub async fn claim(
+    db: &Db,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    db.write(move |conn| {
+        // The same statement on both backends, but PostgreSQL replicas must skip rows another one has
+        // locked; SQLite's single writer needs no such clause.
+        let claimed = match conn {
+            DbConnection::Postgres(pg) => diesel::sql_query(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_until = $1 \
+                 WHERE id IN (SELECT id FROM deliveries \
+                   WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until < $2) \
+                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 RETURNING id, recipient, subject, text_body, html_body, message_id, attempts",
+            )
+            .bind::<Timestamp, _>(to_column(lease_until))
+            .bind::<Timestamp, _>(to_column(now))
+            .bind::<BigInt, _>(limit)
+            .load(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::sql_query(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_until = ?1 \
+                 WHERE id IN (SELECT id FROM deliveries \
+                   WHERE (status = 'pending' AND next_attempt_at <= ?2) OR (status = 'sending' AND locked_until < ?2) \
+                   ORDER BY next_attempt_at LIMIT ?3) \
+                 RETURNING id, recipient, subject, text_body, html_body, message_id, attempts",
+            )
+            .bind::<Timestamp, _>(to_column(lease_until))
+            .bind::<Timestamp, _>(to_column(now))
+            .bind::<BigInt, _>(limit)
+            .load(sqlite)?,
+        };
+        Ok(claimed)
+    })
+    .await
+}
+
+/// Records the SMTP server's acceptance.
+pub async fn mark_sent(db: &Db, id: String, now: DateTime<Utc>) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        diesel::update(deliveries::table.filter(deliveries::id.eq(&id)))
+            .set((
+                deliveries::status.eq("sent"),
+                deliveries::sent_at.eq(Some(to_column(now))),
+                deliveries::locked_until.eq(None::<NaiveDateTime>),
+                deliveries::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Records a failed attempt: retried at `retry_at`, or given up when that is `None`.
+pub async fn mark_attempt_failed(
+    db: &Db,
+    id: String,
+    error: String,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        let row = deliveries::table.filter(deliveries::id.eq(&id));
+        let cleared = (deliveries::locked_until.eq(None::<NaiveDateTime>), deliveries::last_error.eq(Some(&error)));
+        match retry_at {
+            Some(at) => diesel::update(row)
+                .set((deliveries::status.eq("pending"), deliveries::next_attempt_at.eq(to_column(at)), cleared))
+                .execute(conn)?,
+            None => diesel::update(row).set((deliveries::status.eq("failed"), cleared)).execute(conn)?,
+        };
+        Ok(())
+    })
+    .await
+}
+
+/// The outbox, newest first, optionally only one status.
+#[tracing::instrument(skip(db, page))]
+pub async fn list(
+    db: &Db,
+    status: Option<DeliveryStatus>,
+    page: PageRequest<NewestFirst>,
+) -> Result<Page<Delivery>, StoreError> {
+    db.run(move |conn| {
+        let mut query = deliveries::table
+            .select(DeliveryRow::as_select())
+            .order(deliveries::id.desc())
+            .limit(page.limit + 1)
+            .into_boxed();
+        if let Some(status) = status {
+            query = query.filter(deliveries::status.eq(<&str>::from(status)));
+        }
+        if let Some(after) = page.after_id() {
+            query = query.filter(deliveries::id.lt(after.to_string()));
+        }
+        let rows: Vec<DeliveryRow> = query.load(conn)?;
+        let mut items = rows.into_iter().map(DeliveryRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() as i64 > page.limit {
+            items.truncate(page.limit as usize);
+            items.last().map(|last| Cursor::after_id(NewestFirst, last.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    })
+    .await
+}

@@ -1,0 +1,240 @@
+//! E-mail: rendering (templates in `templates/`, user text escaped in HTML) and delivery through SMTP
+//! or, without SMTP_URL, into DATA_DIR/outbox as .eml files. Knows nothing of when to send: that is
+//! `crate::reminders`.
+
+use std::path::Path;
+
+use anyhow::Context;
+use askama::Template;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::MailSettings;
+
+/// One rendered e-mail, ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What the outbox holds for one delivery.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub recipient: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// Stable per delivery, so a resend after a crash is recognisable as the same message.
+    pub message_id: String,
+}
+
+/// One action in a digest.
+#[derive(Debug, Clone)]
+pub struct DigestItem {
+    pub key: String,
+    pub title: String,
+    pub incident: String,
+    pub priority: String,
+    pub due_date: String,
+    pub days_overdue: i64,
+    /// For escalations: whose action it is; empty otherwise.
+    pub owner: String,
+    /// The one-click page, for the action's owner.
+    pub link: Option<String>,
+    pub api_url: String,
+}
+
+/// One recipient's reminders of one sweep, grouped.
+#[derive(Debug, Clone, Default)]
+pub struct Digest {
+    pub escalated: Vec<DigestItem>,
+    pub overdue: Vec<DigestItem>,
+    pub due_soon: Vec<DigestItem>,
+    /// Manual reminders ("remind now").
+    pub reminded: Vec<DigestItem>,
+}
+
+#[derive(Template)]
+#[template(path = "digest.txt")]
+struct DigestText<'a> {
+    escalated: &'a [DigestItem],
+    overdue: &'a [DigestItem],
+    due_soon: &'a [DigestItem],
+    reminded: &'a [DigestItem],
+    link_days: u64,
+    base_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "digest.html")]
+struct DigestHtml<'a> {
+    subject: &'a str,
+    escalated: &'a [DigestItem],
+    overdue: &'a [DigestItem],
+    due_soon: &'a [DigestItem],
+    reminded: &'a [DigestItem],
+    link_days: u64,
+    base_url: &'a str,
+}
+
+impl Digest {
+    pub fn is_empty(&self) -> bool {
+        self.escalated.is_empty() && self.overdue.is_empty() && self.due_soon.is_empty() && self.reminded.is_empty()
+    }
+
+    /// "3 overdue and 1 due-soon corrective actions", "Reminder: ACT-42 Rotate keys", …
+    pub fn subject(&self) -> String {
+        if let [only] = self.reminded.as_slice()
+            && self.escalated.is_empty()
+            && self.overdue.is_empty()
+            && self.due_soon.is_empty()
+        {
+            return format!("Reminder: {} {}", only.key, only.title);
+        }
+        let mut parts = Vec::new();
+        let total = self.escalated.len() + self.overdue.len() + self.due_soon.len() + self.reminded.len();
+        for (count, label) in [
+            (self.escalated.len(), "escalated"),
+            (self.overdue.len(), "overdue"),
+            (self.due_soon.len(), "due-soon"),
+            (self.reminded.len(), "open"),
+        ] {
+            if count > 0 {
+                parts.push(format!("{count} {label}"));
+            }
+        }
+        let counts = match parts.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => "No".to_owned(),
+        };
+        let noun = if total == 1 { "corrective action" } else { "corrective actions" };
+        format!("{counts} {noun}")
+    }
+
+    pub fn render(&self, base_url: &str, link_days: u64) -> Result<Rendered, askama::Error> {
+        let subject = self.subject();
+        let text = DigestText {
+            escalated: &self.escalated,
+            overdue: &self.overdue,
+            due_soon: &self.due_soon,
+            reminded: &self.reminded,
+            link_days,
+            base_url,
+        }
+        .render()?;
+        let html = DigestHtml {
+            subject: &subject,
+            escalated: &self.escalated,
+            overdue: &self.overdue,
+            due_soon: &self.due_soon,
+            reminded: &self.reminded,
+            link_days,
+            base_url,
+        }
+        .render()?;
+        Ok(Rendered { subject, text, html })
+    }
+}
+
+/// Where e-mail goes.
+pub struct Mailer {
+    from: Mailbox,
+    transport: Transport,
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl Mailer {
+    pub fn new(settings: &MailSettings, data_dir: &Path) -> anyhow::Result<Self> {
+        let from: Mailbox =
+            settings.from.parse().with_context(|| format!("MAIL_FROM {:?} is not an e-mail address", settings.from))?;
+        let transport = match &settings.smtp_url {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    .map_err(|e| anyhow::anyhow!("SMTP_URL cannot be used: {e}"))?
+                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .build(),
+            ),
+            None => {
+                let outbox = data_dir.join("outbox");
+                std::fs::create_dir_all(&outbox).with_context(|| format!("creating {}", outbox.display()))?;
+                Transport::Files(AsyncFileTransport::new(outbox))
+            }
+        };
+        Ok(Self { from, transport })
+    }
+
+    /// Hands the e-mail to the SMTP server (or writes it); `Err` carries a reason safe to store and show.
+    pub async fn send(&self, email: &Outgoing) -> Result<(), String> {
+        let to: Mailbox = email.recipient.parse().map_err(|e| format!("bad recipient {:?}: {e}", email.recipient))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .message_id(Some(email.message_id.clone()))
+            .date_now()
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-generated".into()))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone()))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.html.clone())),
+            )
+            .map_err(|e| format!("building the message: {e}"))?;
+        match &self.transport {
+            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::Files(files) => {
+                let id = files.send(message).await.map_err(|e| e.to_string())?;
+                tracing::info!(recipient = %email.recipient, subject = %email.subject, file = %id, "e-mail written to the outbox folder");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &str, title: &str) -> DigestItem {
+        DigestItem {
+            key: key.into(),
+            title: title.into(),
+            incident: "SEC-1 Phishing".into(),
+            priority: "high".into(),
+            due_date: "2026-03-01".into(),
+            days_overdue: 2,
+            owner: String::new(),
+            link: Some("https://tracker.example.com/a/t0ken".into()),
+            api_url: "https://tracker.example.com/api/v1/actions/1".into(),
+        }
+    }
+
+    #[test]
+    fn the_subject_counts_each_group() {
+        let digest = Digest {
+            overdue: vec![item("ACT-1", "a"), item("ACT-2", "b"), item("ACT-3", "c")],
+            due_soon: vec![item("ACT-4", "d")],
+            ..Default::default()
+        };
+        assert_eq!(digest.subject(), "3 overdue and 1 due-soon corrective actions");
+        let one = Digest { overdue: vec![item("ACT-1", "a")], ..Default::default() };
+        assert_eq!(one.subject(), "1 overdue corrective action");
+    }
+
+    #[test]
+    fn user_text_is_escaped_in_html_but_kept_in_text() {
+        let digest = Digest { overdue: vec![item("ACT-1", "<script>alert(1)</script>")], ..Default::default() };
+        let rendered = digest.render("https://tracker.example.com", 7).unwrap();
+        assert!(!rendered.html.contains("<script>"), "{}", rendered.html);
+        assert!(rendered.html.contains("&#60;script&#62;") || rendered.html.contains("&lt;script&gt;"));
+        assert!(rendered.text.contains("<script>alert(1)</script>"));
+        assert!(rendered.html.contains("https://tracker.example.com/a/t0ken"));
+    }
+}

@@ -1,0 +1,282 @@
+//! Background work: the reminder sweep and the outbox sender, run inside `serve` on a timer, once by
+//! `action-tracker remind --once`, or on demand through the API.
+//!
+//! Nothing is kept in memory only: a sweep's decisions and e-mails are in the database before anything
+//! is sent, and the sender marks an e-mail sent only after the SMTP server accepted it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::auth::LinkKeys;
+use crate::config::{MailSettings, Settings};
+use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Sent};
+use crate::db::{self, Db, StoreError};
+use crate::domain::email::EmailAddress;
+use crate::domain::reminder::{Ladder, ReminderKind, Rung};
+use crate::mail::{Digest, DigestItem, Mailer, Outgoing};
+
+/// How long a sender may hold a claimed e-mail before another may take it over.
+const LEASE: Duration = Duration::from_secs(300);
+/// E-mails claimed per round trip to the database.
+const BATCH: i64 = 50;
+
+pub struct Reminders {
+    db: Db,
+    ladder: Ladder,
+    mailer: Mailer,
+    links: LinkKeys,
+    base_url: String,
+    escalation_contact: Option<EmailAddress>,
+    retry: MailSettings,
+    sweep_interval: Duration,
+}
+
+/// One recipient's digest while a sweep is being planned.
+#[derive(Default)]
+struct Pending {
+    digest: Digest,
+    reminders: Vec<(Uuid, Rung)>,
+    action_keys: Vec<String>,
+}
+
+/// What one delivery run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryReport {
+    /// Accepted by the SMTP server (or written to the outbox folder).
+    pub sent: usize,
+    /// Failed this time and scheduled for another attempt.
+    pub retrying: usize,
+    /// Failed for the last time.
+    pub failed: usize,
+}
+
+impl Reminders {
+    pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
+        let escalation_contact = settings
+            .reminders
+            .escalation_email
+            .as_deref()
+            .map(|raw| EmailAddress::parse("REMINDER_ESCALATION_EMAIL", raw))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("REMINDER_ESCALATION_EMAIL {}", e.message))?;
+        let base_url = settings
+            .mail
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", settings.listen_addr))
+            .trim_end_matches('/')
+            .to_owned();
+        let r = &settings.reminders;
+        Ok(Self {
+            ladder: Ladder {
+                due_soon_days: r.due_soon_days,
+                repeat_days: r.repeat_days,
+                max_overdue: r.max_overdue,
+                escalate_after_days: r.escalate_after_days,
+                send_hour: r.send_hour,
+                weekdays_only: r.weekdays_only,
+                timezone: settings.timezone,
+            },
+            mailer: Mailer::new(&settings.mail, &settings.data_dir)?,
+            links: LinkKeys::load(&settings.mail, &settings.data_dir, &settings.database.url)?,
+            base_url,
+            escalation_contact,
+            retry: settings.mail.clone(),
+            sweep_interval: r.sweep_interval,
+            db,
+        })
+    }
+
+    pub fn links(&self) -> &LinkKeys {
+        &self.links
+    }
+
+    /// Decides and queues the reminders due at `now` (nothing outside business hours).
+    #[tracing::instrument(skip(self))]
+    pub async fn sweep(self: &Arc<Self>, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<PlannedEmail>, StoreError> {
+        if !self.ladder.may_send_at(now) {
+            return Ok(Vec::new());
+        }
+        let today = self.ladder.today(now);
+        let horizon = today + chrono::Duration::days(self.ladder.due_soon_days.max(0));
+        let this = Arc::clone(self);
+        let planned = db::reminders::sweep(&self.db, today, horizon, now, dry_run, move |candidates, sent| {
+            this.plan(candidates, sent, now)
+        })
+        .await?;
+        tracing::info!(emails = planned.len(), dry_run, "reminder sweep done");
+        Ok(planned)
+    }
+
+    /// One digest per recipient with every reminder due for it now.
+    fn plan(&self, candidates: &[Candidate], sent: &Sent, now: DateTime<Utc>) -> Result<Vec<PlannedEmail>, StoreError> {
+        let today = self.ladder.today(now);
+        let mut digests: BTreeMap<String, Pending> = BTreeMap::new();
+        for candidate in candidates {
+            let rungs = self.ladder.rungs(candidate.due_date, today, self.escalation_contact.is_some());
+            for rung in rungs {
+                if sent.contains(&(candidate.action_id, rung.kind, rung.period.clone())) {
+                    continue;
+                }
+                let (recipient, for_owner) = match (rung.kind, &self.escalation_contact) {
+                    (ReminderKind::Escalation, Some(contact)) => (contact.as_str().to_owned(), false),
+                    _ => (candidate.owner_email.as_str().to_owned(), true),
+                };
+                let item = self.item(candidate, today, for_owner, now);
+                let pending = digests.entry(recipient).or_default();
+                match rung.kind {
+                    ReminderKind::Escalation => pending.digest.escalated.push(item),
+                    ReminderKind::Overdue => pending.digest.overdue.push(item),
+                    ReminderKind::DueSoon => pending.digest.due_soon.push(item),
+                    ReminderKind::Manual => pending.digest.reminded.push(item),
+                }
+                pending.reminders.push((candidate.action_id, rung));
+                pending.action_keys.push(format!("ACT-{}", candidate.number));
+            }
+        }
+        digests
+            .into_iter()
+            .map(|(recipient, mut pending)| {
+                pending.action_keys.dedup();
+                self.planned(recipient, &pending.digest, pending.reminders, pending.action_keys)
+            })
+            .collect()
+    }
+
+    fn item(&self, candidate: &Candidate, today: chrono::NaiveDate, for_owner: bool, now: DateTime<Utc>) -> DigestItem {
+        let incident = match &candidate.incident_reference {
+            Some(reference) => format!("{reference} {}", candidate.incident_title),
+            None => candidate.incident_title.clone(),
+        };
+        let link = for_owner.then(|| {
+            format!("{}/a/{}", self.base_url, self.links.sign(candidate.action_id, &candidate.owner_email, now))
+        });
+        DigestItem {
+            key: format!("ACT-{}", candidate.number),
+            title: candidate.title.clone(),
+            incident,
+            priority: <&str>::from(candidate.priority).to_owned(),
+            due_date: candidate.due_date.to_string(),
+            days_overdue: (today - candidate.due_date).num_days().max(0),
+            owner: if for_owner { String::new() } else { candidate.owner_email.to_string() },
+            link,
+            api_url: format!("{}/api/v1/actions/{}", self.base_url, candidate.action_id),
+        }
+    }
+
+    fn planned(
+        &self,
+        recipient: String,
+        digest: &Digest,
+        reminders: Vec<(Uuid, Rung)>,
+        action_keys: Vec<String>,
+    ) -> Result<PlannedEmail, StoreError> {
+        let link_days = self.links.ttl().as_secs() / 86_400;
+        let rendered = digest
+            .render(&self.base_url, link_days)
+            .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+        let delivery_id = Uuid::now_v7();
+        let host = self
+            .base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("action-tracker")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("localhost");
+        Ok(PlannedEmail {
+            delivery_id,
+            email: Outgoing {
+                recipient,
+                subject: rendered.subject,
+                text: rendered.text,
+                html: rendered.html,
+                message_id: format!("<{delivery_id}@{host}>"),
+            },
+            reminders,
+            action_keys,
+        })
+    }
+
+    /// A reminder to the owner of one action now, at most once an hour.
+    pub async fn nudge(self: &Arc<Self>, action_id: Uuid, now: DateTime<Utc>) -> Result<Nudge, StoreError> {
+        let this = Arc::clone(self);
+        db::reminders::nudge(&self.db, action_id, now, move |candidate| {
+            let today = this.ladder.today(now);
+            let digest = Digest { reminded: vec![this.item(candidate, today, true, now)], ..Default::default() };
+            let rung = Rung { kind: ReminderKind::Manual, period: now.to_rfc3339() };
+            let key = format!("ACT-{}", candidate.number);
+            this.planned(candidate.owner_email.to_string(), &digest, vec![(candidate.action_id, rung)], vec![key])
+        })
+        .await
+    }
+
+    /// Sends every e-mail that is due, until none is left.
+    #[tracing::instrument(skip(self))]
+    pub async fn deliver(&self) -> Result<DeliveryReport, StoreError> {
+        let mut report = DeliveryReport::default();
+        loop {
+            let now = crate::domain::now();
+            let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let claimed = db::deliveries::claim(&self.db, now, lease_until, BATCH).await?;
+            if claimed.is_empty() {
+                return Ok(report);
+            }
+            for delivery in claimed {
+                match self.mailer.send(&delivery.email()).await {
+                    Ok(()) => {
+                        db::deliveries::mark_sent(&self.db, delivery.id, crate::domain::now()).await?;
+                        report.sent += 1;
+                    }
+                    Err(error) => {
+                        let retry_at = self.retry_at(delivery.attempts);
+                        tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "e-mail not accepted");
+                        if retry_at.is_some() {
+                            report.retrying += 1;
+                        } else {
+                            report.failed += 1;
+                        }
+                        db::deliveries::mark_attempt_failed(&self.db, delivery.id, error, retry_at).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff from MAIL_RETRY_BASE, capped at MAIL_RETRY_MAX; `None` after the last attempt.
+    fn retry_at(&self, attempts: i32) -> Option<DateTime<Utc>> {
+        if attempts >= self.retry.max_attempts {
+            return None;
+        }
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).clamp(0, 30) as u32);
+        let wait = self.retry.retry_base.saturating_mul(factor).min(self.retry.retry_max);
+        Some(crate::domain::now() + chrono::Duration::from_std(wait).unwrap_or_default())
+    }
+
+    /// Runs the sweep every REMINDER_SWEEP_INTERVAL and the sender every few seconds, until the process ends.
+    pub fn spawn(self: Arc<Self>) {
+        let sweeper = Arc::clone(&self);
+        tokio::spawn(async move {
+            let mut timer = tokio::time::interval(sweeper.sweep_interval);
+            loop {
+                timer.tick().await;
+                if let Err(error) = sweeper.sweep(Utc::now(), false).await {
+                    tracing::error!(%error, "reminder sweep failed");
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut timer = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                timer.tick().await;
+                if let Err(error) = self.deliver().await {
+                    tracing::error!(%error, "e-mail delivery failed");
+                }
+            }
+        });
+    }
+}
