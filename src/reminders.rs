@@ -16,7 +16,7 @@ use crate::config::{MailSettings, Settings};
 use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Sent};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
-use crate::domain::reminder::{Ladder, ReminderKind, Rung};
+use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
 use crate::mail::{Digest, DigestItem, Mailer, Outgoing};
 
 /// How long a sender may hold a claimed e-mail before another may take it over.
@@ -117,16 +117,14 @@ impl Reminders {
         let today = self.ladder.today(now);
         let mut digests: BTreeMap<String, Pending> = BTreeMap::new();
         for candidate in candidates {
-            let rungs = self.ladder.rungs(candidate.due_date, today, self.escalation_contact.is_some());
+            let history = self.history(sent.get(&candidate.action_id));
+            let rungs = self.ladder.rungs(candidate.due_date, today, &history, self.escalation_contact.is_some());
             for rung in rungs {
-                if sent.contains(&(candidate.action_id, rung.kind, rung.period.clone())) {
-                    continue;
-                }
                 let (recipient, for_owner) = match (rung.kind, &self.escalation_contact) {
                     (ReminderKind::Escalation, Some(contact)) => (contact.as_str().to_owned(), false),
                     _ => (candidate.owner_email.as_str().to_owned(), true),
                 };
-                let item = self.item(candidate, today, for_owner, now);
+                let item = self.item(candidate, today, for_owner);
                 let pending = digests.entry(recipient).or_default();
                 match rung.kind {
                     ReminderKind::Escalation => pending.digest.escalated.push(item),
@@ -147,13 +145,29 @@ impl Reminders {
             .collect()
     }
 
-    fn item(&self, candidate: &Candidate, today: chrono::NaiveDate, for_owner: bool, now: DateTime<Utc>) -> DigestItem {
+    fn history(&self, sent: Option<&Vec<(ReminderKind, i64, DateTime<Utc>)>>) -> History {
+        let mut history = History::default();
+        for (kind, count, last) in sent.into_iter().flatten() {
+            let slot = match kind {
+                ReminderKind::DueSoon => &mut history.due_soon,
+                ReminderKind::Overdue => &mut history.overdue,
+                ReminderKind::Escalation => &mut history.escalation,
+                ReminderKind::Manual => continue,
+            };
+            *slot = ReminderSent { count: *count, last: Some(self.ladder.today(*last)) };
+        }
+        history
+    }
+
+    fn item(&self, candidate: &Candidate, today: chrono::NaiveDate, for_owner: bool) -> DigestItem {
         let incident = match &candidate.incident_reference {
             Some(reference) => format!("{reference} {}", candidate.incident_title),
             None => candidate.incident_title.clone(),
         };
+        // A link lives from when the e-mail is written, whatever day the sweep is deciding for.
         let link = for_owner.then(|| {
-            format!("{}/a/{}", self.base_url, self.links.sign(candidate.action_id, &candidate.owner_email, now))
+            let token = self.links.sign(candidate.action_id, &candidate.owner_email, crate::domain::now());
+            format!("{}/a/{token}", self.base_url)
         });
         DigestItem {
             key: format!("ACT-{}", candidate.number),
@@ -207,7 +221,7 @@ impl Reminders {
         let this = Arc::clone(self);
         db::reminders::nudge(&self.db, action_id, now, move |candidate| {
             let today = this.ladder.today(now);
-            let digest = Digest { reminded: vec![this.item(candidate, today, true, now)], ..Default::default() };
+            let digest = Digest { reminded: vec![this.item(candidate, today, true)], ..Default::default() };
             let rung = Rung { kind: ReminderKind::Manual, period: now.to_rfc3339() };
             let key = format!("ACT-{}", candidate.number);
             this.planned(candidate.owner_email.to_string(), &digest, vec![(candidate.action_id, rung)], vec![key])
@@ -219,10 +233,11 @@ impl Reminders {
     #[tracing::instrument(skip(self))]
     pub async fn deliver(&self) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
+        // Only what was due when the run began: a failure rescheduled during the run waits for the next one.
+        let started = crate::domain::now();
         loop {
-            let now = crate::domain::now();
-            let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-            let claimed = db::deliveries::claim(&self.db, now, lease_until, BATCH).await?;
+            let lease_until = crate::domain::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH).await?;
             if claimed.is_empty() {
                 return Ok(report);
             }

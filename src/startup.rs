@@ -52,6 +52,7 @@ impl Application {
                 .app_data(extract::payload_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
+                .app_data(extract::form_config())
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .default_service(web::to(api::no_route))

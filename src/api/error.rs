@@ -38,6 +38,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("the resource has changed since the version named in If-Match; fetch it again and retry")]
     PreconditionFailed,
+    /// Too soon after the same request; retry after this many seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: i64 },
     #[error("the request body is larger than {} bytes", super::extract::MAX_BODY_BYTES)]
     PayloadTooLarge,
     #[error("{0}")]
@@ -61,6 +64,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -108,7 +112,7 @@ pub struct Problem {
     pub detail: String,
     /// The path of the request that failed.
     pub instance: Option<String>,
-    /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found, conflict,
+    /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found, conflict, too_many_requests,
     /// precondition_failed, payload_too_large, unsupported_media_type, service_unavailable, internal_error.
     pub code: String,
     /// The request id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
@@ -136,6 +140,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -182,6 +187,9 @@ impl ResponseError for ApiError {
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
             _ => {}
+        }
+        if let ApiError::TooManyRequests { retry_after, .. } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.max(&1).to_string()));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

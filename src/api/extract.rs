@@ -107,6 +107,12 @@ pub fn query_config() -> QueryConfig {
     })
 }
 
+pub fn form_config() -> actix_web::web::FormConfig {
+    actix_web::web::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|error, _| ApiError::BadRequest(format!("invalid form: {error}")).into())
+}
+
 /// An id that does not parse cannot name anything that exists.
 pub fn path_config() -> PathConfig {
     PathConfig::default().error_handler(|error: PathError, req| {

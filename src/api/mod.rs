@@ -13,6 +13,8 @@ pub mod health;
 pub mod history;
 pub mod incidents;
 pub mod middleware;
+pub mod owner_links;
+pub mod reminders;
 mod spec;
 
 pub use spec::openapi;
@@ -46,25 +48,34 @@ impl AppState {
 
 /// Registers every route with its spec entry.
 pub fn routes(config: &mut ServiceConfig) {
-    config.service(health::healthz).service(health::readyz).service(
-        utoipa_actix_web::scope("/api/v1")
-            .service(incidents::create)
-            .service(incidents::list)
-            .service(incidents::get)
-            .service(incidents::update)
-            .service(incidents::delete)
-            .service(actions::create_for_incident)
-            .service(actions::list_for_incident)
-            .service(actions::create)
-            .service(actions::list)
-            .service(actions::get)
-            .service(actions::update)
-            .service(actions::delete)
-            .service(history::incident_history)
-            .service(history::action_history)
-            .service(comments::create)
-            .service(comments::list),
-    );
+    config
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(owner_links::show)
+        .service(owner_links::choose)
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .service(incidents::create)
+                .service(incidents::list)
+                .service(incidents::get)
+                .service(incidents::update)
+                .service(incidents::delete)
+                .service(actions::create_for_incident)
+                .service(actions::list_for_incident)
+                .service(actions::create)
+                .service(actions::list)
+                .service(actions::get)
+                .service(actions::update)
+                .service(actions::delete)
+                .service(history::incident_history)
+                .service(history::action_history)
+                .service(comments::create)
+                .service(comments::list)
+                .service(reminders::run)
+                .service(reminders::deliveries)
+                .service(reminders::for_action)
+                .service(reminders::remind),
+        );
 }
 
 /// The answer to any path no route serves.

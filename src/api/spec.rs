@@ -26,6 +26,8 @@ use utoipa_actix_web::AppExt;
         (name = "actions", description = "Corrective actions: owner, due date, status and resolution."),
         (name = "history", description = "The audit trail: who changed what, when, from which request."),
         (name = "comments", description = "Progress notes on corrective actions."),
+        (name = "reminders", description = "Reminder e-mails to owners and escalation contacts, and the outbox."),
+        (name = "owner links", description = "The HTML page behind the one-click links in reminder e-mails; the signed link is the credential."),
         (name = "health", description = "Liveness and readiness for load balancers and orchestrators.")
     )
 )]

@@ -4,7 +4,7 @@
 //! and on PostgreSQL an advisory lock that makes concurrent sweeps take turns, mean a reminder is
 //! queued once per period whatever the number of sweeps, restarts or replicas.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::connection::SimpleConnection;
@@ -42,8 +42,8 @@ pub struct PlannedEmail {
     pub action_keys: Vec<String>,
 }
 
-/// The reminders already queued, as (action, kind, period).
-pub type Sent = HashSet<(Uuid, ReminderKind, String)>;
+/// What each action was already sent: per kind, how many and when the last one was decided.
+pub type Sent = HashMap<Uuid, Vec<(ReminderKind, i64, DateTime<Utc>)>>;
 
 type Row = (String, i64, String, String, NaiveDate, i16, Option<String>, String);
 
@@ -79,12 +79,21 @@ fn already_sent(conn: &mut DbConnection, candidates: &[Candidate]) -> Result<Sen
     let mut sent = Sent::new();
     for chunk in candidates.chunks(CHUNK) {
         let ids: Vec<String> = chunk.iter().map(|c| c.action_id.to_string()).collect();
-        let rows: Vec<(String, String, String)> = reminders::table
+        let rows: Vec<(String, String, i64, Option<chrono::NaiveDateTime>)> = reminders::table
             .filter(reminders::action_id.eq_any(ids))
-            .select((reminders::action_id, reminders::kind, reminders::period))
+            .group_by((reminders::action_id, reminders::kind))
+            .select((
+                reminders::action_id,
+                reminders::kind,
+                diesel::dsl::count_star(),
+                diesel::dsl::max(reminders::created_at),
+            ))
             .load(conn)?;
-        for (action_id, kind, period) in rows {
-            sent.insert((parse_id(&action_id)?, parse_enum("reminder kind", &kind)?, period));
+        for (action_id, kind, count, last) in rows {
+            if let Some(last) = last {
+                let entry = sent.entry(parse_id(&action_id)?).or_default();
+                entry.push((parse_enum("reminder kind", &kind)?, count, from_column(last)));
+            }
         }
     }
     Ok(sent)

@@ -48,28 +48,50 @@ impl Ladder {
         now.with_timezone(&self.timezone).date_naive()
     }
 
-    /// The rungs an active, unsnoozed action with `due_date` stands on `today`. Each rung is sent once;
-    /// a rung missed while nothing was sent (a weekend, an outage) is not made up for, the current one is.
-    pub fn rungs(&self, due_date: NaiveDate, today: NaiveDate, escalation_contact: bool) -> Vec<Rung> {
+    /// The rungs an active, unsnoozed action with `due_date` is due on `today`, given what it was already
+    /// sent. Due-soon goes once. Overdue reminders start the day after the due date and follow each other
+    /// REPEAT days apart, counted from the last one actually sent, so a reminder held back by a weekend
+    /// does not make the next one come a day later. Escalations work the same, ESCALATE days apart.
+    pub fn rungs(&self, due_date: NaiveDate, today: NaiveDate, sent: &History, escalation_contact: bool) -> Vec<Rung> {
         let mut rungs = Vec::new();
         let days_left = (due_date - today).num_days();
-        if (0..=self.due_soon_days).contains(&days_left) {
+        if (0..=self.due_soon_days).contains(&days_left) && sent.due_soon.count == 0 {
             rungs.push(Rung { kind: ReminderKind::DueSoon, period: "due_soon".into() });
         }
         let days_overdue = -days_left;
-        if days_overdue >= 1 {
-            let step = (days_overdue - 1) / self.repeat_days.max(1) + 1;
-            if step <= self.max_overdue {
-                rungs.push(Rung { kind: ReminderKind::Overdue, period: step.to_string() });
-            }
+        if days_overdue >= 1 && sent.overdue.is_due(today, self.repeat_days, self.max_overdue) {
+            rungs.push(Rung { kind: ReminderKind::Overdue, period: (sent.overdue.count + 1).to_string() });
         }
-        if escalation_contact && self.escalate_after_days > 0 && days_overdue >= self.escalate_after_days {
-            let step = days_overdue / self.escalate_after_days;
-            if step <= self.max_overdue {
-                rungs.push(Rung { kind: ReminderKind::Escalation, period: step.to_string() });
-            }
+        if escalation_contact
+            && self.escalate_after_days > 0
+            && days_overdue >= self.escalate_after_days
+            && sent.escalation.is_due(today, self.escalate_after_days, self.max_overdue)
+        {
+            rungs.push(Rung { kind: ReminderKind::Escalation, period: (sent.escalation.count + 1).to_string() });
         }
         rungs
+    }
+}
+
+/// What one action was already sent, per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub due_soon: Sent,
+    pub overdue: Sent,
+    pub escalation: Sent,
+}
+
+/// How many reminders of one kind an action had, and the (local) day of the last one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub count: i64,
+    pub last: Option<NaiveDate>,
+}
+
+impl Sent {
+    fn is_due(&self, today: NaiveDate, every_days: i64, at_most: i64) -> bool {
+        let rested = self.last.is_none_or(|last| (today - last).num_days() >= every_days.max(1));
+        self.count < at_most && rested
     }
 }
 
@@ -94,32 +116,55 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 3, day).unwrap()
     }
 
-    fn periods(rungs: &[Rung], kind: ReminderKind) -> Vec<String> {
-        rungs.iter().filter(|r| r.kind == kind).map(|r| r.period.clone()).collect()
+    /// Walks the calendar like the sweep does, one weekday sweep a day, and returns what went out when.
+    fn walk(due: NaiveDate, from: NaiveDate, days: i64, contact: bool) -> Vec<(NaiveDate, ReminderKind, String)> {
+        let mut history = History::default();
+        let mut sent = Vec::new();
+        for offset in 0..days {
+            let today = from + chrono::Duration::days(offset);
+            if matches!(today.weekday(), Weekday::Sat | Weekday::Sun) {
+                continue;
+            }
+            for rung in ladder().rungs(due, today, &history, contact) {
+                let slot = match rung.kind {
+                    ReminderKind::DueSoon => &mut history.due_soon,
+                    ReminderKind::Overdue => &mut history.overdue,
+                    _ => &mut history.escalation,
+                };
+                slot.count += 1;
+                slot.last = Some(today);
+                sent.push((today, rung.kind, rung.period));
+            }
+        }
+        sent
     }
 
     #[test]
-    fn the_ladder_climbs_due_soon_then_every_third_day_overdue_then_escalation() {
-        let due = date(10);
-        assert!(ladder().rungs(due, date(6), true).is_empty(), "four days ahead is not soon");
-        assert_eq!(periods(&ladder().rungs(due, date(7), true), ReminderKind::DueSoon), ["due_soon"]);
-        assert_eq!(periods(&ladder().rungs(due, date(10), true), ReminderKind::DueSoon), ["due_soon"]);
-        assert_eq!(periods(&ladder().rungs(due, date(11), true), ReminderKind::Overdue), ["1"]);
-        assert_eq!(periods(&ladder().rungs(due, date(13), true), ReminderKind::Overdue), ["1"]);
-        assert_eq!(periods(&ladder().rungs(due, date(14), true), ReminderKind::Overdue), ["2"]);
-        assert!(periods(&ladder().rungs(due, date(16), true), ReminderKind::Escalation).is_empty());
-        assert_eq!(periods(&ladder().rungs(due, date(17), true), ReminderKind::Escalation), ["1"]);
-        assert_eq!(periods(&ladder().rungs(due, date(24), true), ReminderKind::Escalation), ["2"]);
-        assert!(periods(&ladder().rungs(due, date(17), false), ReminderKind::Escalation).is_empty());
+    fn a_month_of_reminders_for_one_action() {
+        // Due Tuesday 2026-03-10.
+        let sent = walk(date(10), date(1), 31, true);
+        let expected = [
+            (9, ReminderKind::DueSoon, "due_soon"),
+            (11, ReminderKind::Overdue, "1"),
+            (16, ReminderKind::Overdue, "2"),
+            (17, ReminderKind::Escalation, "1"),
+            (19, ReminderKind::Overdue, "3"),
+            (23, ReminderKind::Overdue, "4"),
+            (24, ReminderKind::Escalation, "2"),
+            (26, ReminderKind::Overdue, "5"),
+            (30, ReminderKind::Overdue, "6"),
+            (31, ReminderKind::Escalation, "3"),
+        ];
+        let expected: Vec<_> = expected.iter().map(|(d, k, p)| (date(*d), *k, p.to_string())).collect();
+        assert_eq!(sent, expected);
     }
 
     #[test]
-    fn overdue_reminders_stop_at_the_maximum() {
-        let due = date(1);
-        let last = ladder().rungs(due, date(1) + chrono::Duration::days(28), false);
-        assert_eq!(periods(&last, ReminderKind::Overdue), ["10"]);
-        let beyond = ladder().rungs(due, date(1) + chrono::Duration::days(31), false);
-        assert!(periods(&beyond, ReminderKind::Overdue).is_empty());
+    fn no_escalation_without_a_contact_and_overdue_reminders_stop_at_the_maximum() {
+        let sent = walk(date(1), date(1), 120, false);
+        assert!(sent.iter().all(|(_, kind, _)| *kind != ReminderKind::Escalation));
+        let overdue = sent.iter().filter(|(_, kind, _)| *kind == ReminderKind::Overdue).count();
+        assert_eq!(overdue, 10);
     }
 
     #[test]

@@ -31,6 +31,13 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/actions/{id}/history", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/actions/{id}/comments", [401, 403, 201, 201, 201, 403]),
     ("GET", "/api/v1/actions/{id}/comments", [401, 200, 200, 200, 200, 403]),
+    ("POST", "/api/v1/reminders/run", [401, 403, 403, 200, 403, 403]),
+    ("GET", "/api/v1/deliveries", [401, 403, 403, 200, 403, 403]),
+    ("GET", "/api/v1/actions/{id}/reminders", [401, 200, 200, 200, 200, 403]),
+    ("POST", "/api/v1/actions/{id}/remind", [401, 403, 202, 202, 403, 403]),
+    // The signed link in the URL is the credential; an Authorization header changes nothing.
+    ("GET", "/a/{token}", [200, 200, 200, 200, 200, 200]),
+    ("POST", "/a/{token}", [200, 200, 200, 200, 200, 200]),
 ];
 
 fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
@@ -45,6 +52,7 @@ fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
         ),
         ("PATCH", "/api/v1/actions/{id}") => Some(json!({"status": "in_progress"})),
         ("POST", "/api/v1/actions/{id}/comments") => Some(json!({"text": "Started"})),
+        ("POST", "/api/v1/reminders/run") => Some(json!({"dry_run": true})),
         _ => None,
     }
 }
@@ -97,11 +105,20 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
             let (incident, action) = fixtures(&app).await;
             let concrete = match path {
                 p if p.starts_with("/api/v1/incidents/{id}") => p.replace("{id}", &incident),
+                p if p.contains("{token}") => p.replace("{token}", &app.link(&action, OWNER)),
                 p => p.replace("{id}", &action),
             };
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            let body = body_for(method.as_str(), path, &incident);
-            let response = app.request_as(token.as_deref(), method.clone(), &concrete, body.as_ref()).await;
+            let response = if path.starts_with("/a/") && method == Method::POST {
+                let mut request = app.client.post(app.url(&concrete)).form(&[("op", "start")]);
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                request.send().await.unwrap()
+            } else {
+                let body = body_for(method.as_str(), path, &incident);
+                app.request_as(token.as_deref(), method.clone(), &concrete, body.as_ref()).await
+            };
             let status = response.status().as_u16();
             if status != *expected {
                 failures.push(format!("{method} {path} as {caller}: expected {expected}, got {status}"));

@@ -21,6 +21,7 @@ pub struct TestApp {
     server: actix_web::dev::ServerHandle,
     database: TestDatabase,
     signer: TokenSigner,
+    pub settings: Settings,
     /// An admin token: what the request helpers send unless told otherwise.
     pub admin_token: String,
 }
@@ -144,7 +145,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .signer
         .expect("an HS256 signer");
     let admin_token = signer.mint("admin@example.com", Some("admin@example.com"), &[Role::Admin], HOUR).expect("token");
-    TestApp { address, client: reqwest::Client::new(), server, database, signer, admin_token }
+    TestApp { address, client: reqwest::Client::new(), server, database, signer, settings, admin_token }
 }
 
 const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -160,6 +161,24 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// The reminder engine on this app's database and settings, as `remind --once` would build it.
+    pub fn reminders(&self) -> std::sync::Arc<action_tracker::reminders::Reminders> {
+        let db = action_tracker::db::Db::connect(&self.settings.database).expect("database");
+        std::sync::Arc::new(action_tracker::reminders::Reminders::new(&self.settings, db).expect("reminders"))
+    }
+
+    /// The one-click link token a reminder to `owner` about `action_id` would carry.
+    pub fn link(&self, action_id: &str, owner: &str) -> String {
+        let keys = action_tracker::auth::LinkKeys::load(
+            &self.settings.mail,
+            &self.settings.data_dir,
+            &self.settings.database.url,
+        )
+        .expect("link keys");
+        let owner = action_tracker::domain::email::EmailAddress::parse("owner", owner).expect("address");
+        keys.sign(uuid::Uuid::parse_str(action_id).expect("id"), &owner, chrono::Utc::now())
     }
 
     /// A token for `email` holding `roles` (none: a principal that only owns actions).

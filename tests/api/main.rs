@@ -13,3 +13,5 @@ mod history;
 mod incidents;
 mod listing;
 mod openapi;
+mod reminders;
+mod smtp;

@@ -1,0 +1,255 @@
+//! `/api/v1/reminders/run`, `/api/v1/deliveries`, `/api/v1/actions/{id}/reminders` and
+//! `/api/v1/actions/{id}/remind`: running and watching the reminder machinery.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::ApiJson;
+use super::{Data, access, page, page_size};
+use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::PlannedEmail};
+use crate::domain::FieldError;
+use crate::domain::listing::{NewestFirst, PageRequest};
+use crate::domain::principal::{Principal, Role};
+use crate::domain::reminder::ReminderKind;
+use crate::reminders::DeliveryReport;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"dry_run": true, "as_of": "2026-12-01T09:30:00Z"}))]
+pub struct RunRequest {
+    /// Only say what would be sent.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// With `dry_run`: sweep as if it were this time. Real sweeps always run at the current time.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedEmailResponse {
+    pub recipient: String,
+    pub subject: String,
+    /// The kinds of reminder in the e-mail.
+    pub kinds: Vec<ReminderKind>,
+    pub action_keys: Vec<String>,
+    /// The outbox entry; `null` in a dry run.
+    pub delivery_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunReport {
+    pub dry_run: bool,
+    pub as_of: DateTime<Utc>,
+    pub emails: Vec<PlannedEmailResponse>,
+    /// What the delivery that followed did; `null` in a dry run.
+    pub delivered: Option<DeliveryReport>,
+}
+
+fn planned_response(planned: &PlannedEmail, dry_run: bool) -> PlannedEmailResponse {
+    let mut kinds: Vec<ReminderKind> = planned.reminders.iter().map(|(_, rung)| rung.kind).collect();
+    kinds.dedup();
+    PlannedEmailResponse {
+        recipient: planned.email.recipient.clone(),
+        subject: planned.email.subject.clone(),
+        kinds,
+        action_keys: planned.action_keys.clone(),
+        delivery_id: (!dry_run).then_some(planned.delivery_id),
+    }
+}
+
+/// Sweep for due reminders now and deliver the outbox (admin). A dry run only says what would be sent,
+/// and may pretend another time with `as_of`.
+#[utoipa::path(
+    tag = "reminders",
+    request_body = RunRequest,
+    responses(
+        (status = 200, description = "What was (or would be) sent", body = RunReport),
+        (status = 422, description = "`as_of` without `dry_run`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/reminders/run")]
+pub async fn run(state: Data, principal: Principal, body: ApiJson<RunRequest>) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Admin)?;
+    let RunRequest { dry_run, as_of } = body.0;
+    if as_of.is_some() && !dry_run {
+        return Err(
+            FieldError::new("as_of", "is only taken with dry_run: real reminders go out at the real time").into()
+        );
+    }
+    let as_of = as_of.unwrap_or_else(crate::domain::now);
+    let planned = state.reminders.sweep(as_of, dry_run).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let delivered = if dry_run {
+        None
+    } else {
+        Some(state.reminders.deliver().await.map_err(|e| ApiError::from_store(e, String::new))?)
+    };
+    let emails = planned.iter().map(|p| planned_response(p, dry_run)).collect();
+    Ok(HttpResponse::Ok().json(RunReport { dry_run, as_of, emails, delivered }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryResponse {
+    pub id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    pub message_id: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub items: Vec<DeliveryResponse>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryListQuery {
+    /// Only this status: pending, sending, sent or failed.
+    pub status: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The e-mail outbox, newest first (admin).
+#[utoipa::path(
+    tag = "reminders",
+    params(DeliveryListQuery),
+    responses(
+        (status = 200, description = "One page of deliveries", body = DeliveryList),
+        (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid status, limit or cursor", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/deliveries")]
+pub async fn deliveries(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    query: web::Query<DeliveryListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Admin)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|raw| {
+            raw.parse::<DeliveryStatus>()
+                .map_err(|_| FieldError::new("status", "must be pending, sending, sent or failed"))
+        })
+        .transpose()?;
+    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let found = db::deliveries::list(&state.db, status, page_request)
+        .await
+        .map_err(|e| ApiError::from_store(e, String::new))?;
+    let items = found
+        .items
+        .into_iter()
+        .map(|d| DeliveryResponse {
+            id: d.id,
+            recipient: d.recipient,
+            subject: d.subject,
+            message_id: d.message_id,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            sent_at: d.sent_at,
+        })
+        .collect();
+    let body = DeliveryList { items, next_cursor: found.next.map(|c| c.encode()) };
+    Ok(page(&req, &body, body.next_cursor.as_deref()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReminderResponse {
+    pub kind: ReminderKind,
+    /// Tells reminders of one kind apart: "due_soon", "1", "2", … or the time of a manual one.
+    pub period: String,
+    pub recipient: String,
+    pub queued_at: DateTime<Utc>,
+    /// The delivery's status: pending, sending, sent or failed.
+    pub status: String,
+    pub attempts: i32,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// The reminders an action was sent, oldest first. Needs the viewer role, or being the action's owner.
+#[utoipa::path(
+    tag = "reminders",
+    params(("id" = Uuid, Path, description = "Action id")),
+    responses(
+        (status = 200, description = "The action's reminders", body = Vec<ReminderResponse>),
+        (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/actions/{id}/reminders")]
+pub async fn for_action(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let action = db::actions::find(&state.db, id)
+        .await
+        .map_err(|e| ApiError::from_store(e, || format!("action with id {id}")))?;
+    access::read_action(&principal, &action)?;
+    let records = db::reminders::for_action(&state.db, id).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let body: Vec<ReminderResponse> = records
+        .into_iter()
+        .map(|r| ReminderResponse {
+            kind: r.kind,
+            period: r.period,
+            recipient: r.recipient,
+            queued_at: r.queued_at,
+            status: r.status,
+            attempts: r.attempts,
+            sent_at: r.sent_at,
+            last_error: r.last_error,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// E-mail the action's owner a reminder now (editor). At most once per action per hour: sooner is
+/// answered 429 with `Retry-After`.
+#[utoipa::path(
+    tag = "reminders",
+    params(("id" = Uuid, Path, description = "Action id")),
+    responses(
+        (status = 202, description = "Queued; the sender delivers it within seconds", body = PlannedEmailResponse),
+        (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The action is done or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Reminded less than an hour ago", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = i64, description = "Seconds until another reminder may be sent"))),
+    )
+)]
+#[post("/actions/{id}/remind")]
+pub async fn remind(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Editor)?;
+    let id = id.into_inner();
+    let outcome = state
+        .reminders
+        .nudge(id, crate::domain::now())
+        .await
+        .map_err(|e| ApiError::from_store(e, || format!("action with id {id}")))?;
+    match outcome {
+        Nudge::Queued(planned) => Ok(HttpResponse::Accepted().json(planned_response(&planned, false))),
+        Nudge::TooSoon(seconds) => Err(ApiError::TooManyRequests {
+            detail: "this action's owner was reminded less than an hour ago".into(),
+            retry_after: seconds,
+        }),
+        Nudge::NotActive => Err(ApiError::Conflict("the action is done or cancelled; it needs no reminder".into())),
+    }
+}

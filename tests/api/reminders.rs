@@ -1,0 +1,302 @@
+//! Reminder e-mails end to end: the sweep decides, the outbox holds, a real SMTP server receives.
+
+use std::collections::BTreeMap;
+
+use action_tracker::config::Secret;
+use action_tracker::domain::principal::Role;
+use chrono::{Datelike, NaiveDate, TimeZone, Utc, Weekday};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, error_fields, id, spawn_app, spawn_app_with};
+use crate::smtp::SmtpServer;
+
+async fn app_with_smtp(smtp: &SmtpServer) -> TestApp {
+    let url = smtp.url();
+    spawn_app_with(move |settings| settings.mail.smtp_url = Some(Secret::new(url))).await
+}
+
+fn at(year: i32, month: u32, day: u32, hour: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(year, month, day, hour, 0, 0).unwrap()
+}
+
+#[tokio::test]
+async fn a_month_of_sweeps_climbs_the_ladder_for_active_actions_only() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({"reference": "SEC-7", "title": "Phishing"})).await);
+    // Due Tuesday 2026-03-10: one open, one done, one cancelled, one snoozed until the 20th.
+    app.create_action(
+        &incident,
+        json!({"title": "Enforce MFA", "due_date": "2026-03-10", "owner_email": "dana@example.com"}),
+    )
+    .await;
+    app.create_action(
+        &incident,
+        json!({"due_date": "2026-03-10", "owner_email": "done@example.com", "status": "done", "resolution": "ok"}),
+    )
+    .await;
+    app.create_action(&incident, json!({"due_date": "2026-03-10", "owner_email": "gone@example.com", "status": "cancelled", "resolution": "moot"})).await;
+    app.create_action(
+        &incident,
+        json!({"due_date": "2026-03-10", "owner_email": "sam@example.com", "snoozed_until": "2026-03-20"}),
+    )
+    .await;
+
+    let reminders = app.reminders();
+    let mut received: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
+    for day in 1..=31 {
+        reminders.sweep(at(2026, 3, day, 10), false).await.unwrap();
+        reminders.deliver().await.unwrap();
+        for email in smtp.take() {
+            let date = NaiveDate::from_ymd_opt(2026, 3, day).unwrap();
+            assert!(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun), "an e-mail on a weekend: {date}");
+            received.entry(email.to[0].clone()).or_default().push((day, email.subject));
+        }
+    }
+    let days =
+        |who: &str| -> Vec<u32> { received.get(who).map(|r| r.iter().map(|(d, _)| *d).collect()).unwrap_or_default() };
+    assert_eq!(days("dana@example.com"), [9, 11, 16, 19, 23, 26, 30], "{received:?}");
+    assert_eq!(days("sam@example.com"), [20, 23, 26, 30], "snoozed until the 20th: {received:?}");
+    assert_eq!(days("ciso@example.com"), [17, 20, 24, 27, 31], "escalations: {received:?}");
+    assert!(days("done@example.com").is_empty() && days("gone@example.com").is_empty());
+    assert_eq!(received["dana@example.com"][0].1, "1 due-soon corrective action");
+    assert_eq!(received["dana@example.com"][1].1, "1 overdue corrective action");
+    assert_eq!(received["ciso@example.com"][0].1, "1 escalated corrective action");
+}
+
+#[tokio::test]
+async fn one_digest_per_recipient_grouped_counted_escaped_and_linked() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({"reference": "SEC-9", "title": "Credential phishing"})).await);
+    let owner = json!({"owner_email": "dana@example.com"});
+    let mut overdue = owner.clone();
+    overdue["due_date"] = json!("2026-03-09");
+    overdue["title"] = json!("Rotate the VPN keys");
+    let first = app.create_action(&incident, overdue.clone()).await;
+    overdue["due_date"] = json!("2026-03-05");
+    overdue["title"] = json!("Block the phishing domain");
+    app.create_action(&incident, overdue).await;
+    let mut soon = owner.clone();
+    soon["due_date"] = json!("2026-03-13");
+    soon["title"] = json!("<script>alert('pwned')</script>");
+    app.create_action(&incident, soon).await;
+
+    let reminders = app.reminders();
+    // Wednesday 2026-03-11, 10:00 UTC.
+    let planned = reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
+    assert_eq!(planned.len(), 1, "one e-mail for one recipient");
+    assert_eq!(reminders.deliver().await.unwrap().sent, 1);
+    let emails = smtp.take();
+    let email = &emails[0];
+    assert_eq!(email.to, ["dana@example.com"]);
+    assert_eq!(email.subject, "2 overdue and 1 due-soon corrective actions");
+    assert_eq!(email.auto_submitted, "auto-generated");
+    assert!(email.has_date);
+    assert!(email.message_id.contains(&planned[0].delivery_id.to_string()), "{}", email.message_id);
+
+    let overdue_at = email.text.find("Overdue:").unwrap();
+    let soon_at = email.text.find("Due soon:").unwrap();
+    assert!(overdue_at < soon_at, "overdue first, then due soon");
+    assert!(email.text.contains("ACT-1 Rotate the VPN keys (medium)"));
+    assert!(email.text.contains("SEC-9 Credential phishing"));
+    assert!(email.text.contains("Due 2026-03-05, 6 day(s) overdue"));
+    assert!(!email.html.contains("<script>"), "user text is escaped in HTML");
+    assert!(email.html.contains("&#60;script&#62;") || email.html.contains("&lt;script&gt;"));
+
+    let link_start = email.text.find("https://tracker.example.com/a/").unwrap();
+    let link: String = email.text[link_start..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let path = link.trim_start_matches("https://tracker.example.com");
+    let page = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(page.text().await.unwrap().contains("Rotate the VPN keys"));
+
+    let done = app
+        .client
+        .post(app.url(path))
+        .form(&[("op", "done"), ("resolution", "New keys deployed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let action: Value = app.get(&format!("/api/v1/actions/{}", id(&first))).await.json().await.unwrap();
+    assert_eq!(action["status"], "done");
+    assert_eq!(action["updated_by"], "dana@example.com");
+    let history: Value = app.get(&format!("/api/v1/actions/{}/history", id(&first))).await.json().await.unwrap();
+    assert_eq!(history["items"][0]["actor"]["email"], "dana@example.com");
+
+    assert!(reminders.sweep(at(2026, 3, 11, 14), false).await.unwrap().is_empty(), "nothing twice the same day");
+}
+
+#[tokio::test]
+async fn concurrent_sweeps_queue_each_reminder_once_and_concurrent_senders_send_each_once() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    for n in 0..12 {
+        app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": format!("owner{n}@example.com")}))
+            .await;
+    }
+    let (first, second) = (app.reminders(), app.reminders());
+    let now = at(2026, 3, 11, 10);
+    let (a, b) = tokio::join!(first.sweep(now, false), second.sweep(now, false));
+    assert_eq!(a.unwrap().len() + b.unwrap().len(), 12, "each owner's reminder is queued by exactly one sweep");
+
+    let (a, b) = tokio::join!(first.deliver(), second.deliver());
+    assert_eq!(a.unwrap().sent + b.unwrap().sent, 12);
+    let emails = smtp.take();
+    assert_eq!(emails.len(), 12);
+    let mut ids: Vec<&str> = emails.iter().map(|e| e.message_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "no e-mail delivered twice");
+}
+
+#[tokio::test]
+async fn an_smtp_outage_loses_nothing_and_gives_up_visibly_after_the_last_attempt() {
+    // The relay answers every message with a temporary failure: it is down for mail.
+    let smtp = SmtpServer::start();
+    smtp.refuse(true);
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = app.create_action(&incident, json!({"due_date": "2026-03-09"})).await;
+    let reminders = app.reminders();
+    reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
+    let report = reminders.deliver().await.unwrap();
+    assert_eq!((report.sent, report.retrying), (0, 1));
+    let pending: Value = app.get("/api/v1/deliveries?status=pending").await.json().await.unwrap();
+    assert_eq!(pending["items"][0]["attempts"], 1);
+    assert!(pending["items"][0]["last_error"].is_string());
+
+    smtp.refuse(false);
+    assert_eq!(reminders.deliver().await.unwrap().sent, 1, "back up: delivered");
+    assert_eq!(reminders.deliver().await.unwrap().sent, 0, "and only once");
+    assert_eq!(smtp.take().len(), 1);
+
+    // A relay that keeps refusing: after MAIL_MAX_ATTEMPTS (3 here) the e-mail is marked failed.
+    smtp.refuse(true);
+    app.builder(Method::POST, &format!("/api/v1/actions/{}/remind", id(&action))).send().await.unwrap();
+    let mut failed = 0;
+    for _ in 0..3 {
+        failed += reminders.deliver().await.unwrap().failed;
+    }
+    assert_eq!(failed, 1);
+    let sent: Vec<Value> = app.get(&format!("/api/v1/actions/{}/reminders", id(&action))).await.json().await.unwrap();
+    let statuses: Vec<(&str, &str)> =
+        sent.iter().map(|r| (r["kind"].as_str().unwrap(), r["status"].as_str().unwrap())).collect();
+    assert_eq!(statuses, [("overdue", "sent"), ("manual", "failed")]);
+    assert_eq!(sent[1]["attempts"], 3);
+    assert!(sent[1]["last_error"].as_str().unwrap().contains("451"), "{}", sent[1]["last_error"]);
+}
+
+#[tokio::test]
+async fn the_api_runs_sweeps_shows_the_outbox_and_limits_manual_reminders() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    // Due Tuesday 2030-01-08: far enough ahead that a real sweep today has nothing to say about it.
+    let action = app.create_action(&incident, json!({"due_date": "2030-01-08", "title": "Patch the VPN"})).await;
+
+    let dry: Value = app
+        .post("/api/v1/reminders/run", &json!({"dry_run": true, "as_of": "2030-01-10T10:00:00Z"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dry["emails"][0]["recipient"], "dana@example.com");
+    assert_eq!(dry["emails"][0]["kinds"], json!(["overdue"]));
+    assert_eq!(dry["emails"][0]["action_keys"], json!(["ACT-1"]));
+    assert_eq!(dry["emails"][0]["delivery_id"], Value::Null);
+    assert!(smtp.take().is_empty(), "a dry run sends nothing");
+    let none: Value = app.get("/api/v1/deliveries").await.json().await.unwrap();
+    assert_eq!(none["items"], json!([]), "and queues nothing");
+
+    let problem = assert_problem(
+        app.post("/api/v1/reminders/run", &json!({"as_of": "2026-03-11T10:00:00Z"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["as_of"]);
+
+    let path = format!("/api/v1/actions/{}/remind", id(&action));
+    let editor = app.token("facilitator@example.com", &[Role::Editor]);
+    let nudged = app.request_as(Some(&editor), Method::POST, &path, None).await;
+    assert_eq!(nudged.status(), 202);
+    let again = app.request_as(Some(&editor), Method::POST, &path, None).await;
+    let retry_after: i64 = again.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((3000..=3600).contains(&retry_after), "{retry_after}");
+    assert_problem(again, 429, "too_many_requests").await;
+
+    let run: Value = app.post("/api/v1/reminders/run", &json!({})).await.json().await.unwrap();
+    assert_eq!(run["delivered"]["sent"], 1, "the manual reminder went out with the run: {run}");
+    let emails = smtp.take();
+    assert_eq!(emails[0].subject, "Reminder: ACT-1 Patch the VPN");
+    let outbox: Value = app.get("/api/v1/deliveries?status=sent").await.json().await.unwrap();
+    assert_eq!(outbox["items"][0]["recipient"], "dana@example.com");
+
+    let done = app
+        .patch(&format!("/api/v1/actions/{}", id(&action)), &json!({"status": "done", "resolution": "Patched"}))
+        .await;
+    assert_eq!(done.status(), 200);
+}
+
+#[tokio::test]
+async fn owner_links_refuse_expired_and_tampered_tokens_with_a_page() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = app.create_action(&incident, json!({"owner_email": "dana@example.com"})).await;
+    let good = app.link(&id(&action), "dana@example.com");
+
+    let tampered = format!("{}x", &good[..good.len() - 1]);
+    let page = app.client.get(app.url(&format!("/a/{tampered}"))).send().await.unwrap();
+    assert_eq!(page.status(), 401);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("This link is not valid."));
+
+    let keys =
+        action_tracker::auth::LinkKeys::load(&app.settings.mail, &app.settings.data_dir, &app.settings.database.url)
+            .unwrap();
+    let owner = action_tracker::domain::email::EmailAddress::parse("owner", "dana@example.com").unwrap();
+    let old = keys.sign(uuid::Uuid::parse_str(&id(&action)).unwrap(), &owner, Utc::now() - chrono::Duration::days(8));
+    let expired = app.client.get(app.url(&format!("/a/{old}"))).send().await.unwrap();
+    assert_eq!(expired.status(), 401);
+    assert!(expired.text().await.unwrap().contains("This link has expired."));
+
+    let api_token = app.token("dana@example.com", &[Role::Admin]);
+    assert_eq!(
+        app.client.get(app.url(&format!("/a/{api_token}"))).send().await.unwrap().status(),
+        401,
+        "an API token is no link"
+    );
+
+    let no_resolution = app.client.post(app.url(&format!("/a/{good}"))).form(&[("op", "done")]).send().await.unwrap();
+    assert_eq!(no_resolution.status(), 422);
+    let snoozed = app.client.post(app.url(&format!("/a/{good}"))).form(&[("op", "snooze")]).send().await.unwrap();
+    assert_eq!(snoozed.status(), 200);
+    let current: Value = app.get(&format!("/api/v1/actions/{}", id(&action))).await.json().await.unwrap();
+    let in_a_week = (Utc::now().date_naive() + chrono::Duration::days(7)).to_string();
+    assert_eq!(current["snoozed_until"], in_a_week);
+    assert_eq!(current["status"], "open");
+
+    app.patch(&format!("/api/v1/actions/{}", id(&action)), &json!({"owner_email": "sam@example.com"})).await;
+    let handed_over = app.client.get(app.url(&format!("/a/{good}"))).send().await.unwrap();
+    assert_eq!(handed_over.status(), 403);
+}
+
+#[test]
+fn the_remind_command_runs_one_dry_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_action-tracker"))
+        .args(["remind", "--once", "--dry-run", "--as-of", "2026-03-11T10:00:00Z"])
+        .env("DATABASE_URL", dir.path().join("tracker.db"))
+        .env("DATA_DIR", dir.path())
+        .env_remove("SMTP_URL")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(output.stdout.is_empty(), "an empty database has nothing to remind of");
+    assert!(dir.path().join("link-secret").exists(), "the embedded default generates the link secret");
+}
