@@ -8,8 +8,9 @@
 # Settings are environment variables (see README): DATABASE_URL picks SQLite (a file path, the default
 # below, kept on the data volume) or PostgreSQL (postgres://…); LISTEN_ADDR is where it listens inside
 # the container (0.0.0.0:8080 here; the HEALTHCHECK probes port 8080, so change both together).
-# Tokens: with SQLite and no JWT_SECRET a secret is generated onto the data volume; on PostgreSQL set
-# JWT_SECRET (shared by all replicas) or JWT_PUBLIC_KEY.
+# Secrets: with SQLite and no JWT_SECRET/LINK_SECRET they are generated onto the data volume; on
+# PostgreSQL set JWT_SECRET (or JWT_PUBLIC_KEY) and LINK_SECRET, the same on all replicas. Mail goes to
+# SMTP_URL, or into the data volume's outbox/ folder when it is unset.
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update \
@@ -25,6 +26,7 @@ RUN mkdir src \
     && cargo build --release --locked \
     && rm -rf src
 
+COPY askama.toml ./
 COPY src src
 COPY migrations migrations
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked
