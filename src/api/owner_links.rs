@@ -69,15 +69,22 @@ fn refusal(status: StatusCode, heading: &str, message: &str) -> HttpResponse {
     html(status, &page)
 }
 
-fn action_page(
+async fn action_page(
     state: &AppState,
     action: &Action,
     status: StatusCode,
     message: Option<(String, &'static str)>,
 ) -> HttpResponse {
     let f = &action.fields;
+    let incident = match db::incidents::find(&state.db, f.incident_id).await {
+        Ok(incident) => match &incident.fields.reference {
+            Some(reference) => format!("{} {}", reference.as_str(), incident.fields.title),
+            None => incident.fields.title.to_string(),
+        },
+        Err(_) => f.incident_id.to_string(),
+    };
     let view = ActionView {
-        incident: f.incident_id.to_string(),
+        incident,
         priority: f.priority.into(),
         due_date: f.due_date.to_string(),
         status: f.status.into(),
@@ -142,7 +149,7 @@ async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal), H
 #[get("/a/{token}")]
 pub async fn show(state: Data, token: web::Path<String>) -> HttpResponse {
     match resolve(&state, &token).await {
-        Ok((action, _)) => action_page(&state, &action, StatusCode::OK, None),
+        Ok((action, _)) => action_page(&state, &action, StatusCode::OK, None).await,
         Err(page) => page,
     }
 }
@@ -168,7 +175,9 @@ pub async fn choose(state: Data, token: web::Path<String>, choice: web::Form<Own
     };
     let patch = match patch_for(&state, &choice) {
         Ok(patch) => patch,
-        Err(errors) => return action_page(&state, &action, StatusCode::UNPROCESSABLE_ENTITY, Some((errors, "error"))),
+        Err(errors) => {
+            return action_page(&state, &action, StatusCode::UNPROCESSABLE_ENTITY, Some((errors, "error"))).await;
+        }
     };
     let guard = Guard { if_match: None, owner: principal.email.clone() };
     match db::actions::update(&state.db, action.id, guard, patch, access::change_context(&principal)).await {
@@ -177,10 +186,10 @@ pub async fn choose(state: Data, token: web::Path<String>, choice: web::Form<Own
                 "snooze" => format!("Reminders are snoozed for {SNOOZE_DAYS} days."),
                 _ => "Thank you, the action is updated.".to_owned(),
             };
-            action_page(&state, &updated, StatusCode::OK, Some((note, "notice")))
+            action_page(&state, &updated, StatusCode::OK, Some((note, "notice"))).await
         }
         Err(StoreError::Invalid(errors)) => {
-            action_page(&state, &action, StatusCode::UNPROCESSABLE_ENTITY, Some((errors.to_string(), "error")))
+            action_page(&state, &action, StatusCode::UNPROCESSABLE_ENTITY, Some((errors.to_string(), "error"))).await
         }
         Err(StoreError::Forbidden(_)) => {
             refusal(StatusCode::FORBIDDEN, "Not yours any more", "This action has been handed to someone else.")

@@ -111,7 +111,8 @@ async fn one_digest_per_recipient_grouped_counted_escaped_and_linked() {
     let page = app.client.get(app.url(path)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["referrer-policy"], "no-referrer");
-    assert!(page.text().await.unwrap().contains("Rotate the VPN keys"));
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Rotate the VPN keys") && text.contains("SEC-9 Credential phishing"), "{text}");
 
     let done = app
         .client
