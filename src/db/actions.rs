@@ -181,14 +181,8 @@ pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) 
             (ActionSort::Priority, after) => keyset!(query, actions::priority, actions::id, asc, rank_key(after)?),
         };
         let rows: Vec<ActionRow> = query.limit(page.limit + 1).load(conn)?;
-        let mut items = with_tags(conn, rows)?;
-        let next = if items.len() as i64 > page.limit {
-            items.truncate(page.limit as usize);
-            items.last().map(|last| page.sort.cursor_after(last))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = with_tags(conn, rows)?;
+        Ok(Page::from_overfetch(items, page.limit, |last| page.sort.cursor_after(last)))
     })
     .await
 }

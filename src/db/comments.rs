@@ -87,14 +87,8 @@ pub async fn list(db: &Db, action_id: Uuid, page: PageRequest<OldestFirst>) -> R
             query = query.filter(comments::id.gt(after.to_string()));
         }
         let rows: Vec<CommentRow> = query.load(conn)?;
-        let mut items = rows.into_iter().map(CommentRow::into_domain).collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() as i64 > page.limit {
-            items.truncate(page.limit as usize);
-            items.last().map(|last| Cursor::after_id(OldestFirst, last.id))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = rows.into_iter().map(CommentRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |last| Cursor::after_id(OldestFirst, last.id)))
     })
     .await
 }

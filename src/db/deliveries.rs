@@ -221,14 +221,8 @@ pub async fn list(
             query = query.filter(deliveries::id.lt(after.to_string()));
         }
         let rows: Vec<DeliveryRow> = query.load(conn)?;
-        let mut items = rows.into_iter().map(DeliveryRow::into_domain).collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() as i64 > page.limit {
-            items.truncate(page.limit as usize);
-            items.last().map(|last| Cursor::after_id(NewestFirst, last.id))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = rows.into_iter().map(DeliveryRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |last| Cursor::after_id(NewestFirst, last.id)))
     })
     .await
 }

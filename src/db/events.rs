@@ -86,14 +86,8 @@ pub async fn history(
             query = query.filter(events::id.lt(after.to_string()));
         }
         let rows: Vec<EventRow> = query.load(conn)?;
-        let mut items = rows.into_iter().map(EventRow::into_domain).collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() as i64 > page.limit {
-            items.truncate(page.limit as usize);
-            items.last().map(|last| Cursor::after_id(NewestFirst, last.id))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = rows.into_iter().map(EventRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |last| Cursor::after_id(NewestFirst, last.id)))
     })
     .await
 }

@@ -136,14 +136,8 @@ pub async fn list(
             IncidentSort::UpdatedAtDesc => keyset!(query, incidents::updated_at, incidents::id, desc, after_time),
         };
         let rows: Vec<IncidentRow> = query.limit(page.limit + 1).load(conn)?;
-        let mut items = rows.into_iter().map(Incident::try_from).collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() as i64 > page.limit {
-            items.truncate(page.limit as usize);
-            items.last().map(|last| page.sort.cursor_after(last))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let items = rows.into_iter().map(Incident::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |last| page.sort.cursor_after(last)))
     })
     .await
 }

@@ -47,6 +47,27 @@ pub type Sent = HashMap<Uuid, Vec<(ReminderKind, i64, DateTime<Utc>)>>;
 
 type Row = (String, i64, String, String, NaiveDate, i16, Option<String>, String);
 
+/// What an e-mail about an action shows, selected the same way by sweeps and manual reminders.
+const CANDIDATE_COLUMNS: (
+    actions::id,
+    actions::number,
+    actions::title,
+    actions::owner_email,
+    actions::due_date,
+    actions::priority,
+    incidents::reference,
+    incidents::title,
+) = (
+    actions::id,
+    actions::number,
+    actions::title,
+    actions::owner_email,
+    actions::due_date,
+    actions::priority,
+    incidents::reference,
+    incidents::title,
+);
+
 fn candidate(row: Row) -> Result<Candidate, StoreError> {
     let (id, number, title, owner, due_date, priority, reference, incident_title) = row;
     Ok(Candidate {
@@ -144,16 +165,7 @@ where
             .filter(actions::status.eq_any(active()))
             .filter(actions::due_date.le(horizon))
             .filter(actions::snoozed_until.is_null().or(actions::snoozed_until.le(today)))
-            .select((
-                actions::id,
-                actions::number,
-                actions::title,
-                actions::owner_email,
-                actions::due_date,
-                actions::priority,
-                incidents::reference,
-                incidents::title,
-            ))
+            .select(CANDIDATE_COLUMNS)
             .order(actions::id.asc())
             .load(conn)?;
         let candidates = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
@@ -188,19 +200,7 @@ where
         let row: (Row, String) = actions::table
             .inner_join(incidents::table)
             .filter(actions::id.eq(action_id.to_string()))
-            .select((
-                (
-                    actions::id,
-                    actions::number,
-                    actions::title,
-                    actions::owner_email,
-                    actions::due_date,
-                    actions::priority,
-                    incidents::reference,
-                    incidents::title,
-                ),
-                actions::status,
-            ))
+            .select((CANDIDATE_COLUMNS, actions::status))
             .first(conn)?;
         let (row, status) = row;
         if !parse_enum::<ActionStatus>("action status", &status)?.is_active() {

@@ -228,6 +228,20 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
+impl<T> Page<T> {
+    /// Queries fetch one item more than the page holds: its presence says another page follows.
+    pub fn from_overfetch(mut items: Vec<T>, limit: i64, cursor_after: impl FnOnce(&T) -> Cursor) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor_after)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
 /// Filters of `GET /actions`; every one set must hold (AND), a list matches any of its values (OR).
 #[derive(Debug, Clone, Default)]
 pub struct ActionFilter {
