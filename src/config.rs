@@ -161,6 +161,10 @@ pub struct ReminderSettings {
     #[arg(long = "reminder-weekdays-only", env = "REMINDER_WEEKDAYS_ONLY", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub weekdays_only: bool,
 
+    /// A lessons-learned review is due this many days after its incident is resolved.
+    #[arg(long = "review-due-days", env = "REVIEW_DUE_DAYS", default_value_t = 14, value_parser = clap::value_parser!(i64).range(0..=365), global = true)]
+    pub review_due_days: i64,
+
     /// How often `serve` sweeps for reminders that are due.
     #[arg(long = "reminder-sweep-interval", env = "REMINDER_SWEEP_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
     pub sweep_interval: Duration,

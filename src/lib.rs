@@ -2,7 +2,8 @@
 //!
 //! Where things live: `config` (settings), `startup` (building and running the server), `api` (HTTP
 //! routes, the OpenAPI spec and the error type clients see), `domain` (parsed types and product rules),
-//! `db` (all SQL), `telemetry` (logs).
+//! `db` (all SQL), `mail` (rendering and sending e-mail), `reminders` (when to send what), `report`
+//! (the final incident report), `telemetry` (logs).
 
 pub mod api;
 pub mod auth;
@@ -11,5 +12,6 @@ pub mod db;
 pub mod domain;
 pub mod mail;
 pub mod reminders;
+pub mod report;
 pub mod startup;
 pub mod telemetry;

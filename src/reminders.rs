@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use uuid::Uuid;
 
 use crate::auth::LinkKeys;
 use crate::config::{MailSettings, Settings};
-use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Sent};
+use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Subject, SweepInput};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
-use crate::mail::{Digest, DigestItem, Mailer, Outgoing};
+use crate::mail::{Digest, DigestItem, Mailer, Outgoing, ReviewItem};
 
 /// How long a sender may hold a claimed e-mail before another may take it over.
 const LEASE: Duration = Duration::from_secs(300);
@@ -31,6 +32,7 @@ pub struct Reminders {
     links: LinkKeys,
     base_url: String,
     escalation_contact: Option<EmailAddress>,
+    review_due_days: i64,
     retry: MailSettings,
     sweep_interval: Duration,
 }
@@ -39,7 +41,7 @@ pub struct Reminders {
 #[derive(Default)]
 struct Pending {
     digest: Digest,
-    reminders: Vec<(Uuid, Rung)>,
+    reminders: Vec<(Subject, Rung)>,
     action_keys: Vec<String>,
 }
 
@@ -85,6 +87,7 @@ impl Reminders {
             links: LinkKeys::load(&settings.mail, &settings.data_dir, &settings.database.url)?,
             base_url,
             escalation_contact,
+            review_due_days: r.review_due_days,
             retry: settings.mail.clone(),
             sweep_interval: r.sweep_interval,
             db,
@@ -95,33 +98,52 @@ impl Reminders {
         &self.links
     }
 
-    /// Decides and queues the reminders due at `now` (nothing outside business hours).
+    /// Decides and queues the reminders due at `now`. Each recipient's local day and business hours
+    /// decide, so one sweep may write to Auckland and skip Los Angeles.
     #[tracing::instrument(skip(self))]
     pub async fn sweep(self: &Arc<Self>, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<PlannedEmail>, StoreError> {
-        if !self.ladder.may_send_at(now) {
-            return Ok(Vec::new());
-        }
-        let today = self.ladder.today(now);
-        let horizon = today + chrono::Duration::days(self.ladder.due_soon_days.max(0));
+        // The latest local date anywhere (UTC+14) bounds what any recipient could be due today.
+        let latest_today = (now + chrono::Duration::hours(14)).date_naive();
+        let horizon = latest_today + chrono::Duration::days(self.ladder.due_soon_days.max(0));
         let this = Arc::clone(self);
-        let planned = db::reminders::sweep(&self.db, today, horizon, now, dry_run, move |candidates, sent| {
-            this.plan(candidates, sent, now)
-        })
-        .await?;
+        let planned =
+            db::reminders::sweep(&self.db, latest_today, horizon, now, dry_run, move |input| this.plan(input, now))
+                .await?;
         tracing::info!(emails = planned.len(), dry_run, "reminder sweep done");
         Ok(planned)
     }
 
+    fn timezone_of(&self, input: &SweepInput, email: &EmailAddress) -> Tz {
+        input.people.get(email.as_str()).and_then(|p| p.fields.timezone).unwrap_or(self.ladder.timezone)
+    }
+
     /// One digest per recipient with every reminder due for it now.
-    fn plan(&self, candidates: &[Candidate], sent: &Sent, now: DateTime<Utc>) -> Result<Vec<PlannedEmail>, StoreError> {
-        let today = self.ladder.today(now);
+    fn plan(&self, input: &SweepInput, now: DateTime<Utc>) -> Result<Vec<PlannedEmail>, StoreError> {
         let mut digests: BTreeMap<String, Pending> = BTreeMap::new();
-        for candidate in candidates {
-            let history = self.history(sent.get(&candidate.action_id));
-            let rungs = self.ladder.rungs(candidate.due_date, today, &history, self.escalation_contact.is_some());
+        for candidate in &input.actions {
+            let owner = input.people.get(candidate.owner_email.as_str());
+            let timezone = self.timezone_of(input, &candidate.owner_email);
+            if !self.ladder.may_send_at(now, timezone) {
+                continue;
+            }
+            let today = self.ladder.today(now, timezone);
+            if candidate.snoozed_until.is_some_and(|until| until > today) {
+                continue;
+            }
+            // Whoever answers for the owner: their manager, else the escalation contact.
+            let answerable = owner
+                .and_then(|p| p.fields.manager_email.as_ref())
+                .or(self.escalation_contact.as_ref())
+                .map(|e| e.as_str().to_owned());
+            let owner_gone = owner.is_some_and(|p| !p.fields.active);
+            let history = self.history(input.action_sent.get(&candidate.action_id), timezone);
+            let rungs = self.ladder.rungs(candidate.due_date, today, &history, answerable.is_some());
             for rung in rungs {
-                let (recipient, for_owner) = match (rung.kind, &self.escalation_contact) {
-                    (ReminderKind::Escalation, Some(contact)) => (contact.as_str().to_owned(), false),
+                let (recipient, for_owner) = match (rung.kind, &answerable) {
+                    (ReminderKind::Escalation, Some(to)) => (to.clone(), false),
+                    // Someone who left reads no e-mail: their reminders go to whoever answers for them.
+                    (_, Some(to)) if owner_gone => (to.clone(), false),
+                    (_, None) if owner_gone => continue,
                     _ => (candidate.owner_email.as_str().to_owned(), true),
                 };
                 let item = self.item(candidate, today, for_owner);
@@ -132,8 +154,34 @@ impl Reminders {
                     ReminderKind::DueSoon => pending.digest.due_soon.push(item),
                     ReminderKind::Manual => pending.digest.reminded.push(item),
                 }
-                pending.reminders.push((candidate.action_id, rung));
+                pending.reminders.push((Subject::Action(candidate.action_id), rung));
                 pending.action_keys.push(format!("ACT-{}", candidate.number));
+            }
+        }
+        for candidate in &input.reviews {
+            let Some(recipient) = candidate.facilitator.as_ref().or(self.escalation_contact.as_ref()) else { continue };
+            let timezone = self.timezone_of(input, recipient);
+            if !self.ladder.may_send_at(now, timezone) {
+                continue;
+            }
+            let today = self.ladder.today(now, timezone);
+            let resolved = candidate.resolved_at.with_timezone(&self.ladder.timezone).date_naive();
+            let due = resolved + chrono::Duration::days(self.review_due_days);
+            let history = self.history(input.review_sent.get(&candidate.incident_id), timezone);
+            for rung in self.ladder.rungs(due, today, &history, false) {
+                let incident = match &candidate.reference {
+                    Some(reference) => format!("{reference} {}", candidate.title),
+                    None => candidate.title.clone(),
+                };
+                let pending = digests.entry(recipient.as_str().to_owned()).or_default();
+                pending.digest.reviews.push(ReviewItem {
+                    incident,
+                    resolved_on: resolved.to_string(),
+                    due_date: due.to_string(),
+                    days_overdue: (today - due).num_days().max(0),
+                    api_url: format!("{}/api/v1/incidents/{}/reviews", self.base_url, candidate.incident_id),
+                });
+                pending.reminders.push((Subject::Review(candidate.incident_id), rung));
             }
         }
         digests
@@ -145,7 +193,7 @@ impl Reminders {
             .collect()
     }
 
-    fn history(&self, sent: Option<&Vec<(ReminderKind, i64, DateTime<Utc>)>>) -> History {
+    fn history(&self, sent: Option<&Vec<(ReminderKind, i64, DateTime<Utc>)>>, timezone: Tz) -> History {
         let mut history = History::default();
         for (kind, count, last) in sent.into_iter().flatten() {
             let slot = match kind {
@@ -154,7 +202,7 @@ impl Reminders {
                 ReminderKind::Escalation => &mut history.escalation,
                 ReminderKind::Manual => continue,
             };
-            *slot = ReminderSent { count: *count, last: Some(self.ladder.today(*last)) };
+            *slot = ReminderSent { count: *count, last: Some(self.ladder.today(*last, timezone)) };
         }
         history
     }
@@ -186,7 +234,7 @@ impl Reminders {
         &self,
         recipient: String,
         digest: &Digest,
-        reminders: Vec<(Uuid, Rung)>,
+        reminders: Vec<(Subject, Rung)>,
         action_keys: Vec<String>,
     ) -> Result<PlannedEmail, StoreError> {
         let link_days = self.links.ttl().as_secs() / 86_400;
@@ -220,11 +268,12 @@ impl Reminders {
     pub async fn nudge(self: &Arc<Self>, action_id: Uuid, now: DateTime<Utc>) -> Result<Nudge, StoreError> {
         let this = Arc::clone(self);
         db::reminders::nudge(&self.db, action_id, now, move |candidate| {
-            let today = this.ladder.today(now);
+            let today = this.ladder.today(now, this.ladder.timezone);
             let digest = Digest { reminded: vec![this.item(candidate, today, true)], ..Default::default() };
             let rung = Rung { kind: ReminderKind::Manual, period: now.to_rfc3339() };
             let key = format!("ACT-{}", candidate.number);
-            this.planned(candidate.owner_email.to_string(), &digest, vec![(candidate.action_id, rung)], vec![key])
+            let reminders = vec![(Subject::Action(candidate.action_id), rung)];
+            this.planned(candidate.owner_email.to_string(), &digest, reminders, vec![key])
         })
         .await
     }

@@ -39,7 +39,13 @@ impl Application {
         if settings.background_work {
             Arc::clone(&reminders).spawn();
         }
-        let state = web::Data::new(AppState { db, timezone: settings.timezone, tokens: keys.verifier, reminders });
+        let state = web::Data::new(AppState {
+            db,
+            timezone: settings.timezone,
+            tokens: keys.verifier,
+            reminders,
+            review_due_days: settings.reminders.review_due_days,
+        });
 
         let listener = TcpListener::bind(settings.listen_addr)
             .with_context(|| format!("listening on {}", settings.listen_addr))?;

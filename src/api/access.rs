@@ -96,6 +96,7 @@ pub fn update_action(
     }
     let ActionPatch {
         incident_id,
+        review_id,
         title,
         description,
         owner_email,
@@ -112,6 +113,7 @@ pub fn update_action(
     } = patch;
     let editor_only = [
         ("incident_id", incident_id.is_some()),
+        ("review_id", !review_id.is_absent()),
         ("title", title.is_some()),
         ("description", !description.is_absent()),
         ("owner_email", owner_email.is_some()),

@@ -29,7 +29,9 @@ use crate::domain::{FieldError, FieldErrors, Patch};
     "due_date": "2026-12-15", "priority": "high", "category": "prevention", "status": "in_progress",
     "resolution": null, "tags": ["finance", "mfa"], "snoozed_until": null, "completed_at": null,
     "created_at": "2026-11-04T10:00:00Z", "updated_at": "2026-11-10T16:30:00Z", "version": 3,
-    "overdue": false, "days_overdue": 0, "created_by": "facilitator@example.com", "updated_by": "dana@example.com"
+    "overdue": false, "days_overdue": 0, "created_by": "facilitator@example.com", "updated_by": "dana@example.com",
+    "review_id": "0193a1c3-2a4b-7c5d-8e6f-7a8b9c0d1e2f", "verified_at": null, "verified_by": null,
+    "verification_evidence": null, "owner_inactive": false
 }))]
 pub struct ActionResponse {
     pub id: Uuid,
@@ -67,10 +69,19 @@ pub struct ActionResponse {
     pub created_by: String,
     /// Who changed it last.
     pub updated_by: String,
+    /// The lessons-learned review that decided on this action.
+    pub review_id: Option<Uuid>,
+    /// When someone other than the owner confirmed the work was done; cleared when the action is reopened.
+    pub verified_at: Option<DateTime<Utc>>,
+    pub verified_by: Option<String>,
+    /// What the verifier checked.
+    pub verification_evidence: Option<String>,
+    /// The owner is marked inactive in the people directory: the action needs a new owner.
+    pub owner_inactive: bool,
 }
 
 impl ActionResponse {
-    fn new(action: &Action, today: NaiveDate) -> Self {
+    pub(super) fn new(action: &Action, today: NaiveDate) -> Self {
         let f = &action.fields;
         let days_overdue = action.days_overdue(today);
         Self {
@@ -97,6 +108,11 @@ impl ActionResponse {
             days_overdue,
             created_by: action.created_by.clone(),
             updated_by: action.updated_by.clone(),
+            review_id: f.review_id,
+            verified_at: action.verification.as_ref().map(|v| v.at),
+            verified_by: action.verification.as_ref().map(|v| v.by.clone()),
+            verification_evidence: action.verification.as_ref().map(|v| v.evidence.to_string()),
+            owner_inactive: action.owner_inactive,
         }
     }
 }
@@ -119,6 +135,8 @@ pub struct ActionList {
 pub struct CreateActionRequest {
     /// Required on `POST /actions`; on `POST /incidents/{id}/actions` it may be left out (or must equal `{id}`).
     pub incident_id: Option<Uuid>,
+    /// The lessons-learned review (of the same incident) that decided on it.
+    pub review_id: Option<Uuid>,
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     #[schema(max_length = 10000)]
@@ -157,6 +175,10 @@ pub struct UpdateActionRequest {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub incident_id: Patch<Uuid>,
+    /// The review (of the action's incident) that decided on it; `null` unlinks it.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub review_id: Patch<Uuid>,
     #[serde(default)]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub title: Patch<String>,
@@ -202,7 +224,7 @@ pub struct UpdateActionRequest {
 
 impl CreateActionRequest {
     /// `path_incident` is the `{id}` of `POST /incidents/{id}/actions`.
-    fn into_fields(self, path_incident: Option<Uuid>) -> Result<ActionFields, FieldErrors> {
+    pub(super) fn into_fields(self, path_incident: Option<Uuid>) -> Result<ActionFields, FieldErrors> {
         let mut errors = FieldErrors::new();
         let incident_id = errors.take(match (path_incident, self.incident_id) {
             (Some(path), Some(body)) if path != body => {
@@ -223,6 +245,7 @@ impl CreateActionRequest {
         let fields = || {
             Some(ActionFields {
                 incident_id: incident_id?,
+                review_id: self.review_id,
                 title: title?,
                 description: description?,
                 owner_email: owner_email?,
@@ -259,6 +282,7 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
         let tags = raw_tags.and_then(|raw| errors.take_all(Tags::parse("tags", &raw)));
         let patch = ActionPatch {
             incident_id: errors.take(required("incident_id", body.incident_id)).flatten(),
+            review_id: body.review_id,
             title: errors.take(title).flatten(),
             description: errors
                 .take(body.description.try_map(|t| LongText::parse("description", &t)))
@@ -322,6 +346,15 @@ pub struct ActionListQuery {
     /// Text the title contains (case-insensitive).
     #[param(max_length = 200)]
     pub q: Option<String>,
+    /// Only the actions decided on by this review.
+    #[param(value_type = Option<Uuid>)]
+    pub review_id: Option<String>,
+    /// `true`: only verified actions; `false`: only those not verified (with `status=done`: work to check).
+    #[param(value_type = Option<bool>)]
+    pub verified: Option<String>,
+    /// `true`: only actions whose owner is marked inactive in the people directory (orphaned work).
+    #[param(value_type = Option<bool>)]
+    pub owner_inactive: Option<String>,
     /// One of due_date, -due_date, priority, created_at (default), -created_at, updated_at, -updated_at;
     /// ties are broken by id.
     #[param(example = "due_date")]
@@ -334,7 +367,7 @@ pub struct ActionListQuery {
 }
 
 impl ActionListQuery {
-    fn parse(&self, today: NaiveDate) -> Result<(ActionFilter, PageRequest<ActionSort>), FieldErrors> {
+    pub(super) fn parse(&self, today: NaiveDate) -> Result<(ActionFilter, PageRequest<ActionSort>), FieldErrors> {
         let mut errors = FieldErrors::new();
         let date = |field: &str, raw: &Option<String>| -> Result<Option<NaiveDate>, FieldError> {
             raw.as_deref()
@@ -357,12 +390,7 @@ impl ActionListQuery {
             "prevention, detection, response, process, training, tooling, communication, other",
         ));
         let tag = errors.take(self.tag.as_deref().map(|t| Tag::parse("tag", t)).transpose());
-        let overdue = errors.take(match self.overdue.as_deref() {
-            None => Ok(None),
-            Some("true") => Ok(Some((true, today))),
-            Some("false") => Ok(Some((false, today))),
-            Some(_) => Err(FieldError::new("overdue", "must be true or false")),
-        });
+        let overdue = errors.take(parse_bool("overdue", self.overdue.as_deref())).map(|o| o.map(|o| (o, today)));
         let due_before = errors.take(date("due_before", &self.due_before));
         let due_after = errors.take(date("due_after", &self.due_after));
         let updated_since = errors.take(
@@ -376,6 +404,14 @@ impl ActionListQuery {
                 .transpose(),
         );
         let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
+        let review_id = errors.take(
+            self.review_id
+                .as_deref()
+                .map(|id| Uuid::parse_str(id).map_err(|_| FieldError::new("review_id", "must be a UUID")))
+                .transpose(),
+        );
+        let verified = errors.take(parse_bool("verified", self.verified.as_deref()));
+        let owner_inactive = errors.take(parse_bool("owner_inactive", self.owner_inactive.as_deref()));
         let sort = errors.take(ActionSort::parse(self.sort.as_deref().unwrap_or("created_at")));
         let page =
             sort.and_then(|sort| errors.take(PageRequest::new(sort, page_size(self.limit), self.cursor.as_deref())));
@@ -392,10 +428,22 @@ impl ActionListQuery {
                 due_after: due_after?,
                 updated_since: updated_since?,
                 title_contains: title_contains?,
+                review_id: review_id?,
+                verified: verified?,
+                owner_inactive: owner_inactive?,
             };
             Some((filter, page?))
         };
         errors.check(parsed())
+    }
+}
+
+fn parse_bool(field: &str, raw: Option<&str>) -> Result<Option<bool>, FieldError> {
+    match raw {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(FieldError::new(field, "must be true or false")),
     }
 }
 
@@ -430,7 +478,7 @@ async fn create_action(
     Ok(action_resource(state, req, created, &action))
 }
 
-async fn list_actions(
+pub(super) async fn list_actions(
     state: &AppState,
     req: &HttpRequest,
     filter: ActionFilter,
@@ -642,4 +690,53 @@ pub async fn delete(
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// What the verifier checked.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"evidence": "Checked the IdP: all 14 finance accounts enforce FIDO2; SMS factor disabled tenant-wide."}))]
+pub struct VerifyActionRequest {
+    #[schema(min_length = 1, max_length = 10000)]
+    pub evidence: String,
+}
+
+/// Confirm that a done action really was done, with the evidence checked. Needs the editor role, and
+/// the caller must not be the action's owner: nobody verifies their own work. Reopening the action
+/// clears the verification.
+#[utoipa::path(
+    tag = "actions",
+    params(("id" = Uuid, Path, description = "Action id"),
+           ("If-Match" = Option<String>, Header, description = "Only verify it if this is still its entity tag")),
+    request_body = VerifyActionRequest,
+    responses(
+        (status = 200, description = "The verified action", body = ActionResponse, headers(("ETag" = String, description = "New entity tag"))),
+        (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The action is not done", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid evidence", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/actions/{id}/verify")]
+pub async fn verify(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ApiJson<VerifyActionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Editor)?;
+    let id = id.into_inner();
+    let evidence = LongText::parse("evidence", &body.0.evidence)?;
+    let action = db::actions::verify(
+        &state.db,
+        id,
+        if_match_versions(&req),
+        evidence,
+        principal.email.clone(),
+        access::change_context(&principal),
+    )
+    .await
+    .map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))
 }

@@ -45,6 +45,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// None of the media types the client accepts can be produced; the text lists those that can.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// The database cannot be reached; the cause is logged, not shown.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::NotAcceptable(_) => "not_acceptable",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -113,7 +117,7 @@ pub struct Problem {
     /// The path of the request that failed.
     pub instance: Option<String>,
     /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found, conflict, too_many_requests,
-    /// precondition_failed, payload_too_large, unsupported_media_type, service_unavailable, internal_error.
+    /// precondition_failed, payload_too_large, unsupported_media_type, not_acceptable, service_unavailable, internal_error.
     pub code: String,
     /// The request id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
     pub request_id: Option<String>,
@@ -142,6 +146,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -124,7 +124,13 @@ pub fn path_config() -> PathConfig {
 /// The strong entity tag of a resource: its version, and the day its computed fields (such as
 /// `overdue`) were computed for, so a cached copy is not reused once those could have changed.
 pub fn entity_tag(version: i64, today: chrono::NaiveDate) -> String {
-    format!("\"{version}-{}\"", today.format("%Y%m%d"))
+    entity_tag_with(version, today, "")
+}
+
+/// The entity tag of a resource whose computed fields also depend on other rows; `extra` tells those
+/// states apart (an incident's review being held changes its `review_overdue`, not its version).
+pub fn entity_tag_with(version: i64, today: chrono::NaiveDate, extra: &str) -> String {
+    format!("\"{version}-{}{extra}\"", today.format("%Y%m%d"))
 }
 
 /// The versions an `If-Match` header accepts: `None` when absent or `*` (any current version).

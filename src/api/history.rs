@@ -27,7 +27,8 @@ use crate::domain::principal::{Principal, Role};
 pub struct EventResponse {
     pub id: Uuid,
     pub entity_type: EntityType,
-    pub entity_id: Uuid,
+    /// The resource's id (a person's e-mail address for `person`).
+    pub entity_id: String,
     pub kind: EventKind,
     pub actor: Actor,
     pub occurred_at: DateTime<Utc>,

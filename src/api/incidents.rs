@@ -1,15 +1,15 @@
 //! `/api/v1/incidents`: the security incidents corrective actions belong to.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, web};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::access;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{Data, page, page_size, parse_list, required, resource};
+use super::extract::{ApiJson, entity_tag_with, if_match_versions};
+use super::{AppState, Data, page, page_size, parse_list, required, resource};
 use crate::db;
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
@@ -25,7 +25,8 @@ use crate::domain::{FieldErrors, Patch};
     "detected_at": "2026-11-02T08:15:00Z", "contained_at": "2026-11-02T11:40:00Z", "resolved_at": null,
     "discovered_by": "SOC analyst on duty", "created_at": "2026-11-02T09:00:00Z",
     "updated_at": "2026-11-02T11:41:00Z", "version": 2,
-    "created_by": "facilitator@example.com", "updated_by": "soc-lead@example.com"
+    "created_by": "facilitator@example.com", "updated_by": "soc-lead@example.com",
+    "review_due_date": null, "review_overdue": false
 }))]
 pub struct IncidentResponse {
     pub id: Uuid,
@@ -49,12 +50,18 @@ pub struct IncidentResponse {
     pub created_by: String,
     /// Who changed it last.
     pub updated_by: String,
+    /// When its lessons-learned review is due: REVIEW_DUE_DAYS after the day it was resolved; null until then.
+    pub review_due_date: Option<NaiveDate>,
+    /// Resolved, no review held yet, and past `review_due_date`.
+    pub review_overdue: bool,
 }
 
-impl From<&Incident> for IncidentResponse {
-    fn from(incident: &Incident) -> Self {
+impl IncidentResponse {
+    pub(super) fn new(incident: &Incident, state: &AppState) -> Self {
         let f = &incident.fields;
         Self {
+            review_due_date: incident.review_due_date(state.timezone, state.review_due_days),
+            review_overdue: incident.review_overdue(state.timezone, state.review_due_days, state.today()),
             id: incident.id,
             reference: f.reference.as_ref().map(|r| r.as_str().to_owned()),
             title: f.title.to_string(),
@@ -144,6 +151,16 @@ pub struct UpdateIncidentRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub discovered_by: Patch<String>,
+}
+
+fn incident_resource(
+    state: &AppState,
+    req: &HttpRequest,
+    builder: actix_web::HttpResponseBuilder,
+    incident: &Incident,
+) -> HttpResponse {
+    let etag = entity_tag_with(incident.version, state.today(), if incident.review_held { "r" } else { "" });
+    resource(req, builder, &IncidentResponse::new(incident, state), etag)
 }
 
 // Timestamps are kept to the microsecond, as both databases store them.
@@ -275,7 +292,7 @@ pub async fn create(
         .map_err(|e| ApiError::from_store(e, || "incident".into()))?;
     let mut created = HttpResponse::Created();
     created.insert_header((header::LOCATION, format!("{}/{}", req.path(), incident.id)));
-    Ok(resource(&req, created, &IncidentResponse::from(&incident), entity_tag(incident.version, state.today())))
+    Ok(incident_resource(&state, &req, created, &incident))
 }
 
 /// List incidents, oldest first by default, one page at a time. Needs the viewer role.
@@ -301,7 +318,10 @@ pub async fn list(
     let found =
         db::incidents::list(&state.db, filter, page_request).await.map_err(|e| ApiError::from_store(e, String::new))?;
     let next_cursor = found.next.map(|cursor| cursor.encode());
-    let body = IncidentList { items: found.items.iter().map(IncidentResponse::from).collect(), next_cursor };
+    let body = IncidentList {
+        items: found.items.iter().map(|incident| IncidentResponse::new(incident, &state)).collect(),
+        next_cursor,
+    };
     Ok(page(&req, &body, body.next_cursor.as_deref()))
 }
 
@@ -326,12 +346,7 @@ pub async fn get(
     access::require(&principal, Role::Viewer)?;
     let id = id.into_inner();
     let incident = db::incidents::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
-    Ok(resource(
-        &req,
-        HttpResponse::Ok(),
-        &IncidentResponse::from(&incident),
-        entity_tag(incident.version, state.today()),
-    ))
+    Ok(incident_resource(&state, &req, HttpResponse::Ok(), &incident))
 }
 
 /// Change an incident (JSON merge-patch). Needs the editor role.
@@ -363,12 +378,7 @@ pub async fn update(
         db::incidents::update(&state.db, id, if_match_versions(&req), patch, access::change_context(&principal))
             .await
             .map_err(|e| ApiError::from_store(e, not_found(id)))?;
-    Ok(resource(
-        &req,
-        HttpResponse::Ok(),
-        &IncidentResponse::from(&incident),
-        entity_tag(incident.version, state.today()),
-    ))
+    Ok(incident_resource(&state, &req, HttpResponse::Ok(), &incident))
 }
 
 /// Delete an incident that has no corrective actions. Needs the admin role.

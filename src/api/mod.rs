@@ -14,8 +14,12 @@ pub mod history;
 pub mod incidents;
 pub mod middleware;
 pub mod owner_links;
+pub mod people;
 pub mod reminders;
+pub mod report;
+pub mod reviews;
 mod spec;
+pub mod timeline;
 
 pub use spec::openapi;
 
@@ -37,6 +41,8 @@ pub struct AppState {
     pub timezone: chrono_tz::Tz,
     pub tokens: crate::auth::TokenVerifier,
     pub reminders: std::sync::Arc<crate::reminders::Reminders>,
+    /// Days after an incident's resolution by which its lessons-learned review is due.
+    pub review_due_days: i64,
 }
 
 impl AppState {
@@ -67,6 +73,7 @@ pub fn routes(config: &mut ServiceConfig) {
                 .service(actions::get)
                 .service(actions::update)
                 .service(actions::delete)
+                .service(actions::verify)
                 .service(history::incident_history)
                 .service(history::action_history)
                 .service(comments::create)
@@ -74,7 +81,21 @@ pub fn routes(config: &mut ServiceConfig) {
                 .service(reminders::run)
                 .service(reminders::deliveries)
                 .service(reminders::for_action)
-                .service(reminders::remind),
+                .service(reminders::remind)
+                .service(reviews::create)
+                .service(reviews::list)
+                .service(reviews::get)
+                .service(reviews::update)
+                .service(reviews::create_actions)
+                .service(timeline::create)
+                .service(timeline::list)
+                .service(timeline::update)
+                .service(timeline::delete)
+                .service(people::put)
+                .service(people::list)
+                .service(people::get)
+                .service(people::actions)
+                .service(report::get),
         );
 }
 

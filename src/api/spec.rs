@@ -26,6 +26,9 @@ use utoipa_actix_web::AppExt;
         (name = "actions", description = "Corrective actions: owner, due date, status and resolution."),
         (name = "history", description = "The audit trail: who changed what, when, from which request."),
         (name = "comments", description = "Progress notes on corrective actions."),
+        (name = "reviews", description = "Lessons-learned reviews (NIST SP 800-61 post-incident activity): the meeting, its answers to the standard questions, and the actions it decides on."),
+        (name = "timeline", description = "What happened when during an incident, from detection to recovery."),
+        (name = "people", description = "The people directory: managers for escalation, time zones for reminders, and each person's queue."),
         (name = "reminders", description = "Reminder e-mails to owners and escalation contacts, and the outbox."),
         (name = "owner links", description = "The HTML page behind the one-click links in reminder e-mails; the signed link is the credential."),
         (name = "health", description = "Liveness and readiness for load balancers and orchestrators.")

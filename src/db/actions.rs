@@ -8,11 +8,14 @@ use uuid::Uuid;
 use super::incidents::{bad_cursor, check_version, exists as incident_exists, lower};
 use super::keyset::keyset;
 use super::rows::{ActionRow, to_column};
-use super::schema::{action_tags, actions};
+use super::schema::{action_tags, actions, people, reviews};
 use super::{Db, DbConnection, Guard, StoreError, events, next_action_number};
-use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Tags};
+use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Tags, Verification};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
+use crate::domain::email::EmailAddress;
 use crate::domain::listing::{ActionFilter, ActionSort, CursorKey, Page, PageRequest, contains_pattern};
+use crate::domain::text::LongText;
+use crate::domain::{FieldError, FieldErrors};
 
 /// Stores a new action under the next key number, with its `created` event; the incident must exist.
 #[tracing::instrument(skip_all, fields(incident_id = %fields.incident_id))]
@@ -22,22 +25,126 @@ pub async fn create(db: &Db, fields: ActionFields, context: ChangeContext) -> Re
         if !incident_exists(conn, fields.incident_id)? {
             return Err(StoreError::UnknownIncident);
         }
-        let action = Action {
-            id: Uuid::now_v7(),
-            number: next_action_number(conn)?,
-            fields: fields.clone(),
-            completed_at,
-            created_at: context.at,
+        insert(conn, fields.clone(), completed_at, &context)
+    })
+    .await
+}
+
+/// Stores several new actions of one incident in one transaction: all of them, or none. A rule broken
+/// by one of them is reported under `actions[<index>]`.
+#[tracing::instrument(skip_all, fields(count = items.len()))]
+pub async fn create_many(db: &Db, items: Vec<ActionFields>, context: ChangeContext) -> Result<Vec<Action>, StoreError> {
+    let mut settled = Vec::with_capacity(items.len());
+    let mut errors = FieldErrors::new();
+    for (index, fields) in items.into_iter().enumerate() {
+        match fields.settle_new(context.at) {
+            Ok(completed_at) => settled.push((fields, completed_at)),
+            Err(item_errors) => errors.append(item_errors.prefixed(&format!("actions[{index}]"))),
+        }
+    }
+    errors.into_result()?;
+    db.write(move |conn| {
+        let mut created = Vec::with_capacity(settled.len());
+        for (index, (fields, completed_at)) in settled.iter().enumerate() {
+            if !incident_exists(conn, fields.incident_id)? {
+                return Err(StoreError::UnknownIncident);
+            }
+            let action = insert(conn, fields.clone(), *completed_at, &context).map_err(|error| match error {
+                StoreError::Invalid(errors) => StoreError::Invalid(errors.prefixed(&format!("actions[{index}]"))),
+                other => other,
+            })?;
+            created.push(action);
+        }
+        Ok(created)
+    })
+    .await
+}
+
+fn insert(
+    conn: &mut DbConnection,
+    fields: ActionFields,
+    completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    context: &ChangeContext,
+) -> Result<Action, StoreError> {
+    check_review(conn, &fields)?;
+    let owner_inactive =
+        super::people::inactive_among(conn, &[fields.owner_email.as_str()])?.contains(fields.owner_email.as_str());
+    let action = Action {
+        id: Uuid::now_v7(),
+        number: next_action_number(conn)?,
+        fields,
+        completed_at,
+        created_at: context.at,
+        updated_at: context.at,
+        version: 1,
+        created_by: context.actor.display_name(),
+        updated_by: context.actor.display_name(),
+        verification: None,
+        owner_inactive,
+    };
+    diesel::insert_into(actions::table).values(ActionRow::from(&action)).execute(conn)?;
+    insert_tags(conn, action.id, &action.fields.tags)?;
+    let changes = Changes::created(action.audit_snapshot());
+    events::record(conn, &Event::new(context, EntityType::Action, action.id, EventKind::Created, changes))?;
+    Ok(action)
+}
+
+/// An action may name only a review of its own incident.
+fn check_review(conn: &mut DbConnection, fields: &ActionFields) -> Result<(), StoreError> {
+    let Some(review_id) = fields.review_id else { return Ok(()) };
+    let incident: Option<String> = reviews::table
+        .filter(reviews::id.eq(review_id.to_string()))
+        .select(reviews::incident_id)
+        .first(conn)
+        .optional()?;
+    if incident != Some(fields.incident_id.to_string()) {
+        return Err(StoreError::Invalid(
+            FieldError::new("review_id", "must be a review of the action's incident").into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Records that someone other than the owner checked the work of a done action.
+#[tracing::instrument(skip(db, evidence, verifier, context))]
+pub async fn verify(
+    db: &Db,
+    id: Uuid,
+    if_match: Option<Vec<i64>>,
+    evidence: LongText,
+    verifier: Option<EmailAddress>,
+    context: ChangeContext,
+) -> Result<Action, StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        if verifier.as_ref() == Some(&current.fields.owner_email) {
+            return Err(StoreError::Forbidden("the action's owner cannot verify their own work".into()));
+        }
+        if current.fields.status != ActionStatus::Done {
+            let status: &str = current.fields.status.into();
+            return Err(StoreError::Conflict(format!("only a done action can be verified; this one is {status}")));
+        }
+        let verification =
+            Verification { at: context.at, by: context.actor.display_name(), evidence: evidence.clone() };
+        let next = Action {
+            verification: Some(verification),
             updated_at: context.at,
-            version: 1,
-            created_by: context.actor.display_name(),
+            version: current.version + 1,
             updated_by: context.actor.display_name(),
+            ..current.clone()
         };
-        diesel::insert_into(actions::table).values(ActionRow::from(&action)).execute(conn)?;
-        insert_tags(conn, action.id, &action.fields.tags)?;
-        let changes = Changes::created(action.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Action, action.id, EventKind::Created, changes))?;
-        Ok(action)
+        let updated = diesel::update(actions::table)
+            .filter(actions::id.eq(id.to_string()))
+            .filter(actions::version.eq(current.version))
+            .set(ActionRow::from(&next))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::Raced);
+        }
+        let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Action, id, EventKind::Verified, changes))?;
+        Ok(next)
     })
     .await
 }
@@ -76,8 +183,15 @@ pub async fn update(
         if fields == current.fields {
             return Ok(current);
         }
+        if fields.review_id != current.fields.review_id || fields.incident_id != current.fields.incident_id {
+            check_review(conn, &fields)?;
+        }
         let tags_changed = fields.tags != current.fields.tags;
+        let owner_inactive =
+            super::people::inactive_among(conn, &[fields.owner_email.as_str()])?.contains(fields.owner_email.as_str());
         let next = Action {
+            verification: current.verification_after(&fields),
+            owner_inactive,
             fields,
             completed_at,
             updated_at: context.at,
@@ -165,6 +279,22 @@ pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) 
         if let Some(needle) = &filter.title_contains {
             query = query.filter(lower(actions::title).like(contains_pattern(needle)).escape('\\'));
         }
+        if let Some(review_id) = filter.review_id {
+            query = query.filter(actions::review_id.eq(review_id.to_string()));
+        }
+        match filter.verified {
+            Some(true) => query = query.filter(actions::verified_at.is_not_null()),
+            Some(false) => query = query.filter(actions::verified_at.is_null()),
+            None => {}
+        }
+        if let Some(inactive) = filter.owner_inactive {
+            let gone = people::table.filter(people::active.eq(0)).select(people::email);
+            query = if inactive {
+                query.filter(actions::owner_email.eq_any(gone))
+            } else {
+                query.filter(actions::owner_email.ne_all(gone))
+            };
+        }
 
         let after = page.after.as_ref().map(|cursor| (cursor.key, cursor.id.to_string()));
         let query = match (page.sort, after) {
@@ -219,8 +349,10 @@ fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreError> {
     with_tags(conn, vec![row])?.pop().ok_or(StoreError::NotFound)
 }
 
-/// Turns rows into actions, fetching the tags of all of them in one query.
+/// Turns rows into actions, fetching the tags of all of them, and which owners left, in one query each.
 fn with_tags(conn: &mut DbConnection, rows: Vec<ActionRow>) -> Result<Vec<Action>, StoreError> {
+    let owners: Vec<&str> = rows.iter().map(|row| row.owner_email.as_str()).collect();
+    let inactive = super::people::inactive_among(conn, &owners)?;
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let pairs: Vec<(String, String)> = action_tags::table
         .filter(action_tags::action_id.eq_any(ids))
@@ -233,7 +365,8 @@ fn with_tags(conn: &mut DbConnection, rows: Vec<ActionRow>) -> Result<Vec<Action
     rows.into_iter()
         .map(|row| {
             let own = tags.remove(&row.id).unwrap_or_default();
-            row.into_domain(own)
+            let owner_inactive = inactive.contains(&row.owner_email);
+            row.into_domain(own, owner_inactive)
         })
         .collect()
 }
@@ -245,4 +378,18 @@ fn insert_tags(conn: &mut DbConnection, action_id: Uuid, tags: &Tags) -> Result<
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Actions a report lists at most; an incident with more has a planning problem, not a report problem.
+pub const REPORT_LIMIT: i64 = 1000;
+
+/// The actions of one incident in key order, for its report.
+pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<Action>, StoreError> {
+    let rows: Vec<ActionRow> = actions::table
+        .filter(actions::incident_id.eq(incident_id.to_string()))
+        .order(actions::number.asc())
+        .limit(REPORT_LIMIT)
+        .select(ActionRow::as_select())
+        .load(conn)?;
+    with_tags(conn, rows)
 }

@@ -31,7 +31,7 @@ impl EventRow {
         Ok(Self {
             id: event.id.to_string(),
             entity_type: <&str>::from(event.entity_type).to_owned(),
-            entity_id: event.entity_id.to_string(),
+            entity_id: event.entity_id.clone(),
             kind: <&str>::from(event.kind).to_owned(),
             actor_sub: event.actor_sub.clone(),
             actor_email: event.actor_email.clone(),
@@ -48,7 +48,7 @@ impl EventRow {
         Ok(Event {
             id: parse_id(&self.id)?,
             entity_type: parse_enum("entity type", &self.entity_type)?,
-            entity_id: parse_id(&self.entity_id)?,
+            entity_id: self.entity_id,
             kind: parse_enum("event kind", &self.kind)?,
             actor_sub: self.actor_sub,
             actor_email: self.actor_email,

@@ -26,6 +26,7 @@ pub async fn create(db: &Db, fields: IncidentFields, context: ChangeContext) -> 
         version: 1,
         created_by: context.actor.display_name(),
         updated_by: context.actor.display_name(),
+        review_held: false,
     };
     db.write(move |conn| {
         diesel::insert_into(incidents::table)
@@ -136,7 +137,7 @@ pub async fn list(
             IncidentSort::UpdatedAtDesc => keyset!(query, incidents::updated_at, incidents::id, desc, after_time),
         };
         let rows: Vec<IncidentRow> = query.limit(page.limit + 1).load(conn)?;
-        let items = rows.into_iter().map(Incident::try_from).collect::<Result<Vec<_>, _>>()?;
+        let items = with_reviews(conn, rows)?;
         Ok(Page::from_overfetch(items, page.limit, |last| page.sort.cursor_after(last)))
     })
     .await
@@ -148,10 +149,22 @@ pub(super) fn exists(conn: &mut DbConnection, id: Uuid) -> Result<bool, StoreErr
     Ok(count > 0)
 }
 
-fn load(conn: &mut DbConnection, id: Uuid) -> Result<Incident, StoreError> {
+pub(super) fn load(conn: &mut DbConnection, id: Uuid) -> Result<Incident, StoreError> {
     let row: IncidentRow =
         incidents::table.filter(incidents::id.eq(id.to_string())).select(IncidentRow::as_select()).first(conn)?;
-    Incident::try_from(row)
+    with_reviews(conn, vec![row])?.pop().ok_or(StoreError::NotFound)
+}
+
+/// Turns rows into incidents, with whether each had its review held, in one query.
+fn with_reviews(conn: &mut DbConnection, rows: Vec<IncidentRow>) -> Result<Vec<Incident>, StoreError> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let held = super::reviews::held_among(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let review_held = held.contains(&row.id);
+            Incident::try_from(row).map(|incident| Incident { review_held, ..incident })
+        })
+        .collect()
 }
 
 pub(super) fn check_version(current: i64, if_match: Option<&[i64]>) -> Result<(), StoreError> {
@@ -172,4 +185,19 @@ fn reference_taken(error: DieselError) -> StoreError {
         }
         other => other.into(),
     }
+}
+
+/// Everything the final report of an incident draws on, read in one transaction so it is consistent.
+#[tracing::instrument(skip(db))]
+pub async fn report_records(db: &Db, id: Uuid) -> Result<crate::report::Records, StoreError> {
+    db.run(move |conn| {
+        conn.transaction(|conn| {
+            let incident = load(conn, id)?;
+            let timeline = super::timeline::of_incident(conn, id)?;
+            let reviews = super::reviews::of_incident(conn, id)?;
+            let actions = super::actions::of_incident(conn, id)?;
+            Ok(crate::report::Records { incident, timeline, reviews, actions })
+        })
+    })
+    .await
 }

@@ -11,9 +11,12 @@ pub mod deliveries;
 pub mod events;
 pub mod incidents;
 mod keyset;
+pub mod people;
 pub mod reminders;
+pub mod reviews;
 mod rows;
 pub mod schema;
+pub mod timeline;
 
 use std::time::Duration;
 

@@ -1,8 +1,10 @@
 //! Reminder decisions. A sweep runs in one write transaction: it loads the actions that may be due a
-//! reminder and the reminders they already had, lets a planner decide and render the e-mails, and
-//! stores each (action, kind, period) with its outbox row. The unique key on (action, kind, period),
-//! and on PostgreSQL an advisory lock that makes concurrent sweeps take turns, mean a reminder is
-//! queued once per period whatever the number of sweeps, restarts or replicas.
+//! reminder, the resolved incidents still waiting for their lessons-learned review, the reminders both
+//! already had and the directory entries of the people concerned; lets a planner decide and render the
+//! e-mails; and stores each (action or incident, kind, period) with its outbox row. The unique keys on
+//! (action, kind, period) and (incident, kind, period), and on PostgreSQL an advisory lock that makes
+//! concurrent sweeps take turns, mean a reminder is queued once per period whatever the number of
+//! sweeps, restarts or replicas.
 
 use std::collections::HashMap;
 
@@ -13,11 +15,13 @@ use uuid::Uuid;
 
 use super::deliveries::DeliveryRow;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
-use super::schema::{actions, deliveries, incidents, reminders};
+use super::schema::{actions, deliveries, incidents, reminders, review_reminders, reviews};
 use super::{Db, DbConnection, StoreError};
 use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
+use crate::domain::person::Person;
 use crate::domain::reminder::{ReminderKind, Rung};
+use crate::domain::review::ReviewStatus;
 use crate::mail::Outgoing;
 
 /// An action that may be due a reminder, with what an e-mail about it shows.
@@ -31,6 +35,37 @@ pub struct Candidate {
     pub priority: Priority,
     pub incident_reference: Option<String>,
     pub incident_title: String,
+    pub snoozed_until: Option<NaiveDate>,
+}
+
+/// A resolved incident whose lessons-learned review is not held yet.
+#[derive(Debug, Clone)]
+pub struct ReviewCandidate {
+    pub incident_id: Uuid,
+    pub reference: Option<String>,
+    pub title: String,
+    pub resolved_at: DateTime<Utc>,
+    /// The facilitator of its latest planned review, if one was named.
+    pub facilitator: Option<EmailAddress>,
+}
+
+/// What a reminder is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Action(Uuid),
+    /// The lessons-learned review of this incident.
+    Review(Uuid),
+}
+
+/// Everything a sweep decides from.
+#[derive(Debug, Default)]
+pub struct SweepInput {
+    pub actions: Vec<Candidate>,
+    pub action_sent: Sent,
+    pub reviews: Vec<ReviewCandidate>,
+    pub review_sent: Sent,
+    /// The directory entries of the owners and facilitators above, by address.
+    pub people: HashMap<String, Person>,
 }
 
 /// An e-mail the planner wants sent, and the reminders it carries.
@@ -38,14 +73,15 @@ pub struct Candidate {
 pub struct PlannedEmail {
     pub delivery_id: Uuid,
     pub email: Outgoing,
-    pub reminders: Vec<(Uuid, Rung)>,
+    pub reminders: Vec<(Subject, Rung)>,
     pub action_keys: Vec<String>,
 }
 
-/// What each action was already sent: per kind, how many and when the last one was decided.
+/// What each action (or incident's review) was already sent: per kind, how many and when the last one
+/// was decided.
 pub type Sent = HashMap<Uuid, Vec<(ReminderKind, i64, DateTime<Utc>)>>;
 
-type Row = (String, i64, String, String, NaiveDate, i16, Option<String>, String);
+type Row = (String, i64, String, String, NaiveDate, i16, Option<String>, String, Option<NaiveDate>);
 
 /// What an e-mail about an action shows, selected the same way by sweeps and manual reminders.
 const CANDIDATE_COLUMNS: (
@@ -57,6 +93,7 @@ const CANDIDATE_COLUMNS: (
     actions::priority,
     incidents::reference,
     incidents::title,
+    actions::snoozed_until,
 ) = (
     actions::id,
     actions::number,
@@ -66,10 +103,11 @@ const CANDIDATE_COLUMNS: (
     actions::priority,
     incidents::reference,
     incidents::title,
+    actions::snoozed_until,
 );
 
 fn candidate(row: Row) -> Result<Candidate, StoreError> {
-    let (id, number, title, owner, due_date, priority, reference, incident_title) = row;
+    let (id, number, title, owner, due_date, priority, reference, incident_title, snoozed_until) = row;
     Ok(Candidate {
         action_id: parse_id(&id)?,
         number,
@@ -79,6 +117,7 @@ fn candidate(row: Row) -> Result<Candidate, StoreError> {
         priority: Priority::from_rank(priority).unwrap_or_default(),
         incident_reference: reference,
         incident_title,
+        snoozed_until,
     })
 }
 
@@ -120,6 +159,72 @@ fn already_sent(conn: &mut DbConnection, candidates: &[Candidate]) -> Result<Sen
     Ok(sent)
 }
 
+fn review_already_sent(conn: &mut DbConnection, candidates: &[ReviewCandidate]) -> Result<Sent, StoreError> {
+    let mut sent = Sent::new();
+    for chunk in candidates.chunks(CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|c| c.incident_id.to_string()).collect();
+        let rows: Vec<(String, String, i64, Option<chrono::NaiveDateTime>)> = review_reminders::table
+            .filter(review_reminders::incident_id.eq_any(ids))
+            .group_by((review_reminders::incident_id, review_reminders::kind))
+            .select((
+                review_reminders::incident_id,
+                review_reminders::kind,
+                diesel::dsl::count_star(),
+                diesel::dsl::max(review_reminders::created_at),
+            ))
+            .load(conn)?;
+        for (incident_id, kind, count, last) in rows {
+            if let Some(last) = last {
+                let entry = sent.entry(parse_id(&incident_id)?).or_default();
+                entry.push((parse_enum("reminder kind", &kind)?, count, from_column(last)));
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Resolved incidents (resolved by `now`) with no held or completed review, and who facilitates the
+/// latest review planned for each.
+fn review_candidates(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<ReviewCandidate>, StoreError> {
+    let held: Vec<&str> = ReviewStatus::HELD.iter().map(|s| <&str>::from(*s)).collect();
+    let held_reviews =
+        reviews::table.filter(reviews::incident_id.eq(incidents::id)).filter(reviews::status.eq_any(held));
+    let rows: Vec<(String, Option<String>, String, Option<chrono::NaiveDateTime>)> = incidents::table
+        .filter(incidents::resolved_at.le(to_column(now)))
+        .filter(diesel::dsl::not(diesel::dsl::exists(held_reviews)))
+        .select((incidents::id, incidents::reference, incidents::title, incidents::resolved_at))
+        .order(incidents::id.asc())
+        .load(conn)?;
+    let mut candidates = Vec::with_capacity(rows.len());
+    for (id, reference, title, resolved_at) in rows {
+        let Some(resolved_at) = resolved_at else { continue };
+        candidates.push(ReviewCandidate {
+            incident_id: parse_id(&id)?,
+            reference,
+            title,
+            resolved_at: from_column(resolved_at),
+            facilitator: None,
+        });
+    }
+    for chunk in candidates.chunks_mut(CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|c| c.incident_id.to_string()).collect();
+        let planned: Vec<(String, Option<String>)> = reviews::table
+            .filter(reviews::incident_id.eq_any(ids))
+            .filter(reviews::facilitator_email.is_not_null())
+            .order((reviews::created_at.asc(), reviews::id.asc()))
+            .select((reviews::incident_id, reviews::facilitator_email))
+            .load(conn)?;
+        // Later reviews overwrite earlier ones: the latest planned review names the facilitator.
+        let latest: HashMap<String, String> =
+            planned.into_iter().filter_map(|(incident, facilitator)| Some((incident, facilitator?))).collect();
+        for candidate in chunk {
+            candidate.facilitator =
+                latest.get(&candidate.incident_id.to_string()).map(|f| EmailAddress::from_stored(f.clone()));
+        }
+    }
+    Ok(candidates)
+}
+
 /// Stores the reminders as decided at `as_of`; their e-mails are due for delivery right away.
 fn store(conn: &mut DbConnection, planned: &[PlannedEmail], as_of: DateTime<Utc>) -> Result<(), StoreError> {
     let now = crate::domain::now();
@@ -127,36 +232,50 @@ fn store(conn: &mut DbConnection, planned: &[PlannedEmail], as_of: DateTime<Utc>
         diesel::insert_into(deliveries::table)
             .values(DeliveryRow::new_pending(email.delivery_id, &email.email, now))
             .execute(conn)?;
-        for (action_id, rung) in &email.reminders {
-            diesel::insert_into(reminders::table)
-                .values((
-                    reminders::id.eq(Uuid::now_v7().to_string()),
-                    reminders::action_id.eq(action_id.to_string()),
-                    reminders::kind.eq(<&str>::from(rung.kind)),
-                    reminders::period.eq(&rung.period),
-                    reminders::recipient.eq(&email.email.recipient),
-                    reminders::delivery_id.eq(email.delivery_id.to_string()),
-                    reminders::created_at.eq(to_column(as_of)),
-                ))
-                .execute(conn)?;
+        for (subject, rung) in &email.reminders {
+            match subject {
+                Subject::Action(action_id) => diesel::insert_into(reminders::table)
+                    .values((
+                        reminders::id.eq(Uuid::now_v7().to_string()),
+                        reminders::action_id.eq(action_id.to_string()),
+                        reminders::kind.eq(<&str>::from(rung.kind)),
+                        reminders::period.eq(&rung.period),
+                        reminders::recipient.eq(&email.email.recipient),
+                        reminders::delivery_id.eq(email.delivery_id.to_string()),
+                        reminders::created_at.eq(to_column(as_of)),
+                    ))
+                    .execute(conn)?,
+                Subject::Review(incident_id) => diesel::insert_into(review_reminders::table)
+                    .values((
+                        review_reminders::id.eq(Uuid::now_v7().to_string()),
+                        review_reminders::incident_id.eq(incident_id.to_string()),
+                        review_reminders::kind.eq(<&str>::from(rung.kind)),
+                        review_reminders::period.eq(&rung.period),
+                        review_reminders::recipient.eq(&email.email.recipient),
+                        review_reminders::delivery_id.eq(email.delivery_id.to_string()),
+                        review_reminders::created_at.eq(to_column(as_of)),
+                    ))
+                    .execute(conn)?,
+            };
         }
     }
     Ok(())
 }
 
-/// One sweep: active, unsnoozed actions due on or before `horizon`, planned by `plan`, stored unless
-/// `dry_run`. Returns what was (or would be) queued.
+/// One sweep: active actions due on or before `horizon` and not snoozed past `latest_today` (the latest
+/// "today" anywhere; the planner checks each owner's own), and resolved incidents without a held review,
+/// planned by `plan`, stored unless `dry_run`. Returns what was (or would be) queued.
 #[tracing::instrument(skip(db, plan))]
 pub async fn sweep<F>(
     db: &Db,
-    today: NaiveDate,
+    latest_today: NaiveDate,
     horizon: NaiveDate,
     now: DateTime<Utc>,
     dry_run: bool,
     plan: F,
 ) -> Result<Vec<PlannedEmail>, StoreError>
 where
-    F: Fn(&[Candidate], &Sent) -> Result<Vec<PlannedEmail>, StoreError> + Send + Sync + 'static,
+    F: Fn(&SweepInput) -> Result<Vec<PlannedEmail>, StoreError> + Send + Sync + 'static,
 {
     db.write(move |conn| {
         lock_sweeps(conn)?;
@@ -164,13 +283,21 @@ where
             .inner_join(incidents::table)
             .filter(actions::status.eq_any(active()))
             .filter(actions::due_date.le(horizon))
-            .filter(actions::snoozed_until.is_null().or(actions::snoozed_until.le(today)))
+            .filter(actions::snoozed_until.is_null().or(actions::snoozed_until.le(latest_today)))
             .select(CANDIDATE_COLUMNS)
             .order(actions::id.asc())
             .load(conn)?;
-        let candidates = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
-        let sent = already_sent(conn, &candidates)?;
-        let planned = plan(&candidates, &sent)?;
+        let actions = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
+        let action_sent = already_sent(conn, &actions)?;
+        let reviews = review_candidates(conn, now)?;
+        let review_sent = review_already_sent(conn, &reviews)?;
+        let mut addresses: Vec<&str> = actions.iter().map(|c| c.owner_email.as_str()).collect();
+        addresses.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(EmailAddress::as_str)));
+        addresses.sort_unstable();
+        addresses.dedup();
+        let people = super::people::directory(conn, &addresses)?;
+        let input = SweepInput { actions, action_sent, reviews, review_sent, people };
+        let planned = plan(&input)?;
         if !dry_run {
             store(conn, &planned, now)?;
         }

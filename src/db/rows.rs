@@ -12,11 +12,14 @@ use diesel::result::Error as DieselError;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::schema::{actions, incidents};
-use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags};
+use super::schema::{actions, incidents, people, reviews, timeline_entries};
+use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags, Verification};
 use crate::domain::email::EmailAddress;
 use crate::domain::incident::{Incident, IncidentFields, Reference};
+use crate::domain::person::{Person, PersonFields};
+use crate::domain::review::{Answers, Attendee, Attendees, Review, ReviewFields};
 use crate::domain::text::Text;
+use crate::domain::timeline::{TimelineEntry, TimelineFields};
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = incidents, treat_none_as_null = true)]
@@ -62,6 +65,10 @@ pub struct ActionRow {
     pub created_by: String,
     pub updated_by: String,
     pub snoozed_until: Option<NaiveDate>,
+    pub review_id: Option<String>,
+    pub verified_at: Option<NaiveDateTime>,
+    pub verified_by: Option<String>,
+    pub verification_evidence: Option<String>,
 }
 
 pub fn to_column(time: DateTime<Utc>) -> NaiveDateTime {
@@ -135,6 +142,7 @@ impl TryFrom<IncidentRow> for Incident {
             version: row.version,
             created_by: row.created_by,
             updated_by: row.updated_by,
+            review_held: false,
         })
     }
 }
@@ -163,12 +171,16 @@ impl From<&Action> for ActionRow {
             created_by: action.created_by.clone(),
             updated_by: action.updated_by.clone(),
             snoozed_until: fields.snoozed_until,
+            review_id: fields.review_id.map(|id| id.to_string()),
+            verified_at: action.verification.as_ref().map(|v| to_column(v.at)),
+            verified_by: action.verification.as_ref().map(|v| v.by.clone()),
+            verification_evidence: action.verification.as_ref().map(|v| v.evidence.as_str().to_owned()),
         }
     }
 }
 
 impl ActionRow {
-    pub fn into_domain(self, tags: Vec<String>) -> Result<Action, StoreError> {
+    pub fn into_domain(self, tags: Vec<String>, owner_inactive: bool) -> Result<Action, StoreError> {
         let priority =
             Priority::from_rank(self.priority).ok_or_else(|| corrupt("priority", &self.priority.to_string()))?;
         Ok(Action {
@@ -176,6 +188,7 @@ impl ActionRow {
             number: self.number,
             fields: ActionFields {
                 incident_id: parse_id(&self.incident_id)?,
+                review_id: self.review_id.as_deref().map(parse_id).transpose()?,
                 title: Text::from_stored(self.title),
                 description: text(self.description),
                 owner_email: EmailAddress::from_stored(self.owner_email),
@@ -195,6 +208,216 @@ impl ActionRow {
             version: self.version,
             created_by: self.created_by,
             updated_by: self.updated_by,
+            verification: match (self.verified_at, self.verified_by, self.verification_evidence) {
+                (Some(at), Some(by), Some(evidence)) => {
+                    Some(Verification { at: from_column(at), by, evidence: Text::from_stored(evidence) })
+                }
+                _ => None,
+            },
+            owner_inactive,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = reviews, treat_none_as_null = true)]
+pub struct ReviewRow {
+    pub id: String,
+    pub incident_id: String,
+    pub status: String,
+    pub scheduled_for: Option<NaiveDateTime>,
+    pub held_at: Option<NaiveDateTime>,
+    pub facilitator_email: Option<String>,
+    pub scribe_email: Option<String>,
+    pub attendees: String,
+    pub agenda: Option<String>,
+    pub answers: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+/// An attendee as the `attendees` column holds it.
+#[derive(serde::Deserialize)]
+struct StoredAttendee {
+    email: String,
+    name: Option<String>,
+    role: Option<String>,
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Result<T, StoreError> {
+    serde_json::from_str(value).map_err(|_| corrupt(what, value))
+}
+
+impl From<&Review> for ReviewRow {
+    fn from(review: &Review) -> Self {
+        let f = &review.fields;
+        Self {
+            id: review.id.to_string(),
+            incident_id: review.incident_id.to_string(),
+            status: <&str>::from(f.status).to_owned(),
+            scheduled_for: f.scheduled_for.map(to_column),
+            held_at: f.held_at.map(to_column),
+            facilitator_email: f.facilitator_email.as_ref().map(|e| e.as_str().to_owned()),
+            scribe_email: f.scribe_email.as_ref().map(|e| e.as_str().to_owned()),
+            attendees: f.attendees.to_json().to_string(),
+            agenda: f.agenda.as_ref().map(|t| t.as_str().to_owned()),
+            answers: f.answers.to_json().to_string(),
+            created_at: to_column(review.created_at),
+            updated_at: to_column(review.updated_at),
+            version: review.version,
+            created_by: review.created_by.clone(),
+            updated_by: review.updated_by.clone(),
+        }
+    }
+}
+
+impl TryFrom<ReviewRow> for Review {
+    type Error = StoreError;
+
+    fn try_from(row: ReviewRow) -> Result<Self, StoreError> {
+        let attendees: Vec<StoredAttendee> = json_column("attendees", &row.attendees)?;
+        let answers: std::collections::BTreeMap<String, String> = json_column("answers", &row.answers)?;
+        Ok(Review {
+            id: parse_id(&row.id)?,
+            incident_id: parse_id(&row.incident_id)?,
+            fields: ReviewFields {
+                status: parse_enum("review status", &row.status)?,
+                scheduled_for: row.scheduled_for.map(from_column),
+                held_at: row.held_at.map(from_column),
+                facilitator_email: row.facilitator_email.map(EmailAddress::from_stored),
+                scribe_email: row.scribe_email.map(EmailAddress::from_stored),
+                attendees: Attendees::from_stored(
+                    attendees
+                        .into_iter()
+                        .map(|a| Attendee {
+                            email: EmailAddress::from_stored(a.email),
+                            name: text(a.name),
+                            role: text(a.role),
+                        })
+                        .collect(),
+                ),
+                agenda: text(row.agenda),
+                answers: Answers::from_stored(answers),
+            },
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = timeline_entries, treat_none_as_null = true)]
+pub struct TimelineRow {
+    pub id: String,
+    pub incident_id: String,
+    pub occurred_at: NaiveDateTime,
+    pub description: String,
+    pub source: Option<String>,
+    pub kind: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl From<&TimelineEntry> for TimelineRow {
+    fn from(entry: &TimelineEntry) -> Self {
+        let f = &entry.fields;
+        Self {
+            id: entry.id.to_string(),
+            incident_id: entry.incident_id.to_string(),
+            occurred_at: to_column(f.occurred_at),
+            description: f.description.as_str().to_owned(),
+            source: f.source.as_ref().map(|t| t.as_str().to_owned()),
+            kind: <&str>::from(f.kind).to_owned(),
+            created_at: to_column(entry.created_at),
+            updated_at: to_column(entry.updated_at),
+            version: entry.version,
+            created_by: entry.created_by.clone(),
+            updated_by: entry.updated_by.clone(),
+        }
+    }
+}
+
+impl TryFrom<TimelineRow> for TimelineEntry {
+    type Error = StoreError;
+
+    fn try_from(row: TimelineRow) -> Result<Self, StoreError> {
+        Ok(TimelineEntry {
+            id: parse_id(&row.id)?,
+            incident_id: parse_id(&row.incident_id)?,
+            fields: TimelineFields {
+                occurred_at: from_column(row.occurred_at),
+                description: Text::from_stored(row.description),
+                source: text(row.source),
+                kind: parse_enum("timeline kind", &row.kind)?,
+            },
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = people, treat_none_as_null = true)]
+pub struct PersonRow {
+    pub email: String,
+    pub name: Option<String>,
+    pub manager_email: Option<String>,
+    pub timezone: Option<String>,
+    pub active: i16,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl From<&Person> for PersonRow {
+    fn from(person: &Person) -> Self {
+        let f = &person.fields;
+        Self {
+            email: person.email.as_str().to_owned(),
+            name: f.name.as_ref().map(|t| t.as_str().to_owned()),
+            manager_email: f.manager_email.as_ref().map(|e| e.as_str().to_owned()),
+            timezone: f.timezone.map(|tz| tz.name().to_owned()),
+            active: i16::from(f.active),
+            created_at: to_column(person.created_at),
+            updated_at: to_column(person.updated_at),
+            version: person.version,
+            created_by: person.created_by.clone(),
+            updated_by: person.updated_by.clone(),
+        }
+    }
+}
+
+impl TryFrom<PersonRow> for Person {
+    type Error = StoreError;
+
+    fn try_from(row: PersonRow) -> Result<Self, StoreError> {
+        Ok(Person {
+            email: EmailAddress::from_stored(row.email),
+            fields: PersonFields {
+                name: text(row.name),
+                manager_email: row.manager_email.map(EmailAddress::from_stored),
+                timezone: row.timezone.as_deref().map(|tz| parse_enum("time zone", tz)).transpose()?,
+                active: row.active != 0,
+            },
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
         })
     }
 }

@@ -44,6 +44,10 @@ diesel::table! {
         created_by -> Text,
         updated_by -> Text,
         snoozed_until -> Nullable<Date>,
+        review_id -> Nullable<Text>,
+        verified_at -> Nullable<Timestamp>,
+        verified_by -> Nullable<Text>,
+        verification_evidence -> Nullable<Text>,
     }
 }
 
@@ -111,9 +115,88 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reviews (id) {
+        id -> Text,
+        incident_id -> Text,
+        status -> Text,
+        scheduled_for -> Nullable<Timestamp>,
+        held_at -> Nullable<Timestamp>,
+        facilitator_email -> Nullable<Text>,
+        scribe_email -> Nullable<Text>,
+        attendees -> Text,
+        agenda -> Nullable<Text>,
+        answers -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    timeline_entries (id) {
+        id -> Text,
+        incident_id -> Text,
+        occurred_at -> Timestamp,
+        description -> Text,
+        source -> Nullable<Text>,
+        kind -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    people (email) {
+        email -> Text,
+        name -> Nullable<Text>,
+        manager_email -> Nullable<Text>,
+        timezone -> Nullable<Text>,
+        active -> SmallInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    review_reminders (id) {
+        id -> Text,
+        incident_id -> Text,
+        kind -> Text,
+        period -> Text,
+        recipient -> Text,
+        delivery_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
+diesel::joinable!(reviews -> incidents (incident_id));
+diesel::joinable!(timeline_entries -> incidents (incident_id));
+diesel::joinable!(review_reminders -> incidents (incident_id));
+diesel::joinable!(review_reminders -> deliveries (delivery_id));
 diesel::joinable!(reminders -> actions (action_id));
 diesel::joinable!(reminders -> deliveries (delivery_id));
 diesel::joinable!(comments -> actions (action_id));
 diesel::joinable!(action_tags -> actions (action_id));
-diesel::allow_tables_to_appear_in_same_query!(incidents, actions, action_tags, events, comments, deliveries, reminders);
+diesel::allow_tables_to_appear_in_same_query!(
+    incidents,
+    actions,
+    action_tags,
+    events,
+    comments,
+    deliveries,
+    reminders,
+    reviews,
+    timeline_entries,
+    people,
+    review_reminders,
+);

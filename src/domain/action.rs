@@ -192,6 +192,8 @@ impl Tags {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionFields {
     pub incident_id: Uuid,
+    /// The lessons-learned review that decided on it; a review of the same incident.
+    pub review_id: Option<Uuid>,
     pub title: Title,
     pub description: Option<LongText>,
     pub owner_email: EmailAddress,
@@ -211,6 +213,7 @@ pub struct ActionFields {
 #[derive(Debug, Clone, Default)]
 pub struct ActionPatch {
     pub incident_id: Option<Uuid>,
+    pub review_id: Patch<Uuid>,
     pub title: Option<Title>,
     pub description: Patch<LongText>,
     pub owner_email: Option<EmailAddress>,
@@ -239,6 +242,18 @@ pub struct Action {
     pub version: i64,
     pub created_by: String,
     pub updated_by: String,
+    /// Set once someone other than the owner checked the work; cleared when the action is reopened.
+    pub verification: Option<Verification>,
+    /// The owner is marked inactive in the people directory: someone must take the action over.
+    pub owner_inactive: bool,
+}
+
+/// Evidence that a done action really was done, recorded by someone other than its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verification {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub evidence: LongText,
 }
 
 impl ActionFields {
@@ -259,6 +274,7 @@ impl ActionFields {
         let reason_given = patch.due_date_change_reason.is_some();
         let next = Self {
             incident_id: patch.incident_id.unwrap_or(self.incident_id),
+            review_id: patch.review_id.apply_to(self.review_id),
             title: patch.title.unwrap_or_else(|| self.title.clone()),
             description: patch.description.apply_to(self.description.clone()),
             owner_email: patch.owner_email.unwrap_or_else(|| self.owner_email.clone()),
@@ -329,7 +345,16 @@ impl Action {
             ("tags", json!(f.tags.iter().map(Tag::as_str).collect::<Vec<_>>())),
             ("snoozed_until", json!(f.snoozed_until)),
             ("completed_at", json!(self.completed_at)),
+            ("review_id", json!(f.review_id)),
+            ("verified_at", json!(self.verification.as_ref().map(|v| v.at))),
+            ("verified_by", json!(self.verification.as_ref().map(|v| &v.by))),
+            ("verification_evidence", json!(self.verification.as_ref().map(|v| v.evidence.as_str()))),
         ])
+    }
+
+    /// Verification vouches for one piece of finished work: reopening (or cancelling) the action voids it.
+    pub fn verification_after(&self, next: &ActionFields) -> Option<Verification> {
+        self.verification.clone().filter(|_| next.status == ActionStatus::Done)
     }
 
     pub fn key(&self) -> String {
@@ -364,6 +389,7 @@ mod tests {
     fn fields(status: ActionStatus) -> ActionFields {
         ActionFields {
             incident_id: Uuid::now_v7(),
+            review_id: None,
             title: Title::parse("title", "Enforce MFA").unwrap(),
             description: None,
             owner_email: EmailAddress::parse("owner_email", "bob@example.com").unwrap(),
@@ -418,6 +444,8 @@ mod tests {
             version: 1,
             created_by: "test".into(),
             updated_by: "test".into(),
+            verification: None,
+            owner_inactive: false,
         };
         let due = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
         assert_eq!(action(ActionStatus::Blocked).days_overdue(due), 0);

@@ -17,6 +17,9 @@ use super::principal::Principal;
 pub enum EntityType {
     Incident,
     Action,
+    Review,
+    TimelineEntry,
+    Person,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::EnumString, strum::IntoStaticStr)]
@@ -28,6 +31,8 @@ pub enum EventKind {
     Updated,
     Deleted,
     Commented,
+    /// Someone other than the owner checked that a done action really was done.
+    Verified,
 }
 
 /// One field's value before and after; `null` for a field that did not exist before or after.
@@ -93,7 +98,8 @@ pub struct ChangeContext {
 pub struct Event {
     pub id: Uuid,
     pub entity_type: EntityType,
-    pub entity_id: Uuid,
+    /// The resource's id; a person's e-mail address.
+    pub entity_id: String,
     pub kind: EventKind,
     pub actor_sub: String,
     pub actor_email: Option<String>,
@@ -108,14 +114,14 @@ impl Event {
     pub fn new(
         context: &ChangeContext,
         entity_type: EntityType,
-        entity_id: Uuid,
+        entity_id: impl ToString,
         kind: EventKind,
         changes: Changes,
     ) -> Self {
         Self {
             id: Uuid::now_v7(),
             entity_type,
-            entity_id,
+            entity_id: entity_id.to_string(),
             kind,
             actor_sub: context.actor.sub.clone(),
             actor_email: context.actor.email.as_ref().map(ToString::to_string),

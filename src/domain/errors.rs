@@ -66,6 +66,15 @@ impl FieldErrors {
         if self.0.is_empty() { Ok(()) } else { Err(self) }
     }
 
+    pub fn append(&mut self, other: FieldErrors) {
+        self.0.extend(other.0);
+    }
+
+    /// The same errors about an element of a list: `title` becomes `actions[2].title`.
+    pub fn prefixed(self, prefix: &str) -> Self {
+        Self(self.0.into_iter().map(|e| FieldError::new(format!("{prefix}.{}", e.field), e.message)).collect())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
         self.0.iter()
     }

@@ -104,9 +104,22 @@ pub struct Incident {
     pub version: i64,
     pub created_by: String,
     pub updated_by: String,
+    /// A review of it was held (or completed): it no longer waits for its lessons-learned meeting.
+    pub review_held: bool,
 }
 
 impl Incident {
+    /// The day its lessons-learned review is due: `due_days` after the (local) day it was resolved.
+    pub fn review_due_date(&self, timezone: chrono_tz::Tz, due_days: i64) -> Option<chrono::NaiveDate> {
+        let resolved = self.fields.resolved_at?.with_timezone(&timezone).date_naive();
+        resolved.checked_add_signed(chrono::Duration::days(due_days))
+    }
+
+    /// Resolved, not reviewed, and past the review's due date on `today`.
+    pub fn review_overdue(&self, timezone: chrono_tz::Tz, due_days: i64, today: chrono::NaiveDate) -> bool {
+        !self.review_held && self.review_due_date(timezone, due_days).is_some_and(|due| due < today)
+    }
+
     /// The client-visible fields, as the audit history records them.
     pub fn audit_snapshot(&self) -> Snapshot {
         let f = &self.fields;

@@ -257,6 +257,10 @@ pub struct ActionFilter {
     pub due_after: Option<NaiveDate>,
     pub updated_since: Option<DateTime<Utc>>,
     pub title_contains: Option<ShortText>,
+    pub review_id: Option<Uuid>,
+    pub verified: Option<bool>,
+    /// Actions whose owner is (or is not) marked inactive in the people directory.
+    pub owner_inactive: Option<bool>,
 }
 
 /// Filters of `GET /incidents`.

@@ -13,9 +13,12 @@ pub mod errors;
 pub mod incident;
 pub mod listing;
 pub mod patch;
+pub mod person;
 pub mod principal;
 pub mod reminder;
+pub mod review;
 pub mod text;
+pub mod timeline;
 
 pub use errors::{FieldError, FieldErrors};
 pub use patch::Patch;

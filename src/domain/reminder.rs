@@ -33,19 +33,22 @@ pub struct Ladder {
     pub escalate_after_days: i64,
     pub send_hour: u32,
     pub weekdays_only: bool,
+    /// The server's TIMEZONE: the recipient's own, unless the people directory gives them one.
     pub timezone: Tz,
 }
 
 impl Ladder {
-    /// Reminders go out on business days (unless weekdays_only is off) from the send hour on, local time.
-    pub fn may_send_at(&self, now: DateTime<chrono::Utc>) -> bool {
-        let local = now.with_timezone(&self.timezone);
+    /// Reminders go out on business days (unless weekdays_only is off) from the send hour on, in the
+    /// recipient's local time.
+    pub fn may_send_at(&self, now: DateTime<chrono::Utc>, timezone: Tz) -> bool {
+        let local = now.with_timezone(&timezone);
         let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
         local.hour() >= self.send_hour && !(self.weekdays_only && weekend)
     }
 
-    pub fn today(&self, now: DateTime<chrono::Utc>) -> NaiveDate {
-        now.with_timezone(&self.timezone).date_naive()
+    /// The recipient's local date.
+    pub fn today(&self, now: DateTime<chrono::Utc>, timezone: Tz) -> NaiveDate {
+        now.with_timezone(&timezone).date_naive()
     }
 
     /// The rungs an active, unsnoozed action with `due_date` is due on `today`, given what it was already
@@ -170,10 +173,16 @@ mod tests {
     #[test]
     fn sending_waits_for_the_local_send_hour_on_a_weekday() {
         // 2026-03-09 is a Monday; 08:30 UTC is 09:30 in Berlin.
-        assert!(ladder().may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 9, 8, 30, 0).unwrap()));
-        assert!(!ladder().may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 9, 7, 30, 0).unwrap()));
-        assert!(!ladder().may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap()), "Saturday");
+        let berlin = chrono_tz::Europe::Berlin;
+        assert!(ladder().may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 9, 8, 30, 0).unwrap(), berlin));
+        assert!(!ladder().may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 9, 7, 30, 0).unwrap(), berlin));
+        assert!(!ladder().may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap(), berlin), "Saturday");
         let any_day = Ladder { weekdays_only: false, ..ladder() };
-        assert!(any_day.may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap()));
+        assert!(any_day.may_send_at(chrono::Utc.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap(), berlin));
+        // 20:00 UTC on a Monday is already 09:00 on Tuesday in Auckland, and still 12:00 Monday in Los Angeles.
+        let evening = chrono::Utc.with_ymd_and_hms(2026, 3, 9, 20, 0, 0).unwrap();
+        assert!(ladder().may_send_at(evening, chrono_tz::Pacific::Auckland));
+        assert_eq!(ladder().today(evening, chrono_tz::Pacific::Auckland), date(10));
+        assert_eq!(ladder().today(evening, chrono_tz::America::Los_Angeles), date(9));
     }
 }

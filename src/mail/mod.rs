@@ -47,6 +47,17 @@ pub struct DigestItem {
     pub api_url: String,
 }
 
+/// A resolved incident whose lessons-learned review is due or overdue.
+#[derive(Debug, Clone)]
+pub struct ReviewItem {
+    /// "SEC-1234 Credential phishing"
+    pub incident: String,
+    pub resolved_on: String,
+    pub due_date: String,
+    pub days_overdue: i64,
+    pub api_url: String,
+}
+
 /// One recipient's reminders of one sweep, grouped.
 #[derive(Debug, Clone, Default)]
 pub struct Digest {
@@ -55,6 +66,8 @@ pub struct Digest {
     pub due_soon: Vec<DigestItem>,
     /// Manual reminders ("remind now").
     pub reminded: Vec<DigestItem>,
+    /// Lessons-learned reviews to hold, for their facilitator.
+    pub reviews: Vec<ReviewItem>,
 }
 
 #[derive(Template)]
@@ -64,6 +77,7 @@ struct DigestText<'a> {
     overdue: &'a [DigestItem],
     due_soon: &'a [DigestItem],
     reminded: &'a [DigestItem],
+    reviews: &'a [ReviewItem],
     link_days: u64,
     base_url: &'a str,
 }
@@ -76,17 +90,38 @@ struct DigestHtml<'a> {
     overdue: &'a [DigestItem],
     due_soon: &'a [DigestItem],
     reminded: &'a [DigestItem],
+    reviews: &'a [ReviewItem],
     link_days: u64,
     base_url: &'a str,
 }
 
 impl Digest {
     pub fn is_empty(&self) -> bool {
-        self.escalated.is_empty() && self.overdue.is_empty() && self.due_soon.is_empty() && self.reminded.is_empty()
+        self.escalated.is_empty()
+            && self.overdue.is_empty()
+            && self.due_soon.is_empty()
+            && self.reminded.is_empty()
+            && self.reviews.is_empty()
     }
 
-    /// "3 overdue and 1 due-soon corrective actions", "Reminder: ACT-42 Rotate keys", …
+    /// "3 overdue and 1 due-soon corrective actions", "Reminder: ACT-42 Rotate keys",
+    /// "Lessons-learned review due: SEC-7 Phishing", …
     pub fn subject(&self) -> String {
+        let reviews = match self.reviews.as_slice() {
+            [] => None,
+            [only] if only.days_overdue > 0 => Some(format!("Lessons-learned review overdue: {}", only.incident)),
+            [only] => Some(format!("Lessons-learned review due: {}", only.incident)),
+            many => Some(format!("{} lessons-learned reviews due", many.len())),
+        };
+        let actions = self.escalated.len() + self.overdue.len() + self.due_soon.len() + self.reminded.len();
+        match (reviews, actions) {
+            (Some(reviews), 0) => reviews,
+            (Some(reviews), _) => format!("{}; {}", self.action_subject(), reviews),
+            (None, _) => self.action_subject(),
+        }
+    }
+
+    fn action_subject(&self) -> String {
         if let [only] = self.reminded.as_slice()
             && self.escalated.is_empty()
             && self.overdue.is_empty()
@@ -122,6 +157,7 @@ impl Digest {
             overdue: &self.overdue,
             due_soon: &self.due_soon,
             reminded: &self.reminded,
+            reviews: &self.reviews,
             link_days,
             base_url,
         }
@@ -132,6 +168,7 @@ impl Digest {
             overdue: &self.overdue,
             due_soon: &self.due_soon,
             reminded: &self.reminded,
+            reviews: &self.reviews,
             link_days,
             base_url,
         }

@@ -35,6 +35,22 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/deliveries", [401, 403, 403, 200, 403, 403]),
     ("GET", "/api/v1/actions/{id}/reminders", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/actions/{id}/remind", [401, 403, 202, 202, 403, 403]),
+    // Nobody verifies their own work: the owner is refused even with the editor role (see verification.rs).
+    ("POST", "/api/v1/actions/{id}/verify", [401, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/incidents/{id}/reviews", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/reviews", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/reviews/{id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/reviews/{id}", [401, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/reviews/{id}/actions", [401, 403, 201, 201, 403, 403]),
+    ("POST", "/api/v1/incidents/{id}/timeline", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/timeline", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/timeline/{id}", [401, 403, 200, 200, 403, 403]),
+    ("DELETE", "/api/v1/timeline/{id}", [401, 403, 204, 204, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/report", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/people", [401, 200, 200, 200, 403, 403]),
+    ("PUT", "/api/v1/people/{email}", [401, 403, 403, 200, 403, 403]),
+    ("GET", "/api/v1/people/{email}", [401, 200, 200, 200, 200, 403]),
+    ("GET", "/api/v1/people/{email}/actions", [401, 200, 200, 200, 200, 403]),
     // The signed link in the URL is the credential; an Authorization header changes nothing.
     ("GET", "/a/{token}", [200, 200, 200, 200, 200, 200]),
     ("POST", "/a/{token}", [200, 200, 200, 200, 200, 200]),
@@ -53,6 +69,17 @@ fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
         ("PATCH", "/api/v1/actions/{id}") => Some(json!({"status": "in_progress"})),
         ("POST", "/api/v1/actions/{id}/comments") => Some(json!({"text": "Started"})),
         ("POST", "/api/v1/reminders/run") => Some(json!({"dry_run": true})),
+        ("POST", "/api/v1/actions/{id}/verify") => Some(json!({"evidence": "Checked the console"})),
+        ("POST", "/api/v1/incidents/{id}/reviews") => Some(json!({"facilitator_email": "f@example.com"})),
+        ("PATCH", "/api/v1/reviews/{id}") => Some(json!({"status": "held"})),
+        ("POST", "/api/v1/reviews/{id}/actions") => {
+            Some(json!({"actions": [{"title": "Train staff", "owner_email": OWNER, "due_date": "2030-01-01"}]}))
+        }
+        ("POST", "/api/v1/incidents/{id}/timeline") => {
+            Some(json!({"occurred_at": "2026-03-02T08:00:00Z", "description": "Alert"}))
+        }
+        ("PATCH", "/api/v1/timeline/{id}") => Some(json!({"kind": "analysis"})),
+        ("PUT", "/api/v1/people/{email}") => Some(json!({"name": "Olive Owner", "timezone": "Europe/Berlin"})),
         _ => None,
     }
 }
@@ -80,12 +107,28 @@ fn every_route_has_a_row_in_the_matrix() {
     assert!(stale.is_empty(), "rows for routes that no longer exist: {stale:?}");
 }
 
-/// A fresh incident (without actions, so admins can delete it) and a fresh action owned by OWNER.
-async fn fixtures(app: &TestApp) -> (String, String) {
+/// What the paths of one matrix cell point at, all fresh.
+struct Fixtures {
+    /// Without actions, so admins can delete it.
+    incident: String,
+    /// Open, owned by OWNER.
+    action: String,
+    /// Done, owned by OWNER: what verification applies to.
+    done_action: String,
+    review: String,
+    timeline_entry: String,
+}
+
+async fn fixtures(app: &TestApp) -> Fixtures {
     let incident = id(&app.create_incident(json!({})).await);
     let holder = id(&app.create_incident(json!({})).await);
     let action = id(&app.create_action(&holder, json!({"owner_email": OWNER})).await);
-    (incident, action)
+    let done = json!({"owner_email": OWNER, "status": "done", "resolution": "Did it"});
+    let done_action = id(&app.create_action(&holder, done).await);
+    let review = id(&app.create_review(&holder, json!({})).await);
+    let timeline_entry = id(&app.create_timeline_entry(&holder, json!({})).await);
+    app.put_person(OWNER, json!({"name": "Olive Owner"})).await;
+    Fixtures { incident, action, done_action, review, timeline_entry }
 }
 
 #[tokio::test]
@@ -102,11 +145,16 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
     let mut failures = Vec::new();
     for (method, path, expected) in MATRIX {
         for ((caller, token), expected) in callers.iter().zip(expected) {
-            let (incident, action) = fixtures(&app).await;
+            let f = fixtures(&app).await;
+            let incident = f.incident.clone();
             let concrete = match path {
-                p if p.starts_with("/api/v1/incidents/{id}") => p.replace("{id}", &incident),
-                p if p.contains("{token}") => p.replace("{token}", &app.link(&action, OWNER)),
-                p => p.replace("{id}", &action),
+                p if p.starts_with("/api/v1/incidents/{id}") => p.replace("{id}", &f.incident),
+                p if p.starts_with("/api/v1/reviews/{id}") => p.replace("{id}", &f.review),
+                p if p.starts_with("/api/v1/timeline/{id}") => p.replace("{id}", &f.timeline_entry),
+                p if p.ends_with("/verify") => p.replace("{id}", &f.done_action),
+                p if p.contains("{email}") => p.replace("{email}", OWNER),
+                p if p.contains("{token}") => p.replace("{token}", &app.link(&f.action, OWNER)),
+                p => p.replace("{id}", &f.action),
             };
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = if path.starts_with("/a/") && method == Method::POST {

@@ -105,6 +105,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
             escalation_email: Some("ciso@example.com".into()),
             send_hour: 9,
             weekdays_only: true,
+            review_due_days: 14,
             sweep_interval: std::time::Duration::from_secs(900),
         },
         auth: AuthSettings {
@@ -239,6 +240,31 @@ impl TestApp {
         let response = self.post(&format!("/api/v1/incidents/{incident_id}/actions"), &body).await;
         assert_eq!(response.status(), 201, "creating action {body}");
         response.json().await.expect("action JSON")
+    }
+
+    /// Plans a review of `incident_id` and returns it; `extra` overrides the defaults.
+    pub async fn create_review(&self, incident_id: &str, extra: Value) -> Value {
+        let mut body = json!({"facilitator_email": "facilitator@example.com"});
+        merge(&mut body, extra);
+        let response = self.post(&format!("/api/v1/incidents/{incident_id}/reviews"), &body).await;
+        assert_eq!(response.status(), 201, "creating review {body}");
+        response.json().await.expect("review JSON")
+    }
+
+    /// Adds a timeline entry to `incident_id` and returns it; `extra` overrides the defaults.
+    pub async fn create_timeline_entry(&self, incident_id: &str, extra: Value) -> Value {
+        let mut body = json!({"occurred_at": "2026-03-02T08:15:00Z", "description": "EDR alert", "kind": "detection"});
+        merge(&mut body, extra);
+        let response = self.post(&format!("/api/v1/incidents/{incident_id}/timeline"), &body).await;
+        assert_eq!(response.status(), 201, "creating timeline entry {body}");
+        response.json().await.expect("timeline entry JSON")
+    }
+
+    /// Creates or replaces a person in the directory.
+    pub async fn put_person(&self, email: &str, body: Value) -> Value {
+        let response = self.request(Method::PUT, &format!("/api/v1/people/{email}"), Some(&body)).await;
+        assert!(matches!(response.status().as_u16(), 200 | 201), "putting person {email}: {}", response.status());
+        response.json().await.expect("person JSON")
     }
 
     /// Every item of a list, following `next_cursor` from `path` (which must already have a `?`).

@@ -1,0 +1,16 @@
+DELETE FROM events WHERE entity_type IN ('review', 'timeline_entry', 'person') OR kind = 'verified';
+ALTER TABLE events DROP CONSTRAINT events_kind_check;
+ALTER TABLE events ADD CONSTRAINT events_kind_check CHECK (kind IN ('created', 'updated', 'deleted', 'commented'));
+ALTER TABLE events DROP CONSTRAINT events_entity_type_check;
+ALTER TABLE events ADD CONSTRAINT events_entity_type_check CHECK (entity_type IN ('incident', 'action'));
+DROP TABLE review_reminders;
+DROP TABLE people;
+DROP TABLE timeline_entries;
+DROP INDEX actions_status_verified;
+DROP INDEX actions_review;
+ALTER TABLE actions DROP COLUMN verification_evidence;
+ALTER TABLE actions DROP COLUMN verified_by;
+ALTER TABLE actions DROP COLUMN verified_at;
+ALTER TABLE actions DROP COLUMN review_id;
+DROP INDEX incidents_resolved;
+DROP TABLE reviews;

@@ -1,0 +1,142 @@
+//! The people directory.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+
+use super::rows::PersonRow;
+use super::schema::people;
+use super::{Db, DbConnection, StoreError, events};
+use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
+use crate::domain::email::EmailAddress;
+use crate::domain::person::{Person, PersonFields};
+
+/// Look-ups of many addresses go in chunks, well under every backend's bind-parameter limit.
+const CHUNK: usize = 500;
+
+/// Whether `put` created the entry or replaced it.
+pub enum Put {
+    Created(Person),
+    Replaced(Person),
+}
+
+/// Creates or replaces a person's entry (PUT semantics), with its event.
+#[tracing::instrument(skip(db, fields, context), fields(email = %email))]
+pub async fn put(
+    db: &Db,
+    email: EmailAddress,
+    if_match: Option<Vec<i64>>,
+    fields: PersonFields,
+    context: ChangeContext,
+) -> Result<Put, StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, &email)?;
+        let Some(current) = current else {
+            if if_match.is_some() {
+                return Err(StoreError::VersionMismatch);
+            }
+            let person = Person {
+                email: email.clone(),
+                fields: fields.clone(),
+                created_at: context.at,
+                updated_at: context.at,
+                version: 1,
+                created_by: context.actor.display_name(),
+                updated_by: context.actor.display_name(),
+            };
+            diesel::insert_into(people::table).values(PersonRow::from(&person)).execute(conn)?;
+            let changes = Changes::created(person.audit_snapshot());
+            events::record(
+                conn,
+                &Event::new(&context, EntityType::Person, email.as_str(), EventKind::Created, changes),
+            )?;
+            return Ok(Put::Created(person));
+        };
+        super::incidents::check_version(current.version, if_match.as_deref())?;
+        if current.fields == fields {
+            return Ok(Put::Replaced(current));
+        }
+        let next = Person {
+            fields: fields.clone(),
+            updated_at: context.at,
+            version: current.version + 1,
+            updated_by: context.actor.display_name(),
+            ..current.clone()
+        };
+        let updated = diesel::update(people::table)
+            .filter(people::email.eq(email.as_str()))
+            .filter(people::version.eq(current.version))
+            .set(PersonRow::from(&next))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::Raced);
+        }
+        let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Person, email.as_str(), EventKind::Updated, changes))?;
+        Ok(Put::Replaced(next))
+    })
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find(db: &Db, email: EmailAddress) -> Result<Person, StoreError> {
+    db.run(move |conn| load(conn, &email)?.ok_or(StoreError::NotFound)).await
+}
+
+/// One page of the directory in address order, after `after`.
+#[tracing::instrument(skip(db))]
+pub async fn list(
+    db: &Db,
+    active: Option<bool>,
+    after: Option<String>,
+    limit: i64,
+) -> Result<(Vec<Person>, bool), StoreError> {
+    db.run(move |conn| {
+        let mut query = people::table.select(PersonRow::as_select()).order(people::email.asc()).into_boxed();
+        if let Some(active) = active {
+            query = query.filter(people::active.eq(i16::from(active)));
+        }
+        if let Some(after) = after {
+            query = query.filter(people::email.gt(after));
+        }
+        let rows: Vec<PersonRow> = query.limit(limit + 1).load(conn)?;
+        let more = rows.len() as i64 > limit;
+        let people = rows.into_iter().take(limit as usize).map(Person::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok((people, more))
+    })
+    .await
+}
+
+/// The entries of the given addresses that exist, by address.
+pub(super) fn directory(conn: &mut DbConnection, emails: &[&str]) -> Result<HashMap<String, Person>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in emails.chunks(CHUNK) {
+        let rows: Vec<PersonRow> =
+            people::table.filter(people::email.eq_any(chunk)).select(PersonRow::as_select()).load(conn)?;
+        for row in rows {
+            let person = Person::try_from(row)?;
+            found.insert(person.email.as_str().to_owned(), person);
+        }
+    }
+    Ok(found)
+}
+
+/// Which of the given addresses belong to people marked inactive.
+pub(super) fn inactive_among(conn: &mut DbConnection, emails: &[&str]) -> Result<HashSet<String>, StoreError> {
+    let mut inactive = HashSet::new();
+    for chunk in emails.chunks(CHUNK) {
+        let found: Vec<String> = people::table
+            .filter(people::active.eq(0))
+            .filter(people::email.eq_any(chunk))
+            .select(people::email)
+            .load(conn)?;
+        inactive.extend(found);
+    }
+    Ok(inactive)
+}
+
+fn load(conn: &mut DbConnection, email: &EmailAddress) -> Result<Option<Person>, StoreError> {
+    let row: Option<PersonRow> =
+        people::table.filter(people::email.eq(email.as_str())).select(PersonRow::as_select()).first(conn).optional()?;
+    row.map(Person::try_from).transpose()
+}

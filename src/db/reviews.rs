@@ -1,0 +1,126 @@
+//! Lessons-learned reviews.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::incidents::{check_version, exists as incident_exists};
+use super::rows::ReviewRow;
+use super::schema::reviews;
+use super::{Db, DbConnection, StoreError, events};
+use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
+use crate::domain::review::{Review, ReviewFields, ReviewPatch, ReviewStatus};
+
+/// Reviews per incident: a follow-up meeting or two is normal; hundreds are a client bug.
+pub const MAX_PER_INCIDENT: i64 = 50;
+
+#[tracing::instrument(skip(db, fields, context))]
+pub async fn create(
+    db: &Db,
+    incident_id: Uuid,
+    fields: ReviewFields,
+    context: ChangeContext,
+) -> Result<Review, StoreError> {
+    let fields = fields.settle(context.at)?;
+    db.write(move |conn| {
+        if !incident_exists(conn, incident_id)? {
+            return Err(StoreError::NotFound);
+        }
+        let count: i64 =
+            reviews::table.filter(reviews::incident_id.eq(incident_id.to_string())).count().get_result(conn)?;
+        if count >= MAX_PER_INCIDENT {
+            return Err(StoreError::Conflict(format!("an incident has at most {MAX_PER_INCIDENT} reviews")));
+        }
+        let review = Review {
+            id: Uuid::now_v7(),
+            incident_id,
+            fields: fields.clone(),
+            created_at: context.at,
+            updated_at: context.at,
+            version: 1,
+            created_by: context.actor.display_name(),
+            updated_by: context.actor.display_name(),
+        };
+        diesel::insert_into(reviews::table).values(ReviewRow::from(&review)).execute(conn)?;
+        let changes = Changes::created(review.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Review, review.id, EventKind::Created, changes))?;
+        Ok(review)
+    })
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find(db: &Db, id: Uuid) -> Result<Review, StoreError> {
+    db.run(move |conn| load(conn, id)).await
+}
+
+/// The reviews of one incident, oldest first.
+#[tracing::instrument(skip(db))]
+pub async fn for_incident(db: &Db, incident_id: Uuid) -> Result<Vec<Review>, StoreError> {
+    db.run(move |conn| of_incident(conn, incident_id)).await
+}
+
+pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<Review>, StoreError> {
+    let rows: Vec<ReviewRow> = reviews::table
+        .filter(reviews::incident_id.eq(incident_id.to_string()))
+        .order((reviews::created_at.asc(), reviews::id.asc()))
+        .limit(MAX_PER_INCIDENT)
+        .select(ReviewRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(Review::try_from).collect()
+}
+
+#[tracing::instrument(skip(db, patch, context))]
+pub async fn update(
+    db: &Db,
+    id: Uuid,
+    if_match: Option<Vec<i64>>,
+    patch: ReviewPatch,
+    context: ChangeContext,
+) -> Result<Review, StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        let fields = current.fields.apply(patch.clone(), context.at)?;
+        if fields == current.fields {
+            return Ok(current);
+        }
+        let next = Review {
+            fields,
+            updated_at: context.at,
+            version: current.version + 1,
+            updated_by: context.actor.display_name(),
+            ..current.clone()
+        };
+        let updated = diesel::update(reviews::table)
+            .filter(reviews::id.eq(id.to_string()))
+            .filter(reviews::version.eq(current.version))
+            .set(ReviewRow::from(&next))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::Raced);
+        }
+        let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::Review, id, EventKind::Updated, changes))?;
+        Ok(next)
+    })
+    .await
+}
+
+/// Which of the given incidents have a held (or completed) review.
+pub(super) fn held_among(conn: &mut DbConnection, incident_ids: &[String]) -> Result<HashSet<String>, StoreError> {
+    let held: Vec<String> = reviews::table
+        .filter(reviews::incident_id.eq_any(incident_ids))
+        .filter(reviews::status.eq_any(ReviewStatus::HELD.iter().map(|s| <&str>::from(*s))))
+        .select(reviews::incident_id)
+        .distinct()
+        .load(conn)?;
+    Ok(held.into_iter().collect())
+}
+
+fn load(conn: &mut DbConnection, id: Uuid) -> Result<Review, StoreError> {
+    let row: ReviewRow =
+        reviews::table.filter(reviews::id.eq(id.to_string())).select(ReviewRow::as_select()).first(conn)?;
+    Review::try_from(row)
+}

@@ -1,0 +1,123 @@
+//! Incident timelines.
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::incidents::{check_version, exists as incident_exists};
+use super::rows::TimelineRow;
+use super::schema::timeline_entries;
+use super::{Db, DbConnection, StoreError, events};
+use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
+use crate::domain::timeline::{MAX_ENTRIES_PER_INCIDENT, TimelineEntry, TimelineFields, TimelinePatch};
+
+#[tracing::instrument(skip(db, fields, context))]
+pub async fn create(
+    db: &Db,
+    incident_id: Uuid,
+    fields: TimelineFields,
+    context: ChangeContext,
+) -> Result<TimelineEntry, StoreError> {
+    db.write(move |conn| {
+        if !incident_exists(conn, incident_id)? {
+            return Err(StoreError::NotFound);
+        }
+        let count: i64 = timeline_entries::table
+            .filter(timeline_entries::incident_id.eq(incident_id.to_string()))
+            .count()
+            .get_result(conn)?;
+        if count >= MAX_ENTRIES_PER_INCIDENT {
+            return Err(StoreError::Conflict(format!(
+                "an incident's timeline holds at most {MAX_ENTRIES_PER_INCIDENT} entries"
+            )));
+        }
+        let entry = TimelineEntry {
+            id: Uuid::now_v7(),
+            incident_id,
+            fields: fields.clone(),
+            created_at: context.at,
+            updated_at: context.at,
+            version: 1,
+            created_by: context.actor.display_name(),
+            updated_by: context.actor.display_name(),
+        };
+        diesel::insert_into(timeline_entries::table).values(TimelineRow::from(&entry)).execute(conn)?;
+        let changes = Changes::created(entry.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, entry.id, EventKind::Created, changes))?;
+        Ok(entry)
+    })
+    .await
+}
+
+/// The whole timeline of one incident in the order things happened.
+#[tracing::instrument(skip(db))]
+pub async fn for_incident(db: &Db, incident_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
+    db.run(move |conn| of_incident(conn, incident_id)).await
+}
+
+pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
+    let rows: Vec<TimelineRow> = timeline_entries::table
+        .filter(timeline_entries::incident_id.eq(incident_id.to_string()))
+        .order((timeline_entries::occurred_at.asc(), timeline_entries::id.asc()))
+        .limit(MAX_ENTRIES_PER_INCIDENT)
+        .select(TimelineRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(TimelineEntry::try_from).collect()
+}
+
+#[tracing::instrument(skip(db, patch, context))]
+pub async fn update(
+    db: &Db,
+    id: Uuid,
+    if_match: Option<Vec<i64>>,
+    patch: TimelinePatch,
+    context: ChangeContext,
+) -> Result<TimelineEntry, StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        let fields = current.fields.apply(patch.clone());
+        if fields == current.fields {
+            return Ok(current);
+        }
+        let next = TimelineEntry {
+            fields,
+            updated_at: context.at,
+            version: current.version + 1,
+            updated_by: context.actor.display_name(),
+            ..current.clone()
+        };
+        let updated = diesel::update(timeline_entries::table)
+            .filter(timeline_entries::id.eq(id.to_string()))
+            .filter(timeline_entries::version.eq(current.version))
+            .set(TimelineRow::from(&next))
+            .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::Raced);
+        }
+        let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, id, EventKind::Updated, changes))?;
+        Ok(next)
+    })
+    .await
+}
+
+#[tracing::instrument(skip(db, context))]
+pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        let current = load(conn, id)?;
+        check_version(current.version, if_match.as_deref())?;
+        diesel::delete(timeline_entries::table.filter(timeline_entries::id.eq(id.to_string()))).execute(conn)?;
+        let changes = Changes::deleted(current.audit_snapshot());
+        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, id, EventKind::Deleted, changes))?;
+        Ok(())
+    })
+    .await
+}
+
+fn load(conn: &mut DbConnection, id: Uuid) -> Result<TimelineEntry, StoreError> {
+    let row: TimelineRow = timeline_entries::table
+        .filter(timeline_entries::id.eq(id.to_string()))
+        .select(TimelineRow::as_select())
+        .first(conn)?;
+    TimelineEntry::try_from(row)
+}

@@ -1,0 +1,196 @@
+//! The report as Markdown (CommonMark with GitHub tables). User text is escaped so that it reads as
+//! written and can never become markup, links or raw HTML in whatever renders the document.
+
+use std::fmt::Write;
+
+use super::{Report, ReportAnswer, ReportDuration};
+
+/// Backslash-escapes every character Markdown could read as markup (CommonMark allows a backslash
+/// before any ASCII punctuation). Inline text also loses its line breaks, which would end a table row.
+fn inline(text: &str) -> String {
+    escape(text).replace(['\r', '\n'], " ")
+}
+
+fn block(text: &str) -> String {
+    text.lines().map(|line| escape(line.trim_end())).collect::<Vec<_>>().join("  \n")
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '<'
+                | '>'
+                | '('
+                | ')'
+                | '#'
+                | '+'
+                | '-'
+                | '!'
+                | '|'
+                | '~'
+                | '&'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn or_dash(value: Option<&str>) -> String {
+    value.map_or_else(|| "—".to_owned(), inline)
+}
+
+fn duration(value: Option<&ReportDuration>) -> String {
+    value.map_or_else(|| "—".to_owned(), |d| d.text.clone())
+}
+
+fn answers(out: &mut String, answers: &[ReportAnswer]) {
+    if answers.is_empty() {
+        out.push_str("_The review has not answered these questions yet._\n\n");
+    }
+    for answer in answers {
+        let _ = write!(out, "### {}\n\n{}\n\n", inline(&answer.question), block(&answer.answer));
+    }
+}
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let i = &report.incident;
+    let _ = write!(
+        out,
+        "# {}\n\n_Generated {} · times in {}_\n\n",
+        inline(&report.title),
+        report.generated_at.format("%Y-%m-%d %H:%M UTC"),
+        inline(&report.timezone)
+    );
+
+    out.push_str("## Executive summary\n\n");
+    let _ = write!(out, "{}\n\n", inline(&report.executive_summary.join(" ")));
+    if let Some(summary) = &i.summary {
+        let _ = write!(out, "{}\n\n", block(summary));
+    }
+    out.push_str("| Incident | |\n|---|---|\n");
+    for (label, value) in [
+        ("Reference", or_dash(i.reference.as_deref())),
+        ("Title", inline(&i.title)),
+        ("Severity", inline(&i.severity)),
+        ("Category", or_dash(i.category.as_deref())),
+        ("Status", inline(&i.status)),
+        ("Discovered by", or_dash(i.discovered_by.as_deref())),
+        ("Detected", or_dash(i.detected_local.as_deref())),
+        ("Contained", or_dash(i.contained_local.as_deref())),
+        ("Resolved", or_dash(i.resolved_local.as_deref())),
+    ] {
+        let _ = writeln!(out, "| {label} | {value} |");
+    }
+    let d = &report.key_durations;
+    let _ = write!(
+        out,
+        "\n| Key durations | |\n|---|---|\n| Detected → contained | {} |\n| Contained → resolved | {} |\n| Detected → resolved | {} |\n\n",
+        duration(d.detection_to_containment.as_ref()),
+        duration(d.containment_to_resolution.as_ref()),
+        duration(d.detection_to_resolution.as_ref()),
+    );
+
+    out.push_str("## Timeline\n\n");
+    if report.timeline.is_empty() {
+        out.push_str("_No timeline entries were recorded._\n\n");
+    } else {
+        out.push_str("| When | Phase | Source | What happened |\n|---|---|---|---|\n");
+        for entry in &report.timeline {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                inline(&entry.occurred_local),
+                entry.phase(),
+                or_dash(entry.source.as_deref()),
+                inline(&entry.description)
+            );
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Investigation\n\n");
+    match &report.review {
+        Some(review) => {
+            let held = review
+                .held_local
+                .as_deref()
+                .map_or_else(|| "not yet held".to_owned(), |h| format!("held {}", inline(h)));
+            let _ = write!(out, "_Lessons-learned review {held}");
+            if let Some(facilitator) = &review.facilitator {
+                let _ = write!(out, ", facilitated by {}", inline(facilitator));
+            }
+            out.push_str("._");
+            if !review.attendees.is_empty() {
+                let names: Vec<String> = review.attendees.iter().map(|a| inline(a)).collect();
+                let _ = write!(out, " Attendees: {}.", names.join(", "));
+            }
+            out.push_str("\n\n");
+        }
+        None => out.push_str("_No lessons-learned review has been recorded._\n\n"),
+    }
+    answers(&mut out, &report.investigation);
+
+    out.push_str("## Recommendations\n\n");
+    if report.recommendations.is_empty() {
+        out.push_str("_No corrective actions were recorded._\n\n");
+    } else {
+        out.push_str(
+            "| Key | Action | Owner | Priority | Due | Status | Verification |\n|---|---|---|---|---|---|---|\n",
+        );
+        for action in &report.recommendations {
+            let status = if action.overdue_days > 0 {
+                format!("{} ({} days overdue)", action.status, action.overdue_days)
+            } else {
+                action.status.clone()
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                inline(&action.key),
+                inline(&action.title),
+                inline(&action.owner),
+                inline(&action.priority),
+                action.due_date,
+                inline(&status),
+                inline(&action.verification)
+            );
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Lessons learned\n\n");
+    answers(&mut out, &report.lessons_learned);
+
+    let m = &report.metrics;
+    let _ = write!(
+        out,
+        "## Metrics\n\n| Corrective actions | |\n|---|---|\n| Agreed | {} |\n| Done | {} |\n| Done on time | {} |\n| Verified | {} |\n| In progress | {} |\n| Overdue | {} |\n| Cancelled | {} |\n",
+        m.actions_total, m.done, m.done_on_time, m.verified, m.in_progress, m.overdue, m.cancelled
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_user_text_is_escaped() {
+        assert_eq!(inline("<script>|x|"), "\\<script\\>\\|x\\|");
+        assert_eq!(inline("a\nb"), "a b");
+        assert_eq!(block("**bold**\nnext"), "\\*\\*bold\\*\\*  \nnext");
+        assert_eq!(inline("[link](http://x)"), "\\[link\\]\\(http://x\\)");
+    }
+}

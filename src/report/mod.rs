@@ -1,0 +1,375 @@
+//! The final incident report: what happened, how it was handled, what the review concluded and what is
+//! being done about it, for readers who were not in the room. `Report::build` turns the stored records
+//! into the report's content once; `markdown` and `html` only lay that content out, and the API serves
+//! the content itself as JSON. Knows nothing of HTTP or SQL.
+
+mod html;
+mod markdown;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::action::{Action, ActionStatus};
+use crate::domain::incident::Incident;
+use crate::domain::review::{ReportSection, Review};
+use crate::domain::timeline::{TimelineEntry, TimelineKind};
+
+pub use html::render as render_html;
+pub use markdown::render as render_markdown;
+
+/// Everything stored about one incident that the report draws on.
+#[derive(Debug, Clone)]
+pub struct Records {
+    pub incident: Incident,
+    pub timeline: Vec<TimelineEntry>,
+    pub reviews: Vec<Review>,
+    pub actions: Vec<Action>,
+}
+
+/// The final report of one incident.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Report {
+    /// "Final incident report: SEC-1234 Credential phishing against finance"
+    pub title: String,
+    pub generated_at: DateTime<Utc>,
+    /// The time zone the report's local times are given in (the server's TIMEZONE).
+    pub timezone: String,
+    pub incident: ReportIncident,
+    /// A few plain sentences for readers who read nothing else.
+    pub executive_summary: Vec<String>,
+    pub key_durations: KeyDurations,
+    /// In the order things happened.
+    pub timeline: Vec<ReportTimelineEntry>,
+    /// The review the findings come from: the latest held one, else the latest planned.
+    pub review: Option<ReportReview>,
+    /// The review's answers about what happened and how it was handled, under their questions.
+    pub investigation: Vec<ReportAnswer>,
+    /// The corrective actions.
+    pub recommendations: Vec<ReportAction>,
+    /// The review's answers about what to keep and what to change.
+    pub lessons_learned: Vec<ReportAnswer>,
+    pub metrics: ReportMetrics,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportIncident {
+    pub id: uuid::Uuid,
+    pub reference: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub severity: String,
+    pub category: Option<String>,
+    pub status: String,
+    pub discovered_by: Option<String>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub contained_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The three times above in the report's time zone, for reading ("2026-11-02 09:15 CET").
+    pub detected_local: Option<String>,
+    pub contained_local: Option<String>,
+    pub resolved_local: Option<String>,
+}
+
+/// Detected → contained → resolved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeyDurations {
+    pub detection_to_containment: Option<ReportDuration>,
+    pub containment_to_resolution: Option<ReportDuration>,
+    pub detection_to_resolution: Option<ReportDuration>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportDuration {
+    pub seconds: i64,
+    /// For reading: "3 h 25 min", "2 d 4 h".
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportTimelineEntry {
+    pub occurred_at: DateTime<Utc>,
+    pub occurred_local: String,
+    pub kind: TimelineKind,
+    pub source: Option<String>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportReview {
+    pub status: String,
+    pub held_at: Option<DateTime<Utc>>,
+    pub held_local: Option<String>,
+    pub facilitator: Option<String>,
+    /// "Name (role)" or the address when no name is known.
+    pub attendees: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportAnswer {
+    pub key: String,
+    pub question: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportAction {
+    pub key: String,
+    pub title: String,
+    pub owner: String,
+    pub priority: String,
+    pub due_date: NaiveDate,
+    pub status: String,
+    pub overdue_days: i64,
+    pub completed_on: Option<NaiveDate>,
+    /// "Verified by sam@example.com on 2026-12-02", or "Not verified".
+    pub verification: String,
+    pub verified: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct ReportMetrics {
+    pub actions_total: usize,
+    pub done: usize,
+    /// Done no later than their due date (in the report's time zone).
+    pub done_on_time: usize,
+    pub verified: usize,
+    pub overdue: usize,
+    /// Still to be done and not yet overdue.
+    pub in_progress: usize,
+    pub cancelled: usize,
+}
+
+impl Report {
+    pub fn build(records: &Records, timezone: Tz, today: NaiveDate, generated_at: DateTime<Utc>) -> Self {
+        let local = |time: DateTime<Utc>| time.with_timezone(&timezone).format("%Y-%m-%d %H:%M %Z").to_string();
+        let f = &records.incident.fields;
+        let incident = ReportIncident {
+            id: records.incident.id,
+            reference: f.reference.as_ref().map(|r| r.as_str().to_owned()),
+            title: f.title.to_string(),
+            summary: f.summary.as_ref().map(ToString::to_string),
+            severity: <&str>::from(f.severity).to_owned(),
+            category: f.category.as_ref().map(ToString::to_string),
+            status: <&str>::from(f.status).to_owned(),
+            discovered_by: f.discovered_by.as_ref().map(ToString::to_string),
+            detected_at: f.detected_at,
+            contained_at: f.contained_at,
+            resolved_at: f.resolved_at,
+            detected_local: f.detected_at.map(local),
+            contained_local: f.contained_at.map(local),
+            resolved_local: f.resolved_at.map(local),
+        };
+        let between = |from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>| match (from, to) {
+            (Some(from), Some(to)) if to >= from => Some(ReportDuration::new((to - from).num_seconds())),
+            _ => None,
+        };
+        let key_durations = KeyDurations {
+            detection_to_containment: between(f.detected_at, f.contained_at),
+            containment_to_resolution: between(f.contained_at, f.resolved_at),
+            detection_to_resolution: between(f.detected_at, f.resolved_at),
+        };
+        let timeline = records
+            .timeline
+            .iter()
+            .map(|entry| ReportTimelineEntry {
+                occurred_at: entry.fields.occurred_at,
+                occurred_local: local(entry.fields.occurred_at),
+                kind: entry.fields.kind,
+                source: entry.fields.source.as_ref().map(ToString::to_string),
+                description: entry.fields.description.to_string(),
+            })
+            .collect();
+        let chosen = chosen_review(&records.reviews);
+        let answers = |section: ReportSection| -> Vec<ReportAnswer> {
+            chosen
+                .map(|review| {
+                    review
+                        .fields
+                        .answers
+                        .iter()
+                        .filter(|(question, _)| question.section() == section)
+                        .map(|(question, answer)| ReportAnswer {
+                            key: question.key().to_owned(),
+                            question: question.text().to_owned(),
+                            answer: answer.to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let review = chosen.map(|review| ReportReview {
+            status: <&str>::from(review.fields.status).to_owned(),
+            held_at: review.fields.held_at,
+            held_local: review.fields.held_at.map(local),
+            facilitator: review.fields.facilitator_email.as_ref().map(ToString::to_string),
+            attendees: review
+                .fields
+                .attendees
+                .iter()
+                .map(|a| {
+                    let who = a.name.as_ref().map_or_else(|| a.email.to_string(), ToString::to_string);
+                    match &a.role {
+                        Some(role) => format!("{who} ({role})"),
+                        None => who,
+                    }
+                })
+                .collect(),
+        });
+        let mut metrics = ReportMetrics { actions_total: records.actions.len(), ..Default::default() };
+        let recommendations = records
+            .actions
+            .iter()
+            .map(|action| {
+                let a = &action.fields;
+                let completed_on = action.completed_at.map(|t| t.with_timezone(&timezone).date_naive());
+                let overdue_days = action.days_overdue(today);
+                match a.status {
+                    ActionStatus::Done => {
+                        metrics.done += 1;
+                        if completed_on.is_some_and(|day| day <= a.due_date) {
+                            metrics.done_on_time += 1;
+                        }
+                    }
+                    ActionStatus::Cancelled => metrics.cancelled += 1,
+                    _ if overdue_days > 0 => metrics.overdue += 1,
+                    _ => metrics.in_progress += 1,
+                }
+                if action.verification.is_some() {
+                    metrics.verified += 1;
+                }
+                ReportAction {
+                    key: action.key(),
+                    title: a.title.to_string(),
+                    owner: a.owner_name.as_ref().map_or_else(|| a.owner_email.to_string(), ToString::to_string),
+                    priority: <&str>::from(a.priority).to_owned(),
+                    due_date: a.due_date,
+                    status: <&str>::from(a.status).replace('_', " "),
+                    overdue_days,
+                    completed_on,
+                    verification: match &action.verification {
+                        Some(v) => format!("Verified by {} on {}", v.by, v.at.with_timezone(&timezone).date_naive()),
+                        None => "Not verified".to_owned(),
+                    },
+                    verified: action.verification.is_some(),
+                }
+            })
+            .collect();
+        let title = match &incident.reference {
+            Some(reference) => format!("Final incident report: {reference} {}", incident.title),
+            None => format!("Final incident report: {}", incident.title),
+        };
+        let executive_summary = summary(&incident, &key_durations, review.as_ref(), &metrics);
+        Report {
+            title,
+            generated_at,
+            timezone: timezone.name().to_owned(),
+            incident,
+            executive_summary,
+            key_durations,
+            timeline,
+            review,
+            investigation: answers(ReportSection::Investigation),
+            recommendations,
+            lessons_learned: answers(ReportSection::LessonsLearned),
+            metrics,
+        }
+    }
+}
+
+/// The latest held (or completed) review; without one, the latest planned.
+fn chosen_review(reviews: &[Review]) -> Option<&Review> {
+    reviews
+        .iter()
+        .filter(|r| r.fields.status.is_held())
+        .max_by_key(|r| (r.fields.held_at, r.created_at))
+        .or_else(|| reviews.iter().max_by_key(|r| r.created_at))
+}
+
+fn summary(
+    incident: &ReportIncident,
+    durations: &KeyDurations,
+    review: Option<&ReportReview>,
+    metrics: &ReportMetrics,
+) -> Vec<String> {
+    let mut sentences = Vec::new();
+    let kind = incident.category.as_deref().map_or_else(|| "security incident".to_owned(), |c| format!("{c} incident"));
+    let mut opening = format!("A {} severity {kind}", incident.severity);
+    match &incident.detected_local {
+        Some(detected) => opening.push_str(&format!(" was detected on {detected}")),
+        None => opening.push_str(" was recorded"),
+    }
+    if let Some(by) = &incident.discovered_by {
+        opening.push_str(&format!(" by {by}"));
+    }
+    opening.push('.');
+    sentences.push(opening);
+    match (&durations.detection_to_containment, &durations.detection_to_resolution) {
+        (Some(contain), Some(resolve)) => sentences.push(format!(
+            "It was contained {} after detection and resolved {} after detection.",
+            contain.text, resolve.text
+        )),
+        (Some(contain), None) => sentences.push(format!("It was contained {} after detection.", contain.text)),
+        (None, Some(resolve)) => sentences.push(format!("It was resolved {} after detection.", resolve.text)),
+        (None, None) => {}
+    }
+    sentences.push(format!("Its status is {}.", incident.status));
+    match review {
+        Some(ReportReview { held_local: Some(held), .. }) => {
+            sentences.push(format!("The lessons-learned review was held on {held}."))
+        }
+        Some(_) => sentences.push("The lessons-learned review is planned but not yet held.".to_owned()),
+        None => sentences.push("No lessons-learned review has been recorded yet.".to_owned()),
+    }
+    if metrics.actions_total > 0 {
+        sentences.push(format!(
+            "{} corrective action{} agreed: {} done ({} on time, {} verified), {} in progress, {} overdue, {} cancelled.",
+            metrics.actions_total,
+            if metrics.actions_total == 1 { " was" } else { "s were" },
+            metrics.done,
+            metrics.done_on_time,
+            metrics.verified,
+            metrics.in_progress,
+            metrics.overdue,
+            metrics.cancelled
+        ));
+    } else {
+        sentences.push("No corrective actions have been recorded.".to_owned());
+    }
+    sentences
+}
+
+impl ReportTimelineEntry {
+    pub fn phase(&self) -> &'static str {
+        self.kind.into()
+    }
+}
+
+impl ReportDuration {
+    fn new(seconds: i64) -> Self {
+        let minutes = seconds / 60;
+        let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+        let text = match (days, hours, mins) {
+            (0, 0, m) => format!("{m} min"),
+            (0, h, 0) => format!("{h} h"),
+            (0, h, m) => format!("{h} h {m} min"),
+            (d, 0, _) => format!("{d} d"),
+            (d, h, _) => format!("{d} d {h} h"),
+        };
+        Self { seconds, text }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(ReportDuration::new(45 * 60).text, "45 min");
+        assert_eq!(ReportDuration::new(3 * 3600).text, "3 h");
+        assert_eq!(ReportDuration::new(3 * 3600 + 25 * 60).text, "3 h 25 min");
+        assert_eq!(ReportDuration::new(2 * 86_400 + 4 * 3600 + 59).text, "2 d 4 h");
+    }
+}
