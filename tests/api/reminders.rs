@@ -301,3 +301,97 @@ fn the_remind_command_runs_one_dry_sweep() {
     assert!(output.stdout.is_empty(), "an empty database has nothing to remind of");
     assert!(dir.path().join("link-secret").exists(), "the embedded default generates the link secret");
 }
+
+#[tokio::test]
+async fn the_facilitator_hears_about_a_review_not_held_once_per_period_until_it_is() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    // Resolved Monday 2026-03-02: the review is due Monday 2026-03-16.
+    let resolved = json!({"reference": "SEC-8", "title": "Ransomware", "status": "resolved",
+                          "detected_at": "2026-03-01T08:00:00Z", "resolved_at": "2026-03-02T12:00:00Z"});
+    let incident = id(&app.create_incident(resolved.clone()).await);
+    let review = id(&app.create_review(&incident, json!({"facilitator_email": "facilitator@example.com"})).await);
+    // No review planned at all: the escalation contact hears about it instead.
+    let mut unplanned = resolved;
+    unplanned["reference"] = json!("SEC-9");
+    app.create_incident(unplanned).await;
+
+    let reminders = app.reminders();
+    let mut received: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
+    for day in 1..=31 {
+        // Two sweeps a day, as replicas or a short interval would run them: still one e-mail per period.
+        for hour in [10, 15] {
+            reminders.sweep(at(2026, 3, day, hour), false).await.unwrap();
+            reminders.deliver().await.unwrap();
+        }
+        for email in smtp.take() {
+            received.entry(email.to[0].clone()).or_default().push((day, email.subject));
+        }
+    }
+    let days = |who: &str| -> Vec<u32> { received[who].iter().map(|(d, _)| *d).collect() };
+    assert_eq!(days("facilitator@example.com"), [13, 17, 20, 23, 26, 30], "{received:?}");
+    assert_eq!(received["facilitator@example.com"][0].1, "Lessons-learned review due: SEC-8 Ransomware");
+    assert_eq!(received["facilitator@example.com"][1].1, "Lessons-learned review overdue: SEC-8 Ransomware");
+    assert_eq!(days("ciso@example.com"), [13, 17, 20, 23, 26, 30], "{received:?}");
+
+    app.patch(&format!("/api/v1/reviews/{review}"), &json!({"status": "held"})).await;
+    reminders.sweep(at(2026, 4, 2, 10), false).await.unwrap();
+    reminders.deliver().await.unwrap();
+    let after: Vec<String> = smtp.take().into_iter().map(|e| e.to[0].clone()).collect();
+    assert_eq!(after, ["ciso@example.com"], "a held review stops its reminders; the unplanned one goes on");
+}
+
+#[tokio::test]
+async fn owners_get_their_reminders_on_their_own_local_day() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    app.put_person("kiri@example.com", json!({"timezone": "Pacific/Auckland"})).await;
+    app.put_person("lee@example.com", json!({"timezone": "America/Los_Angeles"})).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    for owner in ["kiri@example.com", "lee@example.com"] {
+        app.create_action(&incident, json!({"owner_email": owner, "due_date": "2026-03-10"})).await;
+    }
+    let reminders = app.reminders();
+    let mut first_overdue: BTreeMap<String, chrono::DateTime<Utc>> = BTreeMap::new();
+    // Hourly sweeps from Tuesday 2026-03-10 00:00 UTC to Thursday 00:00 UTC.
+    for hour in 0..48 {
+        let now = at(2026, 3, 10, 0) + chrono::Duration::hours(hour);
+        reminders.sweep(now, false).await.unwrap();
+        reminders.deliver().await.unwrap();
+        for email in smtp.take() {
+            if email.subject.contains("overdue") {
+                first_overdue.entry(email.to[0].clone()).or_insert(now);
+            }
+        }
+    }
+    // 09:00 on Wednesday the 11th, local time: NZDT is UTC+13, PDT is UTC-7.
+    assert_eq!(first_overdue["kiri@example.com"], at(2026, 3, 10, 20), "{first_overdue:?}");
+    assert_eq!(first_overdue["lee@example.com"], at(2026, 3, 11, 16), "{first_overdue:?}");
+}
+
+#[tokio::test]
+async fn escalations_go_to_the_manager_and_reminders_for_someone_who_left_go_to_theirs() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    app.put_person("dana@example.com", json!({"manager_email": "morgan@example.com"})).await;
+    app.put_person("gone@example.com", json!({"manager_email": "pat@example.com", "active": false})).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    // Due Monday 2026-03-02; Wednesday the 11th is 9 days later: overdue and escalated.
+    for owner in ["dana@example.com", "gone@example.com"] {
+        app.create_action(&incident, json!({"owner_email": owner, "due_date": "2026-03-02"})).await;
+    }
+    let reminders = app.reminders();
+    reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
+    reminders.deliver().await.unwrap();
+    let mut got: Vec<(String, String)> = smtp.take().into_iter().map(|e| (e.to[0].clone(), e.subject)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("dana@example.com".to_owned(), "1 overdue corrective action".to_owned()),
+            ("morgan@example.com".to_owned(), "1 escalated corrective action".to_owned()),
+            ("pat@example.com".to_owned(), "1 escalated and 1 overdue corrective actions".to_owned()),
+        ],
+        "the escalation contact is only the fallback, and nobody writes to someone who left"
+    );
+}
