@@ -149,11 +149,12 @@ pub struct ReminderSettings {
     )]
     pub escalate_after_days: i64,
 
-    /// Who hears about escalations (until owners' managers are known). Unset: no escalation e-mails.
+    /// Who hears about escalations for owners without a manager in the people directory, and about
+    /// reviews of incidents without a facilitator. Unset: those e-mails are not sent.
     #[arg(long = "reminder-escalation-email", env = "REMINDER_ESCALATION_EMAIL", global = true)]
     pub escalation_email: Option<String>,
 
-    /// Reminders go out from this hour of the day on (in TIMEZONE).
+    /// Reminders go out from this hour of the recipient's day on (their directory time zone, else TIMEZONE).
     #[arg(long = "reminder-send-hour", env = "REMINDER_SEND_HOUR", default_value_t = 9, global = true)]
     pub send_hour: u32,
 

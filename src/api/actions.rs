@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::access;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, page, page_size, parse_list, required, resource};
+use super::{AppState, Data, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
 use crate::domain::action::{
     Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_due_date,
@@ -435,15 +435,6 @@ impl ActionListQuery {
             Some((filter, page?))
         };
         errors.check(parsed())
-    }
-}
-
-fn parse_bool(field: &str, raw: Option<&str>) -> Result<Option<bool>, FieldError> {
-    match raw {
-        None => Ok(None),
-        Some("true") => Ok(Some(true)),
-        Some("false") => Ok(Some(false)),
-        Some(_) => Err(FieldError::new(field, "must be true or false")),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1/incidents`: the security incidents corrective actions belong to.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, web};
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::access;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag_with, if_match_versions};
-use super::{AppState, Data, page, page_size, parse_list, required, resource};
+use super::{AppState, Data, micros, page, page_size, parse_list, required, resource};
 use crate::db;
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
@@ -161,11 +161,6 @@ fn incident_resource(
 ) -> HttpResponse {
     let etag = entity_tag_with(incident.version, state.today(), if incident.review_held { "r" } else { "" });
     resource(req, builder, &IncidentResponse::new(incident, state), etag)
-}
-
-// Timestamps are kept to the microsecond, as both databases store them.
-fn micros(time: DateTime<Utc>) -> DateTime<Utc> {
-    time.trunc_subsecs(6)
 }
 
 impl TryFrom<CreateIncidentRequest> for IncidentFields {

@@ -144,6 +144,23 @@ fn page(req: &HttpRequest, body: &impl Serialize, next_cursor: Option<&str>) -> 
     response.json(body)
 }
 
+/// Timestamps are kept to the microsecond, as both databases store them, so what a client sent equals
+/// what it reads back.
+fn micros(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    time.trunc_subsecs(6)
+}
+
+/// A `true`/`false` query parameter.
+fn parse_bool(field: &str, raw: Option<&str>) -> Result<Option<bool>, FieldError> {
+    match raw {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(FieldError::new(field, "must be true or false")),
+    }
+}
+
 /// The shared part of list queries.
 fn page_size(limit: Option<i64>) -> i64 {
     limit.unwrap_or(crate::domain::listing::DEFAULT_LIMIT)

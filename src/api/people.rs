@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::actions::{ActionList, ActionListQuery, list_actions};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, access, page, page_size, resource};
+use super::{AppState, Data, access, page, page_size, parse_bool, resource};
 use crate::db;
 use crate::db::people::Put;
 use crate::domain::email::EmailAddress;
@@ -207,12 +207,7 @@ pub async fn list(
     query: web::Query<PersonListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
-    let active = match query.active.as_deref() {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return Err(ApiError::invalid("active", "must be true or false")),
-    };
+    let active = parse_bool("active", query.active.as_deref())?;
     let limit = page_size(query.limit);
     if !(1..=crate::domain::listing::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 200"));

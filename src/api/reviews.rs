@@ -2,7 +2,7 @@
 //! corrective actions they decide on (`POST /reviews/{id}/actions`, all or none).
 
 use actix_web::{HttpRequest, HttpResponse, get, http::header, patch, post, web};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::actions::{ActionResponse, CreateActionRequest};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, access, required, resource};
+use super::{AppState, Data, access, micros, required, resource};
 use crate::db;
 use crate::domain::email::EmailAddress;
 use crate::domain::principal::{Principal, Role};
@@ -249,11 +249,6 @@ pub struct BulkActionsRequest {
 pub struct BulkActionsResponse {
     /// The created actions, in the order they were sent.
     pub items: Vec<ActionResponse>,
-}
-
-// Timestamps are kept to the microsecond, as both databases store them.
-fn micros(time: DateTime<Utc>) -> DateTime<Utc> {
-    time.trunc_subsecs(6)
 }
 
 fn email(field: &str, raw: Option<&str>) -> Result<Option<EmailAddress>, FieldError> {

@@ -1,14 +1,14 @@
 //! `/api/v1/incidents/{id}/timeline` and `/api/v1/timeline/{id}`: what happened when during an incident.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, web};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, access, required, resource};
+use super::{AppState, Data, access, micros, required, resource};
 use crate::db;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText};
@@ -108,7 +108,7 @@ impl TryFrom<CreateTimelineEntryRequest> for TimelineFields {
         let source = errors.take(ShortText::parse_optional("source", body.source.as_deref()));
         let fields = || {
             Some(TimelineFields {
-                occurred_at: body.occurred_at.trunc_subsecs(6),
+                occurred_at: micros(body.occurred_at),
                 description: description?,
                 source: source?,
                 kind: body.kind.unwrap_or_default(),
@@ -126,7 +126,7 @@ impl TryFrom<UpdateTimelineEntryRequest> for TimelinePatch {
         let description = required("description", body.description)
             .and_then(|d| d.map(|d| LongText::parse("description", &d)).transpose());
         let patch = TimelinePatch {
-            occurred_at: errors.take(required("occurred_at", body.occurred_at)).flatten().map(|t| t.trunc_subsecs(6)),
+            occurred_at: errors.take(required("occurred_at", body.occurred_at)).flatten().map(micros),
             description: errors.take(description).flatten(),
             source: errors.take(body.source.try_map(|s| ShortText::parse("source", &s))).unwrap_or_default(),
             kind: errors.take(required("kind", body.kind)).flatten(),

@@ -134,14 +134,7 @@ pub async fn verify(
             updated_by: context.actor.display_name(),
             ..current.clone()
         };
-        let updated = diesel::update(actions::table)
-            .filter(actions::id.eq(id.to_string()))
-            .filter(actions::version.eq(current.version))
-            .set(ActionRow::from(&next))
-            .execute(conn)?;
-        if updated == 0 {
-            return Err(StoreError::Raced);
-        }
+        save(conn, current.version, &next)?;
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
         events::record(conn, &Event::new(&context, EntityType::Action, id, EventKind::Verified, changes))?;
         Ok(next)
@@ -199,14 +192,7 @@ pub async fn update(
             updated_by: context.actor.display_name(),
             ..current.clone()
         };
-        let updated = diesel::update(actions::table)
-            .filter(actions::id.eq(id.to_string()))
-            .filter(actions::version.eq(current.version))
-            .set(ActionRow::from(&next))
-            .execute(conn)?;
-        if updated == 0 {
-            return Err(StoreError::Raced);
-        }
+        save(conn, current.version, &next)?;
         if tags_changed {
             diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
             insert_tags(conn, id, &next.fields.tags)?;
@@ -341,6 +327,19 @@ fn rank_key(after: After) -> Result<Option<(i16, String)>, StoreError> {
         Some((CursorKey::Rank(rank), id)) => Ok(Some((rank, id))),
         Some(_) => Err(StoreError::Invalid(bad_cursor())),
     }
+}
+
+/// Writes `next` over the row if it is still at `version`; a concurrent change makes the write retry.
+fn save(conn: &mut DbConnection, version: i64, next: &Action) -> Result<(), StoreError> {
+    let updated = diesel::update(actions::table)
+        .filter(actions::id.eq(next.id.to_string()))
+        .filter(actions::version.eq(version))
+        .set(ActionRow::from(next))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::Raced);
+    }
+    Ok(())
 }
 
 fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreError> {

@@ -5,40 +5,27 @@ use std::fmt::Write;
 
 use super::{Report, ReportAnswer, ReportDuration};
 
-/// Backslash-escapes every character Markdown could read as markup (CommonMark allows a backslash
-/// before any ASCII punctuation). Inline text also loses its line breaks, which would end a table row.
+/// Backslash-escapes what Markdown could read as markup (CommonMark allows a backslash before any ASCII
+/// punctuation): emphasis, code, links, HTML and table pipes anywhere, list and heading markers where a
+/// line starts. Inline text also loses its line breaks, which would end a table row.
 fn inline(text: &str) -> String {
-    escape(text).replace(['\r', '\n'], " ")
+    line(&text.replace(['\r', '\n'], " "))
 }
 
 fn block(text: &str) -> String {
-    text.lines().map(|line| escape(line.trim_end())).collect::<Vec<_>>().join("  \n")
+    text.lines().map(|l| line(l.trim_end())).collect::<Vec<_>>().join("  \n")
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+fn line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let trimmed = text.trim_start();
+    let digits = trimmed.chars().take_while(char::is_ascii_digit).count();
+    let numbered = digits > 0 && matches!(trimmed[digits..].chars().next(), Some('.' | ')'));
+    if trimmed.starts_with(['-', '+', '#', '=']) || numbered {
+        out.push('\\');
+    }
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`'
-                | '*'
-                | '_'
-                | '{'
-                | '}'
-                | '['
-                | ']'
-                | '<'
-                | '>'
-                | '('
-                | ')'
-                | '#'
-                | '+'
-                | '-'
-                | '!'
-                | '|'
-                | '~'
-                | '&'
-        ) {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&') {
             out.push('\\');
         }
         out.push(c);
@@ -191,6 +178,8 @@ mod tests {
         assert_eq!(inline("<script>|x|"), "\\<script\\>\\|x\\|");
         assert_eq!(inline("a\nb"), "a b");
         assert_eq!(block("**bold**\nnext"), "\\*\\*bold\\*\\*  \nnext");
-        assert_eq!(inline("[link](http://x)"), "\\[link\\]\\(http://x\\)");
+        assert_eq!(inline("[link](http://x)"), "\\[link\\](http://x)");
+        assert_eq!(inline("2026-11-02 e-mail"), "2026-11-02 e-mail", "no escapes where nothing could be markup");
+        assert_eq!(block("- item\n# title\n1. first"), "\\- item  \n\\# title  \n\\1. first");
     }
 }
