@@ -395,3 +395,43 @@ async fn escalations_go_to_the_manager_and_reminders_for_someone_who_left_go_to_
         "the escalation contact is only the fallback, and nobody writes to someone who left"
     );
 }
+
+/// `remind --once --as-of` against the test's own database, as cron would run it.
+fn remind_once(app: &TestApp, smtp: &SmtpServer, as_of: &str) -> String {
+    let database_url = match &app.settings.database.url {
+        action_tracker::config::DatabaseUrl::Sqlite(path) => path.display().to_string(),
+        action_tracker::config::DatabaseUrl::Postgres(url) => url.clone(),
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_action-tracker"))
+        .args(["remind", "--once", "--as-of", as_of])
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", &app.settings.data_dir)
+        .env("JWT_SECRET", crate::helpers::TEST_SECRET)
+        .env("LINK_SECRET", crate::helpers::TEST_LINK_SECRET)
+        .env("SMTP_URL", smtp.url())
+        .env("REMINDER_ESCALATION_EMAIL", "ciso@example.com")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn cron_runs_of_remind_once_send_the_review_reminder_once_per_period() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app
+        .create_incident(json!({"reference": "SEC-5", "title": "Lost laptop", "status": "resolved",
+                                "resolved_at": "2026-03-02T12:00:00Z"}))
+        .await);
+    app.create_review(&incident, json!({"facilitator_email": "facilitator@example.com"})).await;
+
+    // Tuesday the 17th: the review (due Monday the 16th) is one day overdue.
+    let first = remind_once(&app, &smtp, "2026-03-17T10:00:00Z");
+    assert_eq!(first, "facilitator@example.com\tLessons-learned review overdue: SEC-5 Lost laptop\t\n");
+    assert_eq!(remind_once(&app, &smtp, "2026-03-17T16:00:00Z"), "", "the same period is not queued twice");
+    assert_eq!(remind_once(&app, &smtp, "2026-03-18T10:00:00Z"), "", "the next one waits REMINDER_REPEAT_DAYS");
+    assert_eq!(remind_once(&app, &smtp, "2026-03-20T10:00:00Z").lines().count(), 1);
+    let received: Vec<String> = smtp.take().into_iter().map(|e| e.subject).collect();
+    assert_eq!(received.len(), 2, "{received:?}");
+}
