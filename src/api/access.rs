@@ -109,6 +109,7 @@ pub fn update_action(
         resolution: _,
         snoozed_until: _,
         tags,
+        external_refs,
         due_date_change_reason,
     } = patch;
     let editor_only = [
@@ -123,6 +124,7 @@ pub fn update_action(
         ("priority", priority.is_some()),
         ("category", category.is_some()),
         ("tags", tags.is_some()),
+        ("external_refs", external_refs.is_some()),
         ("due_date_change_reason", due_date_change_reason.is_some()),
     ];
     let refused: Vec<String> =

@@ -1,6 +1,6 @@
 //! `/api/v1/actions` and `/api/v1/incidents/{id}/actions`: corrective actions.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,6 +15,7 @@ use crate::domain::action::{
     Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_due_date,
 };
 use crate::domain::email::EmailAddress;
+use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::listing::{ActionFilter, ActionSort, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
@@ -31,7 +32,8 @@ use crate::domain::{FieldError, FieldErrors, Patch};
     "created_at": "2026-11-04T10:00:00Z", "updated_at": "2026-11-10T16:30:00Z", "version": 3,
     "overdue": false, "days_overdue": 0, "created_by": "facilitator@example.com", "updated_by": "dana@example.com",
     "review_id": "0193a1c3-2a4b-7c5d-8e6f-7a8b9c0d1e2f", "verified_at": null, "verified_by": null,
-    "verification_evidence": null, "owner_inactive": false
+    "verification_evidence": null, "owner_inactive": false,
+    "external_refs": [{"system": "jira", "key": "SEC-123", "url": "https://jira.example.com/browse/SEC-123"}]
 }))]
 pub struct ActionResponse {
     pub id: Uuid,
@@ -78,6 +80,59 @@ pub struct ActionResponse {
     pub verification_evidence: Option<String>,
     /// The owner is marked inactive in the people directory: the action needs a new owner.
     pub owner_inactive: bool,
+    /// Tickets in other systems linked to this action; each ticket links to one action at most.
+    pub external_refs: Vec<ExternalRefBody>,
+}
+
+/// A ticket in another system, e.g. `{"system": "jira", "key": "SEC-123"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalRefBody {
+    /// 1–50 letters, digits or `- _ .`; stored lower-case.
+    #[schema(max_length = 50, example = "jira")]
+    pub system: String,
+    /// 1–100 letters, digits or `- _ . : #`.
+    #[schema(max_length = 100, example = "SEC-123")]
+    pub key: String,
+    /// Where people open the ticket (http or https).
+    #[schema(max_length = 2000, example = "https://jira.example.com/browse/SEC-123")]
+    pub url: Option<String>,
+}
+
+impl From<&ExternalRef> for ExternalRefBody {
+    fn from(link: &ExternalRef) -> Self {
+        Self {
+            system: link.system.as_str().to_owned(),
+            key: link.key.as_str().to_owned(),
+            url: link.url.as_ref().map(|u| u.as_str().to_owned()),
+        }
+    }
+}
+
+/// Tickets as sent, parsed: errors name the item (`external_refs[1].key`).
+pub(super) fn parse_refs(field: &str, raw: &[ExternalRefBody]) -> Result<ExternalRefs, FieldErrors> {
+    if raw.len() > ExternalRefs::MAX {
+        return Err(FieldError::new(field, format!("must have at most {} tickets", ExternalRefs::MAX)).into());
+    }
+    let mut errors = FieldErrors::new();
+    let links: Vec<ExternalRef> = raw
+        .iter()
+        .enumerate()
+        .filter_map(|(i, link)| {
+            let system = errors.take(System::parse(&format!("{field}[{i}].system"), &link.system));
+            let key = errors.take(Key::parse(&format!("{field}[{i}].key"), &link.key));
+            let url = errors.take(
+                link.url
+                    .as_deref()
+                    .filter(|u| !u.trim().is_empty())
+                    .map(|u| HttpUrl::parse(&format!("{field}[{i}].url"), u))
+                    .transpose(),
+            );
+            Some(ExternalRef { system: system?, key: key?, url: url? })
+        })
+        .collect();
+    errors.into_result()?;
+    ExternalRefs::new(field, links)
 }
 
 impl ActionResponse {
@@ -113,6 +168,7 @@ impl ActionResponse {
             verified_by: action.verification.as_ref().map(|v| v.by.clone()),
             verification_evidence: action.verification.as_ref().map(|v| v.evidence.to_string()),
             owner_inactive: action.owner_inactive,
+            external_refs: f.external_refs.iter().map(ExternalRefBody::from).collect(),
         }
     }
 }
@@ -163,6 +219,9 @@ pub struct CreateActionRequest {
     pub tags: Option<Vec<String>>,
     /// No reminders until this date.
     pub snoozed_until: Option<NaiveDate>,
+    /// Tickets in other systems to link (at most 10); a ticket linked to another action is a 409.
+    #[schema(max_items = 10)]
+    pub external_refs: Option<Vec<ExternalRefBody>>,
 }
 
 /// A merge-patch (RFC 7396): members left out keep their value, `null` clears an optional one.
@@ -217,6 +276,10 @@ pub struct UpdateActionRequest {
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
     pub snoozed_until: Patch<NaiveDate>,
+    /// Replaces all links to tickets; `null` or `[]` removes them.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ExternalRefBody>>, max_items = 10)]
+    pub external_refs: Patch<Vec<ExternalRefBody>>,
     /// Why the due date moves later: required exactly when `due_date` moves later, and kept in the history.
     #[schema(max_length = 10000)]
     pub due_date_change_reason: Option<String>,
@@ -242,6 +305,8 @@ impl CreateActionRequest {
         let resolution = errors.take(LongText::parse_optional("resolution", self.resolution.as_deref()));
         let snoozed_until = errors.take(self.snoozed_until.map(|d| parse_due_date("snoozed_until", d)).transpose());
         let tags = errors.take_all(Tags::parse("tags", self.tags.as_deref().unwrap_or_default()));
+        let external_refs =
+            errors.take_all(parse_refs("external_refs", self.external_refs.as_deref().unwrap_or_default()));
         let fields = || {
             Some(ActionFields {
                 incident_id: incident_id?,
@@ -258,6 +323,7 @@ impl CreateActionRequest {
                 resolution: resolution?,
                 tags: tags?,
                 snoozed_until: snoozed_until?,
+                external_refs: external_refs?,
             })
         };
         errors.check(fields())
@@ -280,6 +346,12 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
             Patch::Value(tags) => Some(tags),
         };
         let tags = raw_tags.and_then(|raw| errors.take_all(Tags::parse("tags", &raw)));
+        let raw_refs = match body.external_refs {
+            Patch::Absent => None,
+            Patch::Null => Some(Vec::new()),
+            Patch::Value(refs) => Some(refs),
+        };
+        let external_refs = raw_refs.and_then(|raw| errors.take_all(parse_refs("external_refs", &raw)));
         let patch = ActionPatch {
             incident_id: errors.take(required("incident_id", body.incident_id)).flatten(),
             review_id: body.review_id,
@@ -298,6 +370,7 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
             status: errors.take(required("status", body.status)).flatten(),
             resolution: errors.take(body.resolution.try_map(|t| LongText::parse("resolution", &t))).unwrap_or_default(),
             tags,
+            external_refs,
             snoozed_until: errors
                 .take(body.snoozed_until.try_map(|d| parse_due_date("snoozed_until", d)))
                 .unwrap_or_default(),
@@ -355,6 +428,12 @@ pub struct ActionListQuery {
     /// `true`: only actions whose owner is marked inactive in the people directory (orphaned work).
     #[param(value_type = Option<bool>)]
     pub owner_inactive: Option<String>,
+    /// With `external_key`: the action linked to this ticket, e.g. `jira`.
+    #[param(example = "jira")]
+    pub external_system: Option<String>,
+    /// With `external_system`: the ticket's key, e.g. `SEC-123`.
+    #[param(example = "SEC-123")]
+    pub external_key: Option<String>,
     /// One of due_date, -due_date, priority, created_at (default), -created_at, updated_at, -updated_at;
     /// ties are broken by id.
     #[param(example = "due_date")]
@@ -412,6 +491,13 @@ impl ActionListQuery {
         );
         let verified = errors.take(parse_bool("verified", self.verified.as_deref()));
         let owner_inactive = errors.take(parse_bool("owner_inactive", self.owner_inactive.as_deref()));
+        let external_ref = errors.take(match (self.external_system.as_deref(), self.external_key.as_deref()) {
+            (None, None) => Ok(None),
+            (Some(system), Some(key)) => System::parse("external_system", system)
+                .and_then(|system| Ok(Some((system, Key::parse("external_key", key)?)))),
+            (Some(_), None) => Err(FieldError::new("external_key", "is required with external_system")),
+            (None, Some(_)) => Err(FieldError::new("external_system", "is required with external_key")),
+        });
         let sort = errors.take(ActionSort::parse(self.sort.as_deref().unwrap_or("created_at")));
         let page =
             sort.and_then(|sort| errors.take(PageRequest::new(sort, page_size(self.limit), self.cursor.as_deref())));
@@ -431,6 +517,7 @@ impl ActionListQuery {
                 review_id: review_id?,
                 verified: verified?,
                 owner_inactive: owner_inactive?,
+                external_ref: external_ref?,
             };
             Some((filter, page?))
         };
@@ -730,4 +817,156 @@ pub async fn verify(
     .await
     .map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))
+}
+
+/// The state a ticketing system pushes for the action linked to one of its tickets. Members left out
+/// keep their value on an existing action; creating one needs `incident_id`, `title`, `owner_email` and
+/// `due_date`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "incident_id": "0193a1c2-7b4e-7d21-9f0a-5c3e2b1a0f9d", "title": "Enforce phishing-resistant MFA for finance",
+    "owner_email": "dana@example.com", "due_date": "2026-12-15", "priority": "high", "status": "in_progress",
+    "url": "https://jira.example.com/browse/SEC-123"
+}))]
+pub struct UpsertActionRequest {
+    pub incident_id: Option<Uuid>,
+    pub review_id: Option<Uuid>,
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: Option<String>,
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+    #[schema(max_length = 254)]
+    pub owner_email: Option<String>,
+    #[schema(max_length = 200)]
+    pub owner_name: Option<String>,
+    #[schema(max_length = 200)]
+    pub team: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub priority: Option<Priority>,
+    pub category: Option<ActionCategory>,
+    pub status: Option<ActionStatus>,
+    #[schema(max_length = 10000)]
+    pub resolution: Option<String>,
+    #[schema(max_items = 20)]
+    pub tags: Option<Vec<String>>,
+    pub snoozed_until: Option<NaiveDate>,
+    /// The ticket's own URL, kept on the link.
+    #[schema(max_length = 2000)]
+    pub url: Option<String>,
+    /// Why the due date moves later; defaults to "Changed in <system> ticket <key>".
+    #[schema(max_length = 10000)]
+    pub due_date_change_reason: Option<String>,
+}
+
+impl UpsertActionRequest {
+    /// The change to an existing action: only what was sent.
+    fn patch(&self) -> Result<ActionPatch, FieldErrors> {
+        fn sent<T: Clone>(value: &Option<T>) -> Patch<T> {
+            value.clone().map_or(Patch::Absent, Patch::Value)
+        }
+        ActionPatch::try_from(UpdateActionRequest {
+            incident_id: sent(&self.incident_id),
+            review_id: sent(&self.review_id),
+            title: sent(&self.title),
+            description: sent(&self.description),
+            owner_email: sent(&self.owner_email),
+            owner_name: sent(&self.owner_name),
+            team: sent(&self.team),
+            due_date: sent(&self.due_date),
+            priority: sent(&self.priority),
+            category: sent(&self.category),
+            status: sent(&self.status),
+            resolution: sent(&self.resolution),
+            tags: sent(&self.tags),
+            snoozed_until: sent(&self.snoozed_until),
+            external_refs: Patch::Absent,
+            due_date_change_reason: self.due_date_change_reason.clone(),
+        })
+    }
+
+    /// A new action, when none is linked to the ticket yet.
+    fn create(self) -> Result<ActionFields, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let missing = "is required to create the action for this ticket";
+        let incident_id = errors.take(self.incident_id.ok_or_else(|| FieldError::new("incident_id", missing)));
+        let title = errors.take(self.title.ok_or_else(|| FieldError::new("title", missing)));
+        let owner_email = errors.take(self.owner_email.ok_or_else(|| FieldError::new("owner_email", missing)));
+        let due_date = errors.take(self.due_date.ok_or_else(|| FieldError::new("due_date", missing)));
+        errors.into_result()?;
+        let (Some(incident_id), Some(title), Some(owner_email), Some(due_date)) =
+            (incident_id, title, owner_email, due_date)
+        else {
+            return Err(FieldError::new("incident_id", missing).into());
+        };
+        CreateActionRequest {
+            incident_id: Some(incident_id),
+            review_id: self.review_id,
+            title,
+            description: self.description,
+            owner_email,
+            owner_name: self.owner_name,
+            team: self.team,
+            due_date,
+            priority: self.priority,
+            category: self.category,
+            status: self.status,
+            resolution: self.resolution,
+            tags: self.tags,
+            snoozed_until: self.snoozed_until,
+            external_refs: None,
+        }
+        .into_fields(None)
+    }
+}
+
+/// Create or update the action linked to a ticket in another system, so a ticketing system can push its
+/// state without storing our ids: 201 with the new action when none is linked to `{system}/{key}` yet,
+/// 200 with the updated one otherwise. Safe to repeat, and concurrent pushes for one ticket create one
+/// action. Needs the editor role.
+#[utoipa::path(
+    tag = "actions",
+    params(("system" = String, Path, description = "The ticketing system, e.g. `jira`"),
+           ("key" = String, Path, description = "The ticket's key, e.g. `SEC-123`")),
+    request_body = UpsertActionRequest,
+    responses(
+        (status = 200, description = "The linked action, updated", body = ActionResponse, headers(("ETag" = String, description = "New entity tag"))),
+        (status = 201, description = "A new action linked to the ticket", body = ActionResponse, headers(
+            ("Location" = String, description = "URL of the new action"),
+            ("ETag" = String, description = "Entity tag of the new action"))),
+        (status = 422, description = "Invalid fields, a field missing to create the action, or no such incident", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/actions/by-ref/{system}/{key}")]
+pub async fn upsert_by_ref(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ApiJson<UpsertActionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Editor)?;
+    let (system, key) = path.into_inner();
+    let mut errors = FieldErrors::new();
+    let system = errors.take(System::parse("system", &system));
+    let key = errors.take(Key::parse("key", &key));
+    let url = errors
+        .take(body.0.url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| HttpUrl::parse("url", u)).transpose());
+    let patch = errors.take_all(body.0.patch());
+    errors.into_result()?;
+    let (Some(system), Some(key), Some(url), Some(patch)) = (system, key, url, patch) else {
+        return Err(ApiError::Internal("parsed values missing without errors".into()));
+    };
+    let link = ExternalRef { system, key, url };
+    let (action, created) =
+        db::actions::upsert_by_ref(&state.db, link, body.0.create(), patch, access::change_context(&principal))
+            .await
+            .map_err(|e| ApiError::from_store(e, || "action".into()))?;
+    if created {
+        let mut response = HttpResponse::Created();
+        response.insert_header((header::LOCATION, format!("/api/v1/actions/{}", action.id)));
+        Ok(action_resource(&state, &req, response, &action))
+    } else {
+        Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))
+    }
 }

@@ -1,4 +1,5 @@
-//! `/api/v1/{incidents,actions}/{id}/history`: the audit trail, newest first.
+//! `/api/v1/{incidents,actions}/{id}/history`: the audit trail, newest first; `/api/v1/events`: every
+//! change in commit order, for pollers.
 
 use std::collections::BTreeMap;
 
@@ -167,4 +168,68 @@ async fn require_recorded(state: &Data, entity_type: EntityType, id: Uuid) -> Re
         return Err(ApiError::NotFound(format!("no {what} with id {id} exists or existed")));
     }
     Ok(())
+}
+
+/// One change in the feed, with its position.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedItem {
+    /// Position in the feed: increases in commit order, never reused.
+    pub position: i64,
+    #[serde(flatten)]
+    pub event: EventResponse,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeFeed {
+    /// Oldest first, in the order the changes committed.
+    pub items: Vec<FeedItem>,
+    /// Pass as `after` next time. Always set: on an empty page it is the `after` you sent, so a poller
+    /// can keep polling with it.
+    pub next_cursor: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// The `next_cursor` of the previous page; leave out to start from the beginning.
+    pub after: Option<String>,
+    /// Items per page, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+/// The change feed: every audit event (creates, changes, deletes, comments, verifications of incidents,
+/// actions, reviews, timeline entries and people) in the order the changes committed. A poller that
+/// stores `next_cursor` and asks for `?after=<it>` sees every change exactly once, across its own and
+/// our restarts. Needs the viewer role.
+#[utoipa::path(
+    tag = "history",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "The changes after the cursor", body = ChangeFeed),
+        (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/events")]
+pub async fn feed(state: Data, principal: Principal, query: web::Query<FeedQuery>) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
+    let after = match query.after.as_deref() {
+        None | Some("") => 0,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| ApiError::invalid("after", "is not a cursor of this feed"))?,
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let events = db::events::feed(&state.db, after, limit).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let next_cursor = events.last().map_or(after, |(position, _)| *position).to_string();
+    let items =
+        events.into_iter().map(|(position, event)| FeedItem { position, event: EventResponse::from(event) }).collect();
+    Ok(HttpResponse::Ok().json(ChangeFeed { items, next_cursor }))
 }

@@ -7,12 +7,13 @@ use uuid::Uuid;
 
 use super::incidents::{bad_cursor, check_version, exists as incident_exists, lower};
 use super::keyset::keyset;
-use super::rows::{ActionRow, to_column};
-use super::schema::{action_tags, actions, people, reviews};
+use super::rows::{ActionRow, parse_id, to_column};
+use super::schema::{action_refs, action_tags, actions, people, reviews};
 use super::{Db, DbConnection, Guard, StoreError, events, next_action_number};
 use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Tags, Verification};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
+use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::listing::{ActionFilter, ActionSort, CursorKey, Page, PageRequest, contains_pattern};
 use crate::domain::text::LongText;
 use crate::domain::{FieldError, FieldErrors};
@@ -84,6 +85,7 @@ fn insert(
     };
     diesel::insert_into(actions::table).values(ActionRow::from(&action)).execute(conn)?;
     insert_tags(conn, action.id, &action.fields.tags)?;
+    insert_refs(conn, action.id, &action.fields.external_refs)?;
     let changes = Changes::created(action.audit_snapshot());
     events::record(conn, &Event::new(context, EntityType::Action, action.id, EventKind::Created, changes))?;
     Ok(action)
@@ -165,42 +167,108 @@ pub async fn update(
         {
             return Err(StoreError::Forbidden("the action is no longer yours".into()));
         }
-        if let Some(incident_id) = patch.incident_id
-            && incident_id != current.fields.incident_id
-            && !incident_exists(conn, incident_id)?
-        {
-            return Err(StoreError::UnknownIncident);
+        change(conn, current, patch.clone(), &context)
+    })
+    .await
+}
+
+/// Applies `patch` to `current` with the status rules, within the caller's transaction.
+fn change(
+    conn: &mut DbConnection,
+    current: Action,
+    patch: ActionPatch,
+    context: &ChangeContext,
+) -> Result<Action, StoreError> {
+    let id = current.id;
+    if let Some(incident_id) = patch.incident_id
+        && incident_id != current.fields.incident_id
+        && !incident_exists(conn, incident_id)?
+    {
+        return Err(StoreError::UnknownIncident);
+    }
+    let reason = patch.due_date_change_reason.as_ref().map(|r| r.as_str().to_owned());
+    let (fields, completed_at) = current.fields.apply(patch, current.completed_at, context.at)?;
+    if fields == current.fields {
+        return Ok(current);
+    }
+    if fields.review_id != current.fields.review_id || fields.incident_id != current.fields.incident_id {
+        check_review(conn, &fields)?;
+    }
+    let tags_changed = fields.tags != current.fields.tags;
+    let refs_changed = fields.external_refs != current.fields.external_refs;
+    let owner_inactive =
+        super::people::inactive_among(conn, &[fields.owner_email.as_str()])?.contains(fields.owner_email.as_str());
+    let next = Action {
+        verification: current.verification_after(&fields),
+        owner_inactive,
+        fields,
+        completed_at,
+        updated_at: context.at,
+        version: current.version + 1,
+        updated_by: context.actor.display_name(),
+        ..current.clone()
+    };
+    save(conn, current.version, &next)?;
+    if tags_changed {
+        diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
+        insert_tags(conn, id, &next.fields.tags)?;
+    }
+    if refs_changed {
+        diesel::delete(action_refs::table.filter(action_refs::action_id.eq(id.to_string()))).execute(conn)?;
+        insert_refs(conn, id, &next.fields.external_refs)?;
+    }
+    let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
+    let event = Event::new(context, EntityType::Action, id, EventKind::Updated, changes).with_reason(reason);
+    events::record(conn, &event)?;
+    Ok(next)
+}
+
+/// Creates or changes the action linked to the ticket `link`, in one transaction: `patch` applies when
+/// one is linked (the ticket's URL updated when given), `create` otherwise. A due date moved later by
+/// the ticketing system gets the ticket as its reason. Returns the action and whether it was created.
+#[tracing::instrument(skip(db, create, patch, context), fields(system = link.system.as_str(), key = link.key.as_str()))]
+pub async fn upsert_by_ref(
+    db: &Db,
+    link: ExternalRef,
+    create: Result<ActionFields, FieldErrors>,
+    patch: ActionPatch,
+    context: ChangeContext,
+) -> Result<(Action, bool), StoreError> {
+    db.write(move |conn| {
+        let linked: Option<String> = action_refs::table
+            .filter(action_refs::system.eq(link.system.as_str()))
+            .filter(action_refs::key.eq(link.key.as_str()))
+            .select(action_refs::action_id)
+            .first(conn)
+            .optional()?;
+        match linked {
+            Some(id) => {
+                let current = load(conn, parse_id(&id)?)?;
+                let mut patch = patch.clone();
+                patch.external_refs = Some(current.fields.external_refs.including(link.clone()));
+                if patch.due_date.is_some_and(|due| due > current.fields.due_date)
+                    && patch.due_date_change_reason.is_none()
+                {
+                    let reason = format!("Changed in {} ticket {}", link.system.as_str(), link.key.as_str());
+                    patch.due_date_change_reason =
+                        Some(LongText::parse("due_date_change_reason", &reason).map_err(FieldErrors::from)?);
+                }
+                Ok((change(conn, current, patch, &context)?, false))
+            }
+            None => {
+                let mut fields = create.clone()?;
+                fields.external_refs = fields.external_refs.including(link.clone());
+                let completed_at = fields.settle_new(context.at)?;
+                if !incident_exists(conn, fields.incident_id)? {
+                    return Err(StoreError::UnknownIncident);
+                }
+                match insert(conn, fields, completed_at, &context) {
+                    // Another request linked the ticket first: retrying finds its action and updates it.
+                    Err(StoreError::Conflict(_)) => Err(StoreError::Raced),
+                    other => other.map(|action| (action, true)),
+                }
+            }
         }
-        let reason = patch.due_date_change_reason.as_ref().map(|r| r.as_str().to_owned());
-        let (fields, completed_at) = current.fields.apply(patch.clone(), current.completed_at, context.at)?;
-        if fields == current.fields {
-            return Ok(current);
-        }
-        if fields.review_id != current.fields.review_id || fields.incident_id != current.fields.incident_id {
-            check_review(conn, &fields)?;
-        }
-        let tags_changed = fields.tags != current.fields.tags;
-        let owner_inactive =
-            super::people::inactive_among(conn, &[fields.owner_email.as_str()])?.contains(fields.owner_email.as_str());
-        let next = Action {
-            verification: current.verification_after(&fields),
-            owner_inactive,
-            fields,
-            completed_at,
-            updated_at: context.at,
-            version: current.version + 1,
-            updated_by: context.actor.display_name(),
-            ..current.clone()
-        };
-        save(conn, current.version, &next)?;
-        if tags_changed {
-            diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
-            insert_tags(conn, id, &next.fields.tags)?;
-        }
-        let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
-        let event = Event::new(&context, EntityType::Action, id, EventKind::Updated, changes).with_reason(reason);
-        events::record(conn, &event)?;
-        Ok(next)
     })
     .await
 }
@@ -264,6 +332,13 @@ pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) 
         }
         if let Some(needle) = &filter.title_contains {
             query = query.filter(lower(actions::title).like(contains_pattern(needle)).escape('\\'));
+        }
+        if let Some((system, key)) = &filter.external_ref {
+            let linked = action_refs::table
+                .filter(action_refs::system.eq(system.as_str().to_owned()))
+                .filter(action_refs::key.eq(key.as_str().to_owned()))
+                .select(action_refs::action_id);
+            query = query.filter(actions::id.eq_any(linked));
         }
         if let Some(review_id) = filter.review_id {
             query = query.filter(actions::review_id.eq(review_id.to_string()));
@@ -354,20 +429,58 @@ fn with_tags(conn: &mut DbConnection, rows: Vec<ActionRow>) -> Result<Vec<Action
     let inactive = super::people::inactive_among(conn, &owners)?;
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let pairs: Vec<(String, String)> = action_tags::table
-        .filter(action_tags::action_id.eq_any(ids))
+        .filter(action_tags::action_id.eq_any(&ids))
         .select((action_tags::action_id, action_tags::tag))
         .load(conn)?;
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
     for (action_id, tag) in pairs {
         tags.entry(action_id).or_default().push(tag);
     }
+    let links: Vec<(String, String, String, Option<String>)> = action_refs::table
+        .filter(action_refs::action_id.eq_any(&ids))
+        .select((action_refs::action_id, action_refs::system, action_refs::key, action_refs::url))
+        .load(conn)?;
+    let mut refs: HashMap<String, Vec<ExternalRef>> = HashMap::new();
+    for (action_id, system, key, url) in links {
+        refs.entry(action_id).or_default().push(ExternalRef {
+            system: System::from_stored(system),
+            key: Key::from_stored(key),
+            url: url.map(HttpUrl::from_stored),
+        });
+    }
     rows.into_iter()
         .map(|row| {
             let own = tags.remove(&row.id).unwrap_or_default();
+            let links = ExternalRefs::from_stored(refs.remove(&row.id).unwrap_or_default());
             let owner_inactive = inactive.contains(&row.owner_email);
-            row.into_domain(own, owner_inactive)
+            row.into_domain(own, links, owner_inactive)
         })
         .collect()
+}
+
+/// Links the action to its tickets; a ticket already linked to another action is a conflict.
+fn insert_refs(conn: &mut DbConnection, action_id: Uuid, refs: &ExternalRefs) -> Result<(), StoreError> {
+    for link in refs.iter() {
+        diesel::insert_into(action_refs::table)
+            .values((
+                action_refs::system.eq(link.system.as_str()),
+                action_refs::key.eq(link.key.as_str()),
+                action_refs::action_id.eq(action_id.to_string()),
+                action_refs::url.eq(link.url.as_ref().map(HttpUrl::as_str)),
+            ))
+            .execute(conn)
+            .map_err(|error| match error {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                    StoreError::Conflict(format!(
+                        "the ticket {}/{} is already linked to another action",
+                        link.system.as_str(),
+                        link.key.as_str()
+                    ))
+                }
+                other => other.into(),
+            })?;
+    }
+    Ok(())
 }
 
 fn insert_tags(conn: &mut DbConnection, action_id: Uuid, tags: &Tags) -> Result<(), StoreError> {

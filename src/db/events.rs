@@ -1,10 +1,13 @@
 //! The audit history: appended in the same transaction as the change it records, never changed after.
+//! Each event also gets the next position in the change feed (`seq`), in commit order.
 
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::events;
+use diesel::connection::SimpleConnection;
+
 use super::{Db, DbConnection, StoreError};
 use crate::domain::audit::{Changes, EntityType, Event};
 use crate::domain::listing::{Cursor, NewestFirst, Page, PageRequest};
@@ -22,10 +25,11 @@ struct EventRow {
     request_id: Option<String>,
     changes: String,
     reason: Option<String>,
+    seq: i64,
 }
 
 impl EventRow {
-    fn from_domain(event: &Event) -> Result<Self, StoreError> {
+    fn from_domain(event: &Event, seq: i64) -> Result<Self, StoreError> {
         let changes = serde_json::to_string(&event.changes)
             .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
         Ok(Self {
@@ -39,6 +43,7 @@ impl EventRow {
             request_id: event.request_id.clone(),
             changes,
             reason: event.reason.clone(),
+            seq,
         })
     }
 
@@ -62,8 +67,39 @@ impl EventRow {
 
 /// Appends `event`; call inside the write transaction of the change it records.
 pub(super) fn record(conn: &mut DbConnection, event: &Event) -> Result<(), StoreError> {
-    diesel::insert_into(events::table).values(EventRow::from_domain(event)?).execute(conn)?;
+    // The feed position must follow commit order. SQLite commits one writer at a time anyway; on
+    // PostgreSQL writers take turns on this lock from their first event until they commit, so no
+    // transaction can commit a smaller position after a reader has seen a larger one.
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute("SELECT pg_advisory_xact_lock(7401512202)")?;
+    }
+    let last: Option<i64> = events::table.select(diesel::dsl::max(events::seq)).first(conn)?;
+    let row = EventRow::from_domain(event, last.unwrap_or(0) + 1)?;
+    diesel::insert_into(events::table).values(row).execute(conn)?;
     Ok(())
+}
+
+/// The change feed: events after position `after`, oldest first, each with its position.
+#[tracing::instrument(skip(db))]
+pub async fn feed(db: &Db, after: i64, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
+    db.run(move |conn| {
+        let rows: Vec<EventRow> = events::table
+            .filter(events::seq.gt(after))
+            .order(events::seq.asc())
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(conn)?;
+        rows.into_iter().map(|row| Ok((row.seq, row.into_domain()?))).collect()
+    })
+    .await
+}
+
+/// The position of the latest change, or 0: anything read from the database that the audit history
+/// covers can only have changed if this moved.
+#[tracing::instrument(skip(db))]
+pub async fn latest_position(db: &Db) -> Result<i64, StoreError> {
+    db.run(|conn| Ok(events::table.select(diesel::dsl::max(events::seq)).first::<Option<i64>>(conn)?.unwrap_or(0)))
+        .await
 }
 
 /// The history of one incident or action, newest first. Kept after the resource is deleted.

@@ -15,6 +15,7 @@ use super::StoreError;
 use super::schema::{actions, incidents, people, reviews, timeline_entries};
 use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags, Verification};
 use crate::domain::email::EmailAddress;
+use crate::domain::external::ExternalRefs;
 use crate::domain::incident::{Incident, IncidentFields, Reference};
 use crate::domain::person::{Person, PersonFields};
 use crate::domain::review::{Answers, Attendee, Attendees, Review, ReviewFields};
@@ -180,7 +181,12 @@ impl From<&Action> for ActionRow {
 }
 
 impl ActionRow {
-    pub fn into_domain(self, tags: Vec<String>, owner_inactive: bool) -> Result<Action, StoreError> {
+    pub fn into_domain(
+        self,
+        tags: Vec<String>,
+        external_refs: ExternalRefs,
+        owner_inactive: bool,
+    ) -> Result<Action, StoreError> {
         let priority =
             Priority::from_rank(self.priority).ok_or_else(|| corrupt("priority", &self.priority.to_string()))?;
         Ok(Action {
@@ -201,6 +207,7 @@ impl ActionRow {
                 resolution: text(self.resolution),
                 tags: Tags::from_stored(tags.into_iter().map(Tag::from_stored).collect()),
                 snoozed_until: self.snoozed_until,
+                external_refs,
             },
             completed_at: self.completed_at.map(from_column),
             created_at: from_column(self.created_at),

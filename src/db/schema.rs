@@ -70,6 +70,7 @@ diesel::table! {
         request_id -> Nullable<Text>,
         changes -> Text,
         reason -> Nullable<Text>,
+        seq -> BigInt,
     }
 }
 
@@ -178,7 +179,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    action_refs (system, key) {
+        system -> Text,
+        key -> Text,
+        action_id -> Text,
+        url -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
+diesel::joinable!(action_refs -> actions (action_id));
 diesel::joinable!(reviews -> incidents (incident_id));
 diesel::joinable!(timeline_entries -> incidents (incident_id));
 diesel::joinable!(review_reminders -> incidents (incident_id));
@@ -199,4 +210,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     timeline_entries,
     people,
     review_reminders,
+    action_refs,
 );

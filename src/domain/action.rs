@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::audit::Snapshot;
 use super::email::EmailAddress;
+use super::external::ExternalRefs;
 use super::text::{LongText, ShortText, Title};
 use super::{FieldError, FieldErrors, Patch};
 
@@ -207,6 +208,8 @@ pub struct ActionFields {
     pub tags: Tags,
     /// No reminders until this date; the due date does not move.
     pub snoozed_until: Option<NaiveDate>,
+    /// Tickets in other systems this action is linked to.
+    pub external_refs: ExternalRefs,
 }
 
 /// A partial change to an action (merge-patch): absent fields stay as they are.
@@ -226,6 +229,8 @@ pub struct ActionPatch {
     pub resolution: Patch<LongText>,
     pub tags: Option<Tags>,
     pub snoozed_until: Patch<NaiveDate>,
+    /// Replaces all links to tickets.
+    pub external_refs: Option<ExternalRefs>,
     /// Why the due date moves later; required exactly when it does, and kept in the history.
     pub due_date_change_reason: Option<LongText>,
 }
@@ -287,6 +292,7 @@ impl ActionFields {
             resolution: patch.resolution.apply_to(self.resolution.clone()),
             tags: patch.tags.unwrap_or_else(|| self.tags.clone()),
             snoozed_until: patch.snoozed_until.apply_to(self.snoozed_until),
+            external_refs: patch.external_refs.unwrap_or_else(|| self.external_refs.clone()),
         };
         next.check_resolution()?;
         // Deadlines that quietly slip are how corrective actions get forgotten: a later due date must say why.
@@ -346,6 +352,7 @@ impl Action {
             ("snoozed_until", json!(f.snoozed_until)),
             ("completed_at", json!(self.completed_at)),
             ("review_id", json!(f.review_id)),
+            ("external_refs", f.external_refs.to_json()),
             ("verified_at", json!(self.verification.as_ref().map(|v| v.at))),
             ("verified_by", json!(self.verification.as_ref().map(|v| &v.by))),
             ("verification_evidence", json!(self.verification.as_ref().map(|v| v.evidence.as_str()))),
@@ -402,6 +409,7 @@ mod tests {
             resolution: None,
             tags: Tags::default(),
             snoozed_until: None,
+            external_refs: ExternalRefs::default(),
         }
     }
 

@@ -261,6 +261,8 @@ pub struct ActionFilter {
     pub verified: Option<bool>,
     /// Actions whose owner is (or is not) marked inactive in the people directory.
     pub owner_inactive: Option<bool>,
+    /// The action linked to this ticket.
+    pub external_ref: Option<(crate::domain::external::System, crate::domain::external::Key)>,
 }
 
 /// Filters of `GET /incidents`.

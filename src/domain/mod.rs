@@ -10,6 +10,7 @@ pub mod audit;
 pub mod comment;
 pub mod email;
 pub mod errors;
+pub mod external;
 pub mod incident;
 pub mod listing;
 pub mod patch;

@@ -29,6 +29,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("PATCH", "/api/v1/actions/{id}", [401, 403, 200, 200, 200, 403]),
     ("DELETE", "/api/v1/actions/{id}", [401, 403, 403, 204, 403, 403]),
     ("GET", "/api/v1/actions/{id}/history", [401, 200, 200, 200, 200, 403]),
+    ("GET", "/api/v1/events", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/actions/{id}/comments", [401, 403, 201, 201, 201, 403]),
     ("GET", "/api/v1/actions/{id}/comments", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/reminders/run", [401, 403, 403, 200, 403, 403]),
@@ -37,6 +38,8 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/actions/{id}/remind", [401, 403, 202, 202, 403, 403]),
     // Nobody verifies their own work: the owner is refused even with the editor role (see verification.rs).
     ("POST", "/api/v1/actions/{id}/verify", [401, 403, 200, 200, 403, 403]),
+    // The editor's push creates the action linked to the ticket, the admin's updates it.
+    ("PUT", "/api/v1/actions/by-ref/{system}/{key}", [401, 403, 201, 200, 403, 403]),
     ("POST", "/api/v1/incidents/{id}/reviews", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/reviews", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/reviews/{id}", [401, 200, 200, 200, 403, 403]),
@@ -79,6 +82,9 @@ fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
             Some(json!({"occurred_at": "2026-03-02T08:00:00Z", "description": "Alert"}))
         }
         ("PATCH", "/api/v1/timeline/{id}") => Some(json!({"kind": "analysis"})),
+        ("PUT", "/api/v1/actions/by-ref/{system}/{key}") => {
+            Some(json!({"incident_id": incident_id, "title": "Patch", "owner_email": OWNER, "due_date": "2030-01-01"}))
+        }
         ("PUT", "/api/v1/people/{email}") => Some(json!({"name": "Olive Owner", "timezone": "Europe/Berlin"})),
         _ => None,
     }
@@ -153,6 +159,7 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
                 p if p.starts_with("/api/v1/timeline/{id}") => p.replace("{id}", &f.timeline_entry),
                 p if p.ends_with("/verify") => p.replace("{id}", &f.done_action),
                 p if p.contains("{email}") => p.replace("{email}", OWNER),
+                p if p.contains("{system}") => p.replace("{system}", "jira").replace("{key}", "SEC-1"),
                 p if p.contains("{token}") => p.replace("{token}", &app.link(&f.action, OWNER)),
                 p => p.replace("{id}", &f.action),
             };

@@ -1,0 +1,3 @@
+DROP TABLE action_refs;
+DROP INDEX events_seq;
+ALTER TABLE events DROP COLUMN seq;

@@ -1,0 +1,21 @@
+-- Integration with ticketing systems and dashboards: the change feed's commit order, ticket references,
+-- idempotent retries and webhooks. Keep in step with the other backend's migration of the same name.
+
+-- The change feed's position: assigned under a lock held until commit, so it grows in commit order and a
+-- poller reading "after N" never misses an event that commits later with a smaller number.
+ALTER TABLE events ADD COLUMN seq BIGINT;
+UPDATE events SET seq = numbered.n
+  FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM events) AS numbered
+ WHERE events.id = numbered.id;
+ALTER TABLE events ALTER COLUMN seq SET NOT NULL;
+CREATE UNIQUE INDEX events_seq ON events (seq);
+
+-- Tickets in other systems an action is linked to; one ticket links to at most one action.
+CREATE TABLE action_refs (
+    system    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    action_id TEXT NOT NULL REFERENCES actions (id) ON DELETE CASCADE,
+    url       TEXT,
+    PRIMARY KEY (system, key)
+);
+CREATE INDEX action_refs_action ON action_refs (action_id);

@@ -1,0 +1,17 @@
+-- Integration with ticketing systems and dashboards: the change feed's commit order, ticket references,
+-- idempotent retries and webhooks. Keep in step with the other backend's migration of the same name.
+
+-- The change feed's position: SQLite commits one writer at a time, so numbering at insert is commit order.
+ALTER TABLE events ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+UPDATE events SET seq = (SELECT COUNT(*) FROM events AS earlier WHERE earlier.id <= events.id);
+CREATE UNIQUE INDEX events_seq ON events (seq);
+
+-- Tickets in other systems an action is linked to; one ticket links to at most one action.
+CREATE TABLE action_refs (
+    system    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    action_id TEXT NOT NULL REFERENCES actions (id) ON DELETE CASCADE,
+    url       TEXT,
+    PRIMARY KEY (system, key)
+);
+CREATE INDEX action_refs_action ON action_refs (action_id);
