@@ -321,7 +321,8 @@ impl Reminders {
         Some(crate::domain::now() + chrono::Duration::from_std(wait).unwrap_or_default())
     }
 
-    /// Runs the sweep every REMINDER_SWEEP_INTERVAL and the sender every few seconds, until the process ends.
+    /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL and the
+    /// sender every few seconds, until the process ends.
     pub fn spawn(self: Arc<Self>) {
         let sweeper = Arc::clone(&self);
         tokio::spawn(async move {
@@ -330,6 +331,10 @@ impl Reminders {
                 timer.tick().await;
                 if let Err(error) = sweeper.sweep(Utc::now(), false).await {
                     tracing::error!(%error, "reminder sweep failed");
+                }
+                // Housekeeping rides along with the sweep: forget idempotency keys past their 24 hours.
+                if let Err(error) = db::idempotency::purge(&sweeper.db, Utc::now()).await {
+                    tracing::error!(%error, "purging expired idempotency keys failed");
                 }
             }
         });

@@ -62,6 +62,7 @@ impl Application {
                 .service(web::redirect("/docs", "/docs/"))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .default_service(web::to(api::no_route))
+                .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(request_context))
         });
         let server = match settings.http_workers {

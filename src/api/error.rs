@@ -45,6 +45,12 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// An `Idempotency-Key` already used for a different request.
+    #[error("this Idempotency-Key was used for a different request; use a new key for a new request")]
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` has not finished yet.
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyKeyInUse,
     /// None of the media types the client accepts can be produced; the text lists those that can.
     #[error("{0}")]
     NotAcceptable(String),
@@ -70,6 +76,8 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotAcceptable(_) => "not_acceptable",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -117,7 +125,8 @@ pub struct Problem {
     /// The path of the request that failed.
     pub instance: Option<String>,
     /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found, conflict, too_many_requests,
-    /// precondition_failed, payload_too_large, unsupported_media_type, not_acceptable, service_unavailable, internal_error.
+    /// precondition_failed, payload_too_large, unsupported_media_type, not_acceptable, idempotency_key_reused,
+    /// idempotency_key_in_use, service_unavailable, internal_error.
     pub code: String,
     /// The request id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
     pub request_id: Option<String>,
@@ -147,6 +156,8 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::IdempotencyKeyInUse => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -192,6 +203,9 @@ impl ResponseError for ApiError {
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
             _ => {}
+        }
+        if let ApiError::IdempotencyKeyInUse = self {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         if let ApiError::TooManyRequests { retry_after, .. } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.max(&1).to_string()));

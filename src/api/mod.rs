@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod history;
+pub mod idempotency;
 pub mod incidents;
 pub mod middleware;
 pub mod owner_links;

@@ -41,6 +41,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut spec) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(super::routes).split_for_parts();
     CommonResponses.modify(&mut spec);
+    IdempotencyKeyHeader.modify(&mut spec);
     RequestIdHeader.modify(&mut spec);
     spec
 }
@@ -87,6 +88,52 @@ impl Modify for CommonResponses {
                     add("400", "The body is not valid JSON");
                     add("413", "The body is larger than 1 MiB");
                     add("415", "The body is not JSON");
+                }
+            }
+        }
+    }
+}
+
+/// Every POST under `/api/` takes an `Idempotency-Key` (see `idempotency.rs`).
+struct IdempotencyKeyHeader;
+
+impl Modify for IdempotencyKeyHeader {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        let parameter = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Makes a retry safe: a repeat with the same key and body within 24 hours gets the first response \
+                 again (with `Idempotent-Replayed: true`) instead of doing the work twice",
+            ))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+            .build();
+        let replayed = HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"]))))
+            .description(Some("Present on a replayed response"))
+            .build();
+        let problem = |description: &str| -> RefOr<Response> {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/problem+json", Content::new(Some(Ref::from_schema_name("Problem"))))
+                    .build(),
+            )
+        };
+        for (path, item) in spec.paths.paths.iter_mut() {
+            let Some(operation) = item.post.as_mut().filter(|_| path.starts_with("/api/")) else { continue };
+            operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(parameter.clone()));
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("409".into())
+                .or_insert_with(|| problem("A request with the same Idempotency-Key is still running"));
+            responses
+                .entry("422".into())
+                .or_insert_with(|| problem("Invalid fields, or an Idempotency-Key used for a different request"));
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    response.headers.insert("Idempotent-Replayed".to_owned(), RefOr::T(replayed.clone()));
                 }
             }
         }

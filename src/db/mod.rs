@@ -9,6 +9,7 @@ pub mod actions;
 pub mod comments;
 pub mod deliveries;
 pub mod events;
+pub mod idempotency;
 pub mod incidents;
 mod keyset;
 pub mod people;

@@ -188,6 +188,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (principal, key) {
+        principal -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+        locked_until -> Timestamp,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
 diesel::joinable!(action_refs -> actions (action_id));
 diesel::joinable!(reviews -> incidents (incident_id));
@@ -211,4 +224,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     people,
     review_reminders,
     action_refs,
+    idempotency_keys,
 );

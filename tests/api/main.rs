@@ -11,6 +11,7 @@ mod feed;
 mod health;
 mod helpers;
 mod history;
+mod idempotency;
 mod incidents;
 mod listing;
 mod openapi;

@@ -19,3 +19,18 @@ CREATE TABLE action_refs (
     PRIMARY KEY (system, key)
 );
 CREATE INDEX action_refs_action ON action_refs (action_id);
+
+-- Idempotency-Key: the first response to a POST, replayed to retries with the same key for 24 hours.
+-- `status` is null while the first request is still running; its lease says when a crashed one is given up.
+CREATE TABLE idempotency_keys (
+    principal        TEXT NOT NULL,
+    key              TEXT NOT NULL,
+    request_hash     TEXT NOT NULL,
+    status           INTEGER,
+    response_headers TEXT,
+    response_body    TEXT,
+    created_at       TIMESTAMP NOT NULL,
+    locked_until     TIMESTAMP NOT NULL,
+    PRIMARY KEY (principal, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);

@@ -1,3 +1,4 @@
+DROP TABLE idempotency_keys;
 DROP TABLE action_refs;
 DROP INDEX events_seq;
 ALTER TABLE events DROP COLUMN seq;

@@ -1,0 +1,154 @@
+//! Idempotency keys: which POSTs a caller already made, and what they were answered.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::rows::{from_column, to_column};
+use super::schema::idempotency_keys;
+use super::{Db, StoreError};
+
+/// How long a key is remembered.
+pub const RETENTION_HOURS: i64 = 24;
+
+/// A response to replay.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is new (or expired, or abandoned by a crashed request): run the request.
+    Fresh,
+    /// The first request with this key finished: answer as it was answered.
+    Replay(StoredResponse),
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+type Row = (String, Option<i32>, Option<String>, Option<String>, chrono::NaiveDateTime, chrono::NaiveDateTime);
+
+/// Claims `key` for a request whose method, target and body hash to `hash`, holding it until
+/// `lease_until` (after which a request that crashed is given up).
+#[tracing::instrument(skip(db, hash))]
+pub async fn claim(
+    db: &Db,
+    principal: String,
+    key: String,
+    hash: String,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Claim, StoreError> {
+    db.write(move |conn| {
+        let row: Option<Row> = idempotency_keys::table
+            .filter(idempotency_keys::principal.eq(&principal))
+            .filter(idempotency_keys::key.eq(&key))
+            .select((
+                idempotency_keys::request_hash,
+                idempotency_keys::status,
+                idempotency_keys::response_headers,
+                idempotency_keys::response_body,
+                idempotency_keys::created_at,
+                idempotency_keys::locked_until,
+            ))
+            .first(conn)
+            .optional()?;
+        let expired =
+            |created: chrono::NaiveDateTime| from_column(created) < now - chrono::Duration::hours(RETENTION_HOURS);
+        match row {
+            None => {
+                diesel::insert_into(idempotency_keys::table)
+                    .values((
+                        idempotency_keys::principal.eq(&principal),
+                        idempotency_keys::key.eq(&key),
+                        idempotency_keys::request_hash.eq(&hash),
+                        idempotency_keys::created_at.eq(to_column(now)),
+                        idempotency_keys::locked_until.eq(to_column(lease_until)),
+                    ))
+                    .execute(conn)
+                    // A concurrent first use inserted it: the retry of this transaction sees its row.
+                    .map_err(|error| match error {
+                        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Raced,
+                        other => other.into(),
+                    })?;
+                Ok(Claim::Fresh)
+            }
+            // Expired, or abandoned by a request that crashed before answering: start over.
+            Some((_, status, _, _, created, locked_until))
+                if expired(created) || (status.is_none() && from_column(locked_until) <= now) =>
+            {
+                diesel::update(idempotency_keys::table)
+                    .filter(idempotency_keys::principal.eq(&principal))
+                    .filter(idempotency_keys::key.eq(&key))
+                    .set((
+                        idempotency_keys::request_hash.eq(&hash),
+                        idempotency_keys::status.eq(None::<i32>),
+                        idempotency_keys::response_headers.eq(None::<String>),
+                        idempotency_keys::response_body.eq(None::<String>),
+                        idempotency_keys::created_at.eq(to_column(now)),
+                        idempotency_keys::locked_until.eq(to_column(lease_until)),
+                    ))
+                    .execute(conn)?;
+                Ok(Claim::Fresh)
+            }
+            Some((stored_hash, _, _, _, _, _)) if stored_hash != hash => Ok(Claim::Mismatch),
+            Some((_, Some(status), headers, body, _, _)) => {
+                let headers = headers.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default();
+                let status = u16::try_from(status).unwrap_or(500);
+                Ok(Claim::Replay(StoredResponse { status, headers, body: body.unwrap_or_default() }))
+            }
+            Some(_) => Ok(Claim::InProgress),
+        }
+    })
+    .await
+}
+
+/// Stores the answer to the request that claimed `key`.
+#[tracing::instrument(skip(db, response))]
+pub async fn complete(db: &Db, principal: String, key: String, response: StoredResponse) -> Result<(), StoreError> {
+    let headers = serde_json::to_string(&response.headers)
+        .map_err(|e| StoreError::Query(DieselError::SerializationError(Box::new(e))))?;
+    db.write(move |conn| {
+        diesel::update(idempotency_keys::table)
+            .filter(idempotency_keys::principal.eq(&principal))
+            .filter(idempotency_keys::key.eq(&key))
+            .set((
+                idempotency_keys::status.eq(Some(i32::from(response.status))),
+                idempotency_keys::response_headers.eq(Some(&headers)),
+                idempotency_keys::response_body.eq(Some(&response.body)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Forgets `key`, so a retry runs the request again (after a server error).
+#[tracing::instrument(skip(db))]
+pub async fn release(db: &Db, principal: String, key: String) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        diesel::delete(
+            idempotency_keys::table
+                .filter(idempotency_keys::principal.eq(&principal))
+                .filter(idempotency_keys::key.eq(&key)),
+        )
+        .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Deletes keys older than the retention period.
+#[tracing::instrument(skip(db))]
+pub async fn purge(db: &Db, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let before = to_column(now - chrono::Duration::hours(RETENTION_HOURS));
+    db.write(move |conn| {
+        Ok(diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before))).execute(conn)?)
+    })
+    .await
+}
