@@ -15,3 +15,4 @@ pub mod reminders;
 pub mod report;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

@@ -29,7 +29,8 @@ enum Command {
     Openapi,
     /// Print a signed API token (HS256, with JWT_SECRET or the generated secret).
     Token(TokenArgs),
-    /// Run the reminder sweep and deliver the outbox, then exit (for cron, or to test the ladder).
+    /// Run the reminder sweep and deliver the e-mail and webhook outboxes, then exit (for cron, or to test
+    /// the ladder).
     Remind(RemindArgs),
 }
 
@@ -98,6 +99,13 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}\t{}\t{}", email.email.recipient, email.email.subject, email.action_keys.join(","));
             }
             if !args.dry_run {
+                let hooks =
+                    action_tracker::webhooks::Webhooks::new(&cli.settings, Db::connect(&cli.settings.database)?)?;
+                let hook_report = hooks.deliver().await?;
+                eprintln!(
+                    "webhooks: sent {}, retrying {}, failed {}",
+                    hook_report.sent, hook_report.retrying, hook_report.failed
+                );
                 let report = reminders.deliver().await?;
                 eprintln!(
                     "queued {}, sent {}, retrying {}, failed {}",

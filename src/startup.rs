@@ -38,6 +38,7 @@ impl Application {
         let reminders = Arc::new(Reminders::new(settings, db.clone())?);
         if settings.background_work {
             Arc::clone(&reminders).spawn();
+            crate::webhooks::Webhooks::new(settings, db.clone())?.spawn();
         }
         let state = web::Data::new(AppState {
             db,

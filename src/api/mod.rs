@@ -21,6 +21,7 @@ pub mod report;
 pub mod reviews;
 mod spec;
 pub mod timeline;
+pub mod webhooks;
 
 pub use spec::openapi;
 
@@ -98,7 +99,12 @@ pub fn routes(config: &mut ServiceConfig) {
                 .service(people::list)
                 .service(people::get)
                 .service(people::actions)
-                .service(report::get),
+                .service(report::get)
+                .service(webhooks::create)
+                .service(webhooks::list)
+                .service(webhooks::delete)
+                .service(webhooks::deliveries)
+                .service(webhooks::redeliver),
         );
 }
 

@@ -28,6 +28,7 @@ use utoipa_actix_web::AppExt;
         (name = "comments", description = "Progress notes on corrective actions."),
         (name = "reviews", description = "Lessons-learned reviews (NIST SP 800-61 post-incident activity): the meeting, its answers to the standard questions, and the actions it decides on."),
         (name = "timeline", description = "What happened when during an incident, from detection to recovery."),
+        (name = "webhooks", description = "Signed HTTP callbacks on changes, through a durable outbox, with a delivery log."),
         (name = "people", description = "The people directory: managers for escalation, time zones for reminders, and each person's queue."),
         (name = "reminders", description = "Reminder e-mails to owners and escalation contacts, and the outbox."),
         (name = "owner links", description = "The HTML page behind the one-click links in reminder e-mails; the signed link is the credential."),

@@ -87,7 +87,9 @@ fn insert(
     insert_tags(conn, action.id, &action.fields.tags)?;
     insert_refs(conn, action.id, &action.fields.external_refs)?;
     let changes = Changes::created(action.audit_snapshot());
-    events::record(conn, &Event::new(context, EntityType::Action, action.id, EventKind::Created, changes))?;
+    let event = Event::new(context, EntityType::Action, action.id, EventKind::Created, changes)
+        .with_resource(action.audit_snapshot());
+    events::record(conn, &event)?;
     Ok(action)
 }
 
@@ -138,7 +140,9 @@ pub async fn verify(
         };
         save(conn, current.version, &next)?;
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Action, id, EventKind::Verified, changes))?;
+        let event = Event::new(&context, EntityType::Action, id, EventKind::Verified, changes)
+            .with_resource(next.audit_snapshot());
+        events::record(conn, &event)?;
         Ok(next)
     })
     .await
@@ -218,7 +222,9 @@ fn change(
         insert_refs(conn, id, &next.fields.external_refs)?;
     }
     let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
-    let event = Event::new(context, EntityType::Action, id, EventKind::Updated, changes).with_reason(reason);
+    let event = Event::new(context, EntityType::Action, id, EventKind::Updated, changes)
+        .with_reason(reason)
+        .with_resource(next.audit_snapshot());
     events::record(conn, &event)?;
     Ok(next)
 }
@@ -417,7 +423,7 @@ fn save(conn: &mut DbConnection, version: i64, next: &Action) -> Result<(), Stor
     Ok(())
 }
 
-fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreError> {
+pub(super) fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreError> {
     let row: ActionRow =
         actions::table.filter(actions::id.eq(id.to_string())).select(ActionRow::as_select()).first(conn)?;
     with_tags(conn, vec![row])?.pop().ok_or(StoreError::NotFound)

@@ -61,6 +61,7 @@ impl EventRow {
             request_id: self.request_id,
             changes,
             reason: self.reason,
+            resource: None,
         })
     }
 }
@@ -76,7 +77,7 @@ pub(super) fn record(conn: &mut DbConnection, event: &Event) -> Result<(), Store
     let last: Option<i64> = events::table.select(diesel::dsl::max(events::seq)).first(conn)?;
     let row = EventRow::from_domain(event, last.unwrap_or(0) + 1)?;
     diesel::insert_into(events::table).values(row).execute(conn)?;
-    Ok(())
+    super::webhooks::enqueue_event(conn, event)
 }
 
 /// The change feed: events after position `after`, oldest first, each with its position.

@@ -34,7 +34,9 @@ pub async fn create(db: &Db, fields: IncidentFields, context: ChangeContext) -> 
             .execute(conn)
             .map_err(reference_taken)?;
         let changes = Changes::created(incident.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Incident, incident.id, EventKind::Created, changes))?;
+        let event = Event::new(&context, EntityType::Incident, incident.id, EventKind::Created, changes)
+            .with_resource(incident.audit_snapshot());
+        events::record(conn, &event)?;
         Ok(incident.clone())
     })
     .await
@@ -79,7 +81,9 @@ pub async fn update(
             return Err(StoreError::Raced);
         }
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Updated, changes))?;
+        let event = Event::new(&context, EntityType::Incident, id, EventKind::Updated, changes)
+            .with_resource(next.audit_snapshot());
+        events::record(conn, &event)?;
         Ok(next)
     })
     .await

@@ -18,6 +18,7 @@ pub mod reviews;
 mod rows;
 pub mod schema;
 pub mod timeline;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -22,6 +22,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::person::Person;
 use crate::domain::reminder::{ReminderKind, Rung};
 use crate::domain::review::ReviewStatus;
+use crate::domain::webhook::WebhookEvent;
 use crate::mail::Outgoing;
 
 /// An action that may be due a reminder, with what an e-mail about it shows.
@@ -225,6 +226,25 @@ fn review_candidates(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<
     Ok(candidates)
 }
 
+/// Tells webhook subscribers that an action became overdue (its first overdue reminder) or was escalated.
+fn notify_subscribers(
+    conn: &mut DbConnection,
+    action_id: Uuid,
+    rung: &Rung,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let kind = match (rung.kind, rung.period.as_str()) {
+        (ReminderKind::Overdue, "1") => WebhookEvent::ActionOverdue,
+        (ReminderKind::Escalation, _) => WebhookEvent::ActionEscalated,
+        _ => return Ok(()),
+    };
+    let action = super::actions::load(conn, action_id)?;
+    let mut resource = serde_json::Map::new();
+    resource.insert("id".to_owned(), serde_json::json!(action_id));
+    resource.extend(action.audit_snapshot().into_iter().map(|(field, value)| (field.to_owned(), value)));
+    super::webhooks::enqueue_action_notice(conn, kind, action_id, &serde_json::Value::Object(resource), at)
+}
+
 /// Stores the reminders as decided at `as_of`; their e-mails are due for delivery right away.
 fn store(conn: &mut DbConnection, planned: &[PlannedEmail], as_of: DateTime<Utc>) -> Result<(), StoreError> {
     let now = crate::domain::now();
@@ -234,17 +254,20 @@ fn store(conn: &mut DbConnection, planned: &[PlannedEmail], as_of: DateTime<Utc>
             .execute(conn)?;
         for (subject, rung) in &email.reminders {
             match subject {
-                Subject::Action(action_id) => diesel::insert_into(reminders::table)
-                    .values((
-                        reminders::id.eq(Uuid::now_v7().to_string()),
-                        reminders::action_id.eq(action_id.to_string()),
-                        reminders::kind.eq(<&str>::from(rung.kind)),
-                        reminders::period.eq(&rung.period),
-                        reminders::recipient.eq(&email.email.recipient),
-                        reminders::delivery_id.eq(email.delivery_id.to_string()),
-                        reminders::created_at.eq(to_column(as_of)),
-                    ))
-                    .execute(conn)?,
+                Subject::Action(action_id) => {
+                    notify_subscribers(conn, *action_id, rung, as_of)?;
+                    diesel::insert_into(reminders::table)
+                        .values((
+                            reminders::id.eq(Uuid::now_v7().to_string()),
+                            reminders::action_id.eq(action_id.to_string()),
+                            reminders::kind.eq(<&str>::from(rung.kind)),
+                            reminders::period.eq(&rung.period),
+                            reminders::recipient.eq(&email.email.recipient),
+                            reminders::delivery_id.eq(email.delivery_id.to_string()),
+                            reminders::created_at.eq(to_column(as_of)),
+                        ))
+                        .execute(conn)?
+                }
                 Subject::Review(incident_id) => diesel::insert_into(review_reminders::table)
                     .values((
                         review_reminders::id.eq(Uuid::now_v7().to_string()),

@@ -44,7 +44,9 @@ pub async fn create(
         };
         diesel::insert_into(reviews::table).values(ReviewRow::from(&review)).execute(conn)?;
         let changes = Changes::created(review.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Review, review.id, EventKind::Created, changes))?;
+        let event = Event::new(&context, EntityType::Review, review.id, EventKind::Created, changes)
+            .with_resource(review.audit_snapshot());
+        events::record(conn, &event)?;
         Ok(review)
     })
     .await
@@ -102,7 +104,9 @@ pub async fn update(
             return Err(StoreError::Raced);
         }
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Review, id, EventKind::Updated, changes))?;
+        let event = Event::new(&context, EntityType::Review, id, EventKind::Updated, changes)
+            .with_resource(next.audit_snapshot());
+        events::record(conn, &event)?;
         Ok(next)
     })
     .await

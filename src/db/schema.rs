@@ -201,7 +201,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        url -> Text,
+        secret -> Text,
+        events -> Text,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(action_refs -> actions (action_id));
 diesel::joinable!(reviews -> incidents (incident_id));
 diesel::joinable!(timeline_entries -> incidents (incident_id));
@@ -225,4 +255,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     review_reminders,
     action_refs,
     idempotency_keys,
+    webhooks,
+    webhook_deliveries,
 );

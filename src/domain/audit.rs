@@ -108,6 +108,8 @@ pub struct Event {
     pub changes: Changes,
     /// Why, where the change asks for a reason (a later due date).
     pub reason: Option<String>,
+    /// The resource as it is after the change, for webhook subscribers; not stored with the event.
+    pub resource: Option<Value>,
 }
 
 impl Event {
@@ -129,7 +131,17 @@ impl Event {
             request_id: context.request_id.clone(),
             changes,
             reason: None,
+            resource: None,
         }
+    }
+
+    /// Adds the resource's state after the change (its client-visible fields and id).
+    pub fn with_resource(mut self, snapshot: Snapshot) -> Self {
+        let mut object: serde_json::Map<String, Value> =
+            snapshot.into_iter().map(|(field, value)| (field.to_owned(), value)).collect();
+        object.insert("id".to_owned(), Value::String(self.entity_id.clone()));
+        self.resource = Some(Value::Object(object));
+        self
     }
 
     pub fn with_reason(mut self, reason: Option<String>) -> Self {

@@ -20,6 +20,7 @@ pub mod reminder;
 pub mod review;
 pub mod text;
 pub mod timeline;
+pub mod webhook;
 
 pub use errors::{FieldError, FieldErrors};
 pub use patch::Patch;

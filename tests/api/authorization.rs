@@ -51,6 +51,11 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("DELETE", "/api/v1/timeline/{id}", [401, 403, 204, 204, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/report", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/people", [401, 200, 200, 200, 403, 403]),
+    ("POST", "/api/v1/webhooks", [401, 403, 403, 201, 403, 403]),
+    ("GET", "/api/v1/webhooks", [401, 403, 403, 200, 403, 403]),
+    ("DELETE", "/api/v1/webhooks/{id}", [401, 403, 403, 204, 403, 403]),
+    ("GET", "/api/v1/webhooks/{id}/deliveries", [401, 403, 403, 200, 403, 403]),
+    ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", [401, 403, 403, 202, 403, 403]),
     ("PUT", "/api/v1/people/{email}", [401, 403, 403, 200, 403, 403]),
     ("GET", "/api/v1/people/{email}", [401, 200, 200, 200, 200, 403]),
     ("GET", "/api/v1/people/{email}/actions", [401, 200, 200, 200, 200, 403]),
@@ -84,6 +89,9 @@ fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
         ("PATCH", "/api/v1/timeline/{id}") => Some(json!({"kind": "analysis"})),
         ("PUT", "/api/v1/actions/by-ref/{system}/{key}") => {
             Some(json!({"incident_id": incident_id, "title": "Patch", "owner_email": OWNER, "due_date": "2030-01-01"}))
+        }
+        ("POST", "/api/v1/webhooks") => {
+            Some(json!({"url": "https://hooks.example.com/in", "events": ["action.created"]}))
         }
         ("PUT", "/api/v1/people/{email}") => Some(json!({"name": "Olive Owner", "timezone": "Europe/Berlin"})),
         _ => None,
@@ -123,9 +131,18 @@ struct Fixtures {
     done_action: String,
     review: String,
     timeline_entry: String,
+    /// A webhook and one of its deliveries, for the rows that need them (webhooks are few by design).
+    webhook: Option<(String, String)>,
 }
 
-async fn fixtures(app: &TestApp) -> Fixtures {
+async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
+    let webhook = if path.starts_with("/api/v1/webhooks/{id}") {
+        let body = json!({"url": "https://hooks.example.com/in", "events": ["incident.created"]});
+        let hook: Value = app.post("/api/v1/webhooks", &body).await.json().await.unwrap();
+        Some(id(&hook))
+    } else {
+        None
+    };
     let incident = id(&app.create_incident(json!({})).await);
     let holder = id(&app.create_incident(json!({})).await);
     let action = id(&app.create_action(&holder, json!({"owner_email": OWNER})).await);
@@ -134,7 +151,15 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     let review = id(&app.create_review(&holder, json!({})).await);
     let timeline_entry = id(&app.create_timeline_entry(&holder, json!({})).await);
     app.put_person(OWNER, json!({"name": "Olive Owner"})).await;
-    Fixtures { incident, action, done_action, review, timeline_entry }
+    let webhook = match webhook {
+        Some(hook) => {
+            let log: Value = app.get(&format!("/api/v1/webhooks/{hook}/deliveries")).await.json().await.unwrap();
+            let delivery = log["items"][0]["id"].as_str().expect("a delivery of the fixture incident").to_owned();
+            Some((hook, delivery))
+        }
+        None => None,
+    };
+    Fixtures { incident, action, done_action, review, timeline_entry, webhook }
 }
 
 #[tokio::test]
@@ -151,11 +176,15 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
     let mut failures = Vec::new();
     for (method, path, expected) in MATRIX {
         for ((caller, token), expected) in callers.iter().zip(expected) {
-            let f = fixtures(&app).await;
+            let f = fixtures(&app, path).await;
             let incident = f.incident.clone();
             let concrete = match path {
                 p if p.starts_with("/api/v1/incidents/{id}") => p.replace("{id}", &f.incident),
                 p if p.starts_with("/api/v1/reviews/{id}") => p.replace("{id}", &f.review),
+                p if p.starts_with("/api/v1/webhooks/{id}") => {
+                    let (hook, delivery) = f.webhook.clone().expect("webhook fixture");
+                    p.replace("{id}", &hook).replace("{delivery_id}", &delivery)
+                }
                 p if p.starts_with("/api/v1/timeline/{id}") => p.replace("{id}", &f.timeline_entry),
                 p if p.ends_with("/verify") => p.replace("{id}", &f.done_action),
                 p if p.contains("{email}") => p.replace("{email}", OWNER),

@@ -170,6 +170,11 @@ impl TestApp {
         std::sync::Arc::new(action_tracker::reminders::Reminders::new(&self.settings, db).expect("reminders"))
     }
 
+    pub fn webhooks(&self) -> action_tracker::webhooks::Webhooks {
+        let db = action_tracker::db::Db::connect(&self.settings.database).expect("database");
+        action_tracker::webhooks::Webhooks::new(&self.settings, db).expect("webhooks")
+    }
+
     /// The one-click link token a reminder to `owner` about `action_id` would carry.
     pub fn link(&self, action_id: &str, owner: &str) -> String {
         let keys = action_tracker::auth::LinkKeys::load(

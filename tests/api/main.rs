@@ -23,3 +23,4 @@ mod smtp;
 mod tickets;
 mod timeline;
 mod verification;
+mod webhooks;

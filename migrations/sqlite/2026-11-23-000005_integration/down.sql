@@ -1,3 +1,5 @@
+DROP TABLE webhook_deliveries;
+DROP TABLE webhooks;
 DROP TABLE idempotency_keys;
 DROP TABLE action_refs;
 DROP INDEX events_seq;

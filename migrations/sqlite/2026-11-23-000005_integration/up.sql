@@ -30,3 +30,35 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (principal, key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- Webhooks: where to POST which kinds of change. The secret signs each delivery, so it is kept as given.
+CREATE TABLE webhooks (
+    id          TEXT PRIMARY KEY NOT NULL,
+    url         TEXT NOT NULL,
+    secret      TEXT NOT NULL,
+    -- JSON array of event types, e.g. ["action.created", "action.overdue"]
+    events      TEXT NOT NULL,
+    description TEXT,
+    created_at  TIMESTAMP NOT NULL,
+    created_by  TEXT NOT NULL
+);
+CREATE INDEX webhooks_created ON webhooks (created_at, id);
+
+-- The webhook outbox: written in the same transaction as the change, sent by a background worker with
+-- a lease, retried with backoff; the log the API shows.
+CREATE TABLE webhook_deliveries (
+    id               TEXT PRIMARY KEY NOT NULL,
+    webhook_id       TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+    event_type       TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+    attempts         INTEGER NOT NULL,
+    next_attempt_at  TIMESTAMP NOT NULL,
+    locked_until     TIMESTAMP,
+    last_status_code INTEGER,
+    last_error       TEXT,
+    created_at       TIMESTAMP NOT NULL,
+    delivered_at     TIMESTAMP
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);

@@ -1,0 +1,428 @@
+//! Webhook subscriptions and their outbox. Deliveries are written in the transaction of the change they
+//! announce, claimed with a lease (skipping rows another PostgreSQL replica holds), sent outside any
+//! transaction, then marked delivered or rescheduled.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::rows::{from_column, parse_enum, parse_id, to_column};
+use super::schema::{webhook_deliveries, webhooks};
+use super::{Db, DbConnection, StoreError};
+use crate::domain::audit::{EntityType, Event};
+use crate::domain::external::HttpUrl;
+use crate::domain::text::ShortText;
+use crate::domain::webhook::{Webhook, WebhookEvent, WebhookFields, payload};
+
+/// Webhooks one installation may have: each change is offered to all of them in its transaction.
+pub const MAX_WEBHOOKS: i64 = 50;
+
+type WebhookRow = (String, String, String, String, Option<String>, NaiveDateTime, String);
+
+fn webhook(row: WebhookRow) -> Result<Webhook, StoreError> {
+    let (id, url, secret, events, description, created_at, created_by) = row;
+    let events: Vec<WebhookEvent> = serde_json::from_str(&events)
+        .map_err(|e| StoreError::Query(diesel::result::Error::DeserializationError(Box::new(e))))?;
+    Ok(Webhook {
+        id: parse_id(&id)?,
+        fields: WebhookFields {
+            url: HttpUrl::from_stored(url),
+            events,
+            description: description.map(ShortText::from_stored),
+        },
+        secret,
+        created_at: from_column(created_at),
+        created_by,
+    })
+}
+
+const COLUMNS: (
+    webhooks::id,
+    webhooks::url,
+    webhooks::secret,
+    webhooks::events,
+    webhooks::description,
+    webhooks::created_at,
+    webhooks::created_by,
+) = (
+    webhooks::id,
+    webhooks::url,
+    webhooks::secret,
+    webhooks::events,
+    webhooks::description,
+    webhooks::created_at,
+    webhooks::created_by,
+);
+
+#[tracing::instrument(skip(db, secret))]
+pub async fn create(
+    db: &Db,
+    fields: WebhookFields,
+    secret: String,
+    created_by: String,
+    now: DateTime<Utc>,
+) -> Result<Webhook, StoreError> {
+    db.write(move |conn| {
+        let count: i64 = webhooks::table.count().get_result(conn)?;
+        if count >= MAX_WEBHOOKS {
+            return Err(StoreError::Conflict(format!("there are already {MAX_WEBHOOKS} webhooks; delete one first")));
+        }
+        let events = serde_json::to_string(&fields.events)
+            .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+        let hook = Webhook {
+            id: Uuid::now_v7(),
+            fields: fields.clone(),
+            secret: secret.clone(),
+            created_at: now,
+            created_by: created_by.clone(),
+        };
+        diesel::insert_into(webhooks::table)
+            .values((
+                webhooks::id.eq(hook.id.to_string()),
+                webhooks::url.eq(hook.fields.url.as_str()),
+                webhooks::secret.eq(&hook.secret),
+                webhooks::events.eq(events),
+                webhooks::description.eq(hook.fields.description.as_ref().map(ShortText::as_str)),
+                webhooks::created_at.eq(to_column(now)),
+                webhooks::created_by.eq(&hook.created_by),
+            ))
+            .execute(conn)?;
+        Ok(hook)
+    })
+    .await
+}
+
+/// Every webhook, oldest first.
+#[tracing::instrument(skip(db))]
+pub async fn list(db: &Db) -> Result<Vec<Webhook>, StoreError> {
+    db.run(all).await
+}
+
+fn all(conn: &mut DbConnection) -> Result<Vec<Webhook>, StoreError> {
+    let rows: Vec<WebhookRow> = webhooks::table
+        .order((webhooks::created_at.asc(), webhooks::id.asc()))
+        .limit(MAX_WEBHOOKS)
+        .select(COLUMNS)
+        .load(conn)?;
+    rows.into_iter().map(webhook).collect()
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find(db: &Db, id: Uuid) -> Result<Webhook, StoreError> {
+    db.run(move |conn| {
+        let row: WebhookRow = webhooks::table.filter(webhooks::id.eq(id.to_string())).select(COLUMNS).first(conn)?;
+        webhook(row)
+    })
+    .await
+}
+
+/// Deletes a webhook and its delivery log.
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &Db, id: Uuid) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(id.to_string())))
+            .execute(conn)?;
+        let deleted = diesel::delete(webhooks::table.filter(webhooks::id.eq(id.to_string()))).execute(conn)?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Queues a delivery of each of `kinds` to every webhook subscribed to it, inside the caller's
+/// transaction; `body` builds the payload of one kind.
+pub(super) fn enqueue(
+    conn: &mut DbConnection,
+    kinds: &[WebhookEvent],
+    now: DateTime<Utc>,
+    body: impl Fn(WebhookEvent) -> Value,
+) -> Result<(), StoreError> {
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    for hook in all(conn)? {
+        for kind in kinds.iter().filter(|kind| hook.fields.events.contains(kind)) {
+            diesel::insert_into(webhook_deliveries::table)
+                .values((
+                    webhook_deliveries::id.eq(Uuid::now_v7().to_string()),
+                    webhook_deliveries::webhook_id.eq(hook.id.to_string()),
+                    webhook_deliveries::event_type.eq(<&str>::from(*kind)),
+                    webhook_deliveries::payload.eq(body(*kind).to_string()),
+                    webhook_deliveries::status.eq("pending"),
+                    webhook_deliveries::attempts.eq(0),
+                    webhook_deliveries::next_attempt_at.eq(to_column(now)),
+                    webhook_deliveries::created_at.eq(to_column(now)),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues what a recorded change means to subscribers.
+pub(super) fn enqueue_event(conn: &mut DbConnection, event: &Event) -> Result<(), StoreError> {
+    let changes = serde_json::to_value(&event.changes)
+        .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+    enqueue(conn, &WebhookEvent::for_event(event), event.occurred_at, |kind| {
+        payload(
+            event.id,
+            kind,
+            event.occurred_at,
+            event.entity_type,
+            &event.entity_id,
+            &changes,
+            event.resource.as_ref(),
+        )
+    })
+}
+
+/// Queues `kind` about an action whose state is `resource` (overdue, escalated: decided by the sweep).
+pub(super) fn enqueue_action_notice(
+    conn: &mut DbConnection,
+    kind: WebhookEvent,
+    action_id: Uuid,
+    resource: &Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let id = Uuid::now_v7();
+    let changes = Value::Object(serde_json::Map::new());
+    enqueue(conn, &[kind], now, |kind| {
+        payload(id, kind, now, EntityType::Action, &action_id.to_string(), &changes, Some(resource))
+    })
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema, strum::EnumString, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+/// pending: waiting for its (next) attempt; sending: being sent; delivered: the receiver answered 2xx;
+/// failed: given up after the last attempt.
+pub enum WebhookDeliveryStatus {
+    Pending,
+    Sending,
+    Delivered,
+    Failed,
+}
+
+/// One entry of a webhook's delivery log.
+#[derive(Debug, Clone)]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub event_type: WebhookEvent,
+    pub status: WebhookDeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+type DeliveryRow =
+    (String, String, String, i32, NaiveDateTime, Option<i32>, Option<String>, NaiveDateTime, Option<NaiveDateTime>);
+
+/// The newest deliveries of one webhook, newest first, before `before` (an id) if given.
+#[tracing::instrument(skip(db))]
+pub async fn deliveries(
+    db: &Db,
+    webhook_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<WebhookDelivery>, StoreError> {
+    db.run(move |conn| {
+        let mut query = webhook_deliveries::table
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
+            .order(webhook_deliveries::id.desc())
+            .limit(limit)
+            .select((
+                webhook_deliveries::id,
+                webhook_deliveries::event_type,
+                webhook_deliveries::status,
+                webhook_deliveries::attempts,
+                webhook_deliveries::next_attempt_at,
+                webhook_deliveries::last_status_code,
+                webhook_deliveries::last_error,
+                webhook_deliveries::created_at,
+                webhook_deliveries::delivered_at,
+            ))
+            .into_boxed();
+        if let Some(before) = before {
+            query = query.filter(webhook_deliveries::id.lt(before.to_string()));
+        }
+        let rows: Vec<DeliveryRow> = query.load(conn)?;
+        rows.into_iter()
+            .map(|(id, kind, status, attempts, next, code, error, created, delivered)| {
+                Ok(WebhookDelivery {
+                    id: parse_id(&id)?,
+                    event_type: parse_enum("webhook event", &kind)?,
+                    status: parse_enum("webhook delivery status", &status)?,
+                    attempts,
+                    next_attempt_at: from_column(next),
+                    last_status_code: code,
+                    last_error: error,
+                    created_at: from_column(created),
+                    delivered_at: delivered.map(from_column),
+                })
+            })
+            .collect()
+    })
+    .await
+}
+
+/// Sends one delivery again, soon, whatever became of it.
+#[tracing::instrument(skip(db))]
+pub async fn redeliver(db: &Db, webhook_id: Uuid, delivery_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        let updated = diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(delivery_id.to_string()))
+                .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
+                .filter(webhook_deliveries::status.ne("sending")),
+        )
+        .set((
+            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::attempts.eq(0),
+            webhook_deliveries::next_attempt_at.eq(to_column(now)),
+            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            let exists: i64 = webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(delivery_id.to_string()))
+                .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
+                .count()
+                .get_result(conn)?;
+            return Err(if exists == 0 {
+                StoreError::NotFound
+            } else {
+                StoreError::Conflict("the delivery is being sent right now".into())
+            });
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A claimed delivery: where to send what, signed with which secret.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub url: String,
+    #[diesel(sql_type = Text)]
+    pub secret: String,
+    #[diesel(sql_type = Text)]
+    pub payload: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` deliveries that are due (or whose sender's lease ran out) until `lease_until`.
+#[tracing::instrument(skip(db))]
+pub async fn claim(
+    db: &Db,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    db.write(move |conn| {
+        let claim = "UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, locked_until = {1} \
+             WHERE id IN (SELECT id FROM webhook_deliveries \
+               WHERE (status = 'pending' AND next_attempt_at <= {2}) OR (status = 'sending' AND locked_until < {2}) \
+               ORDER BY next_attempt_at LIMIT {3}{lock}) \
+             RETURNING id, webhook_id, payload, attempts";
+        let ids: Vec<ClaimedId> = match conn {
+            DbConnection::Postgres(pg) => diesel::sql_query(
+                claim
+                    .replace("{1}", "$1")
+                    .replace("{2}", "$2")
+                    .replace("{3}", "$3")
+                    .replace("{lock}", " FOR UPDATE SKIP LOCKED"),
+            )
+            .bind::<Timestamp, _>(to_column(lease_until))
+            .bind::<Timestamp, _>(to_column(now))
+            .bind::<BigInt, _>(limit)
+            .load(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::sql_query(
+                claim.replace("{1}", "?1").replace("{2}", "?2").replace("{3}", "?3").replace("{lock}", ""),
+            )
+            .bind::<Timestamp, _>(to_column(lease_until))
+            .bind::<Timestamp, _>(to_column(now))
+            .bind::<BigInt, _>(limit)
+            .load(sqlite)?,
+        };
+        let hooks = all(conn)?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|claimed| {
+                let hook = hooks.iter().find(|h| h.id.to_string() == claimed.webhook_id)?;
+                Some(Claimed {
+                    id: claimed.id,
+                    url: hook.fields.url.as_str().to_owned(),
+                    secret: hook.secret.clone(),
+                    payload: claimed.payload,
+                    attempts: claimed.attempts,
+                })
+            })
+            .collect())
+    })
+    .await
+}
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    webhook_id: String,
+    #[diesel(sql_type = Text)]
+    payload: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+}
+
+/// Records an attempt: delivered (a 2xx), retried at `retry_at`, or given up when that is `None`.
+pub async fn record_attempt(
+    db: &Db,
+    id: String,
+    status_code: Option<u16>,
+    error: Option<String>,
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        let row = webhook_deliveries::table.filter(webhook_deliveries::id.eq(&id));
+        let seen = (
+            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::last_status_code.eq(status_code.map(i32::from)),
+            webhook_deliveries::last_error.eq(&error),
+        );
+        match (&error, retry_at) {
+            (None, _) => diesel::update(row)
+                .set((
+                    webhook_deliveries::status.eq("delivered"),
+                    webhook_deliveries::delivered_at.eq(Some(to_column(now))),
+                    seen,
+                ))
+                .execute(conn)?,
+            (Some(_), Some(at)) => diesel::update(row)
+                .set((
+                    webhook_deliveries::status.eq("pending"),
+                    webhook_deliveries::next_attempt_at.eq(to_column(at)),
+                    seen,
+                ))
+                .execute(conn)?,
+            (Some(_), None) => {
+                diesel::update(row).set((webhook_deliveries::status.eq("failed"), seen)).execute(conn)?
+            }
+        };
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,167 @@
+//! Webhooks end to end: a real HTTP receiver checks signatures and payloads, goes down and comes back.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use action_tracker::webhooks::signature;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_problem, id, spawn_app};
+
+/// What the receiver got: the signature headers and the body.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    timestamp: i64,
+    signature: String,
+    body: String,
+}
+
+struct Receiver {
+    url: String,
+    answer: Arc<AtomicU16>,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start() -> Self {
+        let answer = Arc::new(AtomicU16::new(200));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (state_answer, state_received) = (answer.clone(), received.clone());
+        let server = HttpServer::new(move || {
+            let (answer, received) = (state_answer.clone(), state_received.clone());
+            App::new().route(
+                "/hook",
+                web::post().to(move |req: HttpRequest, body: String| {
+                    let (answer, received) = (answer.clone(), received.clone());
+                    async move {
+                        let header = |name: &str| req.headers().get(name).unwrap().to_str().unwrap().to_owned();
+                        received.lock().unwrap().push(Received {
+                            id: header("webhook-id"),
+                            timestamp: header("webhook-timestamp").parse().unwrap(),
+                            signature: header("webhook-signature"),
+                            body,
+                        });
+                        HttpResponse::build(
+                            actix_web::http::StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap(),
+                        )
+                        .finish()
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        Self { url, answer, received }
+    }
+
+    fn take(&self) -> Vec<Received> {
+        std::mem::take(&mut *self.received.lock().unwrap())
+    }
+}
+
+const SECRET: &str = "receiver-secret-0123456789";
+
+#[tokio::test]
+async fn deliveries_are_signed_retried_until_the_receiver_is_back_and_can_be_sent_again() {
+    let receiver = Receiver::start();
+    let app = spawn_app().await;
+    let created = app
+        .post(
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url, "secret": SECRET, "description": "Jira bridge",
+                    "events": ["action.created", "action.status_changed", "action.overdue"]}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let hook: Value = created.json().await.unwrap();
+    assert_eq!(hook["secret"], SECRET, "shown once, at creation");
+    let listed: Value = app.get("/api/v1/webhooks").await.json().await.unwrap();
+    assert!(listed["items"][0].get("secret").is_none(), "never shown again: {listed}");
+
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = app.create_action(&incident, json!({"title": "Rotate keys", "due_date": "2026-03-10"})).await;
+    app.patch(&format!("/api/v1/actions/{}", id(&action)), &json!({"status": "in_progress"})).await;
+    let webhooks = app.webhooks();
+    assert_eq!(webhooks.deliver().await.unwrap().sent, 2, "incident.created and action.updated are not subscribed");
+
+    let got = receiver.take();
+    let types: Vec<String> = got
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["action.created", "action.status_changed"]);
+    for delivery in &got {
+        assert_eq!(delivery.signature, signature(SECRET, delivery.timestamp, &delivery.body), "a valid signature");
+        assert!((Utc::now().timestamp() - delivery.timestamp).abs() < 60);
+        let body: Value = serde_json::from_str(&delivery.body).unwrap();
+        assert_eq!(body["id"], delivery.id.as_str());
+        assert_eq!(body["data"]["entity_id"], action["id"]);
+        assert_eq!(body["data"]["resource"]["title"], "Rotate keys");
+    }
+    let changed: Value = serde_json::from_str(&got[1].body).unwrap();
+    assert_eq!(changed["data"]["changes"]["status"], json!({"old": "open", "new": "in_progress"}));
+    assert_eq!(changed["data"]["resource"]["status"], "in_progress");
+
+    // The receiver is down: the delivery is kept and retried.
+    receiver.answer.store(503, Ordering::SeqCst);
+    let due = app.reminders();
+    due.sweep(Utc.with_ymd_and_hms(2026, 3, 11, 10, 0, 0).unwrap(), false).await.unwrap();
+    let report = webhooks.deliver().await.unwrap();
+    assert_eq!((report.sent, report.retrying), (0, 1));
+    let log_path = format!("/api/v1/webhooks/{}/deliveries", id(&hook));
+    let log: Value = app.get(&log_path).await.json().await.unwrap();
+    assert_eq!(log["items"][0]["event_type"], "action.overdue");
+    assert_eq!(log["items"][0]["status"], "pending");
+    assert_eq!(log["items"][0]["last_status_code"], 503);
+    assert_eq!(log["items"][0]["attempts"], 1);
+
+    receiver.answer.store(200, Ordering::SeqCst);
+    assert_eq!(webhooks.deliver().await.unwrap().sent, 1, "delivered once the receiver is back");
+    let overdue = receiver.take();
+    assert_eq!(overdue.len(), 2, "the failed attempt reached the receiver too");
+    assert_eq!(overdue[0].id, overdue[1].id, "a retry carries the same event id");
+    let log: Value = app.get(&log_path).await.json().await.unwrap();
+    assert_eq!(
+        (log["items"][0]["status"].clone(), log["items"][0]["attempts"].clone()),
+        (json!("delivered"), json!(2))
+    );
+
+    let first = log["items"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_owned();
+    let redeliver = app.post(&format!("{log_path}/{first}/redeliver"), &json!({})).await;
+    assert_eq!(redeliver.status(), 202);
+    webhooks.deliver().await.unwrap();
+    let again = receiver.take();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, got[0].id, "the same event, sent again");
+
+    assert_eq!(app.delete(&format!("/api/v1/webhooks/{}", id(&hook))).await.status(), 204);
+    app.create_action(&incident, json!({})).await;
+    assert_eq!(webhooks.deliver().await.unwrap().sent, 0, "nothing goes to a deleted webhook");
+}
+
+#[tokio::test]
+async fn webhook_urls_and_events_are_checked() {
+    let app = spawn_app().await;
+    let bad =
+        app.post("/api/v1/webhooks", &json!({"url": "file:///etc/passwd", "events": [], "secret": "short"})).await;
+    let problem = assert_problem(bad, 422, "validation_failed").await;
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["url", "events", "secret"]);
+    let unknown =
+        app.post("/api/v1/webhooks", &json!({"url": "https://x.example.com", "events": ["action.deleted"]})).await;
+    assert_problem(unknown, 422, "validation_failed").await;
+    let generated =
+        app.post("/api/v1/webhooks", &json!({"url": "https://x.example.com", "events": ["incident.created"]})).await;
+    let generated: Value = generated.json().await.unwrap();
+    assert!(generated["secret"].as_str().unwrap().len() >= 32, "a strong secret is generated");
+}
