@@ -27,6 +27,11 @@ pub struct Settings {
     #[arg(long, env = "TIMEZONE", default_value = "UTC", global = true)]
     pub timezone: chrono_tz::Tz,
 
+    /// How long dashboards may reuse a list or `/stats` without asking (`Cache-Control: private, max-age`);
+    /// after that, `If-None-Match` makes asking cheap.
+    #[arg(long = "cache-max-age", env = "CACHE_MAX_AGE", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub cache_max_age: Duration,
+
     /// Run the reminder sweep and the e-mail sender inside `serve`. Turn off on replicas that should only
     /// answer the API, when `action-tracker remind --once` runs from cron instead.
     #[arg(long = "background-work", env = "BACKGROUND_WORK", default_value_t = true, action = clap::ArgAction::Set, global = true)]

@@ -46,6 +46,7 @@ impl Application {
             tokens: keys.verifier,
             reminders,
             review_due_days: settings.reminders.review_due_days,
+            cache_max_age: settings.cache_max_age.as_secs(),
         });
 
         let listener = TcpListener::bind(settings.listen_addr)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::access;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, page, page_size, parse_bool, parse_list, required, resource};
+use super::{AppState, Data, Freshness, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
 use crate::domain::action::{
     Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_due_date,
@@ -562,12 +562,16 @@ pub(super) async fn list_actions(
     filter: ActionFilter,
     page_request: PageRequest<ActionSort>,
 ) -> Result<HttpResponse, ApiError> {
+    let fresh = Freshness::of(state).await?;
+    if let Some(not_modified) = fresh.unchanged(req) {
+        return Ok(not_modified);
+    }
     let today = state.today();
     let found =
         db::actions::list(&state.db, filter, page_request).await.map_err(|e| ApiError::from_store(e, String::new))?;
     let next_cursor = found.next.map(|cursor| cursor.encode());
     let body = ActionList { items: found.items.iter().map(|a| ActionResponse::new(a, today)).collect(), next_cursor };
-    Ok(page(req, &body, body.next_cursor.as_deref()))
+    Ok(page(req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }
 
 /// Add a corrective action to an incident. Needs the editor role.

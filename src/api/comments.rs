@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::ApiJson;
-use super::{Data, access, page, page_size};
+use super::{Data, Freshness, access, page, page_size};
 use crate::db;
 use crate::domain::comment::Comment;
 use crate::domain::listing::{OldestFirst, PageRequest};
@@ -133,9 +133,13 @@ pub async fn list(
     let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     access::read_action(&principal, &action)?;
     let page_request = PageRequest::new(OldestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let fresh = Freshness::of(&state).await?;
+    if let Some(not_modified) = fresh.unchanged(&req) {
+        return Ok(not_modified);
+    }
     let found =
         db::comments::list(&state.db, id, page_request).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     let next_cursor = found.next.map(|cursor| cursor.encode());
     let body = CommentList { items: found.items.into_iter().map(CommentResponse::from).collect(), next_cursor };
-    Ok(page(&req, &body, body.next_cursor.as_deref()))
+    Ok(page(&req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::{Data, access, page, page_size};
+use super::{Data, Freshness, access, page, page_size};
 use crate::db::{self, StoreError};
 use crate::domain::audit::{EntityType, Event, EventKind, FieldChange};
 use crate::domain::listing::{NewestFirst, PageRequest};
@@ -91,12 +91,16 @@ async fn history_page(
     query: &HistoryQuery,
 ) -> Result<HttpResponse, ApiError> {
     let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let fresh = Freshness::of(state).await?;
+    if let Some(not_modified) = fresh.unchanged(req) {
+        return Ok(not_modified);
+    }
     let found = db::events::history(&state.db, entity_type, id, page_request)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;
     let next_cursor = found.next.map(|cursor| cursor.encode());
     let body = EventList { items: found.items.into_iter().map(EventResponse::from).collect(), next_cursor };
-    Ok(page(req, &body, body.next_cursor.as_deref()))
+    Ok(page(req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }
 
 /// The history of an incident, newest first. Needs the viewer role. Kept after the incident is deleted.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::access;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag_with, if_match_versions};
-use super::{AppState, Data, micros, page, page_size, parse_list, required, resource};
+use super::{AppState, Data, Freshness, micros, page, page_size, parse_list, required, resource};
 use crate::db;
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
@@ -310,6 +310,10 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let (filter, page_request) = query.parse()?;
+    let fresh = Freshness::of(&state).await?;
+    if let Some(not_modified) = fresh.unchanged(&req) {
+        return Ok(not_modified);
+    }
     let found =
         db::incidents::list(&state.db, filter, page_request).await.map_err(|e| ApiError::from_store(e, String::new))?;
     let next_cursor = found.next.map(|cursor| cursor.encode());
@@ -317,7 +321,7 @@ pub async fn list(
         items: found.items.iter().map(|incident| IncidentResponse::new(incident, &state)).collect(),
         next_cursor,
     };
-    Ok(page(&req, &body, body.next_cursor.as_deref()))
+    Ok(page(&req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }
 
 /// Fetch one incident. Needs the viewer role.

@@ -20,6 +20,7 @@ pub mod reminders;
 pub mod report;
 pub mod reviews;
 mod spec;
+pub mod stats;
 pub mod timeline;
 pub mod webhooks;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     pub reminders: std::sync::Arc<crate::reminders::Reminders>,
     /// Days after an incident's resolution by which its lessons-learned review is due.
     pub review_due_days: i64,
+    /// `Cache-Control: private, max-age` of collections, in seconds.
+    pub cache_max_age: u64,
 }
 
 impl AppState {
@@ -100,6 +103,7 @@ pub fn routes(config: &mut ServiceConfig) {
                 .service(people::get)
                 .service(people::actions)
                 .service(report::get)
+                .service(stats::get)
                 .service(webhooks::create)
                 .service(webhooks::list)
                 .service(webhooks::delete)
@@ -140,9 +144,50 @@ fn resource(req: &HttpRequest, mut builder: HttpResponseBuilder, body: &impl Ser
     builder.insert_header((header::ETAG, etag)).json(body)
 }
 
-/// A page of a list, with `Link: <…>; rel="next"` when more follow.
-fn page(req: &HttpRequest, body: &impl Serialize, next_cursor: Option<&str>) -> HttpResponse {
+/// Whether a collection changed since a client last read it. Every change the collections show is in the
+/// audit history, so the change feed's latest position, with the day (which moves `overdue`), tells: a
+/// weak tag from them answers a repeated poll with 304 after one indexed lookup, before running the
+/// query. The position is read before the query, so a tag is never newer than its body.
+pub(crate) struct Freshness {
+    tag: String,
+    max_age: u64,
+}
+
+impl Freshness {
+    pub(crate) async fn of(state: &AppState) -> Result<Self, ApiError> {
+        let position =
+            crate::db::events::latest_position(&state.db).await.map_err(|e| ApiError::from_store(e, String::new))?;
+        let tag = format!("W/\"{position}-{}\"", state.today().format("%Y%m%d"));
+        Ok(Self { tag, max_age: state.cache_max_age })
+    }
+
+    /// 304 when the client's copy is current.
+    pub(crate) fn unchanged(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        extract::none_match_hits(req, self.tag.trim_start_matches("W/")).then(|| {
+            let mut response = HttpResponse::NotModified();
+            self.headers(&mut response);
+            response.finish()
+        })
+    }
+
+    pub(crate) fn headers(&self, response: &mut HttpResponseBuilder) {
+        response
+            .insert_header((header::ETAG, self.tag.clone()))
+            .insert_header((header::CACHE_CONTROL, format!("private, max-age={}", self.max_age)));
+    }
+}
+
+/// A page of a list, with its tag and `Link: <…>; rel="next"` when more follow.
+fn page(
+    req: &HttpRequest,
+    body: &impl Serialize,
+    next_cursor: Option<&str>,
+    fresh: Option<&Freshness>,
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
+    if let Some(fresh) = fresh {
+        fresh.headers(&mut response);
+    }
     if let Some(cursor) = next_cursor {
         let mut query: Vec<&str> =
             req.query_string().split('&').filter(|p| !p.is_empty() && !p.starts_with("cursor=")).collect();

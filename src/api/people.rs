@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::actions::{ActionList, ActionListQuery, list_actions};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, access, page, page_size, parse_bool, resource};
+use super::{AppState, Data, Freshness, access, page, page_size, parse_bool, resource};
 use crate::db;
 use crate::db::people::Put;
 use crate::domain::email::EmailAddress;
@@ -220,11 +220,15 @@ pub async fn list(
             )?)
         }
     };
+    let fresh = Freshness::of(&state).await?;
+    if let Some(not_modified) = fresh.unchanged(&req) {
+        return Ok(not_modified);
+    }
     let (people, more) =
         db::people::list(&state.db, active, after, limit).await.map_err(|e| ApiError::from_store(e, String::new))?;
     let next_cursor = more.then(|| people.last().map(|p| URL_SAFE_NO_PAD.encode(p.email.as_str()))).flatten();
     let body = PersonList { items: people.iter().map(PersonResponse::from).collect(), next_cursor };
-    Ok(page(&req, &body, body.next_cursor.as_deref()))
+    Ok(page(&req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }
 
 /// One person's entry. Needs the viewer role, or being that person.

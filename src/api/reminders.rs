@@ -172,7 +172,7 @@ pub async fn deliveries(
         })
         .collect();
     let body = DeliveryList { items, next_cursor: found.next.map(|c| c.encode()) };
-    Ok(page(&req, &body, body.next_cursor.as_deref()))
+    Ok(page(&req, &body, body.next_cursor.as_deref(), None))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -28,6 +28,7 @@ use utoipa_actix_web::AppExt;
         (name = "comments", description = "Progress notes on corrective actions."),
         (name = "reviews", description = "Lessons-learned reviews (NIST SP 800-61 post-incident activity): the meeting, its answers to the standard questions, and the actions it decides on."),
         (name = "timeline", description = "What happened when during an incident, from detection to recovery."),
+        (name = "dashboards", description = "Numbers for dashboards: counts, rates and durations, cheap to poll."),
         (name = "webhooks", description = "Signed HTTP callbacks on changes, through a durable outbox, with a delivery log."),
         (name = "people", description = "The people directory: managers for escalation, time zones for reminders, and each person's queue."),
         (name = "reminders", description = "Reminder e-mails to owners and escalation contacts, and the outbox."),
@@ -43,6 +44,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(super::routes).split_for_parts();
     CommonResponses.modify(&mut spec);
     IdempotencyKeyHeader.modify(&mut spec);
+    CollectionCaching.modify(&mut spec);
     RequestIdHeader.modify(&mut spec);
     spec
 }
@@ -137,6 +139,67 @@ impl Modify for IdempotencyKeyHeader {
                     response.headers.insert("Idempotent-Replayed".to_owned(), RefOr::T(replayed.clone()));
                 }
             }
+        }
+    }
+}
+
+/// The collections dashboards poll (see `Freshness`): a weak `ETag`, `Cache-Control`, and 304 for
+/// `If-None-Match`.
+pub(super) const CACHED_COLLECTIONS: [&str; 11] = [
+    "/api/v1/incidents",
+    "/api/v1/actions",
+    "/api/v1/incidents/{id}/actions",
+    "/api/v1/incidents/{id}/reviews",
+    "/api/v1/incidents/{id}/timeline",
+    "/api/v1/incidents/{id}/history",
+    "/api/v1/actions/{id}/history",
+    "/api/v1/actions/{id}/comments",
+    "/api/v1/people",
+    "/api/v1/people/{email}/actions",
+    "/api/v1/stats",
+];
+
+struct CollectionCaching;
+
+impl Modify for CollectionCaching {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        let parameter = ParameterBuilder::new()
+            .name("If-None-Match")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some("The `ETag` of the copy the client has; answered 304 while nothing changed"))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build();
+        let header = |description: &str| {
+            RefOr::T(
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .description(Some(description))
+                    .build(),
+            )
+        };
+        for (path, item) in spec.paths.paths.iter_mut() {
+            let Some(operation) = item.get.as_mut().filter(|_| CACHED_COLLECTIONS.contains(&path.as_str())) else {
+                continue;
+            };
+            operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(parameter.clone()));
+            let responses = &mut operation.responses.responses;
+            if let Some(RefOr::T(ok)) = responses.get_mut("200") {
+                ok.headers.insert("ETag".into(), header("Weak tag of the data behind this response"));
+                ok.headers.insert("Cache-Control".into(), header("`private, max-age=<CACHE_MAX_AGE>`"));
+            }
+            let not_modified = ResponseBuilder::new()
+                .description("Nothing changed since the `ETag` sent in `If-None-Match`")
+                .header(
+                    "ETag",
+                    HeaderBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build(),
+                )
+                .header(
+                    "Cache-Control",
+                    HeaderBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build(),
+                )
+                .build();
+            responses.insert("304".into(), RefOr::T(not_modified));
         }
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, access, micros, required, resource};
+use super::{AppState, Data, Freshness, access, micros, required, resource};
 use crate::db;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText};
@@ -191,15 +191,26 @@ pub async fn create(
     )
 )]
 #[get("/incidents/{id}/timeline")]
-pub async fn list(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let incident_id = id.into_inner();
     db::incidents::find(&state.db, incident_id)
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
+    let fresh = Freshness::of(&state).await?;
+    if let Some(not_modified) = fresh.unchanged(&req) {
+        return Ok(not_modified);
+    }
     let entries =
         db::timeline::for_incident(&state.db, incident_id).await.map_err(|e| ApiError::from_store(e, String::new))?;
-    Ok(HttpResponse::Ok().json(Timeline { items: entries.iter().map(TimelineEntryResponse::from).collect() }))
+    let mut response = HttpResponse::Ok();
+    fresh.headers(&mut response);
+    Ok(response.json(Timeline { items: entries.iter().map(TimelineEntryResponse::from).collect() }))
 }
 
 /// Correct a timeline entry (JSON merge-patch). Needs the editor role.

@@ -86,6 +86,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
         http_workers: Some(2),
         timezone: chrono_tz::UTC,
         background_work: false,
+        cache_max_age: std::time::Duration::from_secs(5),
         data_dir: std::env::temp_dir(),
         mail: MailSettings {
             smtp_url: None,

@@ -20,6 +20,7 @@ mod reminders;
 mod report;
 mod reviews;
 mod smtp;
+mod stats;
 mod tickets;
 mod timeline;
 mod verification;

@@ -66,3 +66,6 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);
+
+-- /stats?team= narrows by team.
+CREATE INDEX actions_team ON actions (team);

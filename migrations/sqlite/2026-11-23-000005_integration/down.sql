@@ -1,3 +1,4 @@
+DROP INDEX actions_team;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhooks;
 DROP TABLE idempotency_keys;

@@ -1,0 +1,217 @@
+//! `/api/v1/stats`: the numbers a dashboard shows, computed by the database, cheap to poll (weak `ETag`,
+//! `Cache-Control`, 304).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use strum::VariantArray;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::{Data, Freshness, access};
+use crate::db;
+use crate::db::stats::StatsFilter;
+use crate::domain::action::{ActionStatus, Priority};
+use crate::domain::email::EmailAddress;
+use crate::domain::principal::{Principal, Role};
+use crate::domain::text::ShortText;
+use crate::domain::{FieldError, FieldErrors};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stats {
+    /// The day `overdue` was computed for (in `TIMEZONE`).
+    pub as_of: NaiveDate,
+    pub actions: ActionStats,
+    pub incidents: IncidentStats,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionStats {
+    pub total: i64,
+    /// Every status, with 0 for those without actions.
+    #[schema(example = json!({"open": 12, "in_progress": 7, "blocked": 1, "done": 40, "cancelled": 2}))]
+    pub by_status: BTreeMap<String, i64>,
+    /// Open, in progress or blocked, and due before today.
+    pub overdue: i64,
+    /// Open, in progress or blocked, and due today or within 7 days.
+    pub due_next_7_days: i64,
+    pub overdue_aging: OverdueAging,
+    /// Open work (open, in progress, blocked) by priority.
+    #[schema(example = json!({"critical": 1, "high": 6, "medium": 10, "low": 3}))]
+    pub open_by_priority: BTreeMap<String, i64>,
+    /// Open work by category.
+    #[schema(example = json!({"prevention": 8, "detection": 5, "process": 7}))]
+    pub open_by_category: BTreeMap<String, i64>,
+    /// The ten owners with the most overdue actions, most first.
+    pub top_overdue_owners: Vec<OwnerOverdue>,
+    /// Open work whose owner is marked inactive in the people directory: needs a new owner.
+    pub owner_inactive: i64,
+    /// Done ÷ (all but cancelled); null without any.
+    pub completion_rate: Option<f64>,
+    /// Done by the due date ÷ done; null without any done.
+    pub on_time_completion_rate: Option<f64>,
+    /// From creation to done, in whole seconds.
+    pub median_seconds_to_close: Option<f64>,
+    pub p90_seconds_to_close: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueAging {
+    pub days_1_to_7: i64,
+    pub days_8_to_30: i64,
+    pub days_31_to_90: i64,
+    pub over_90_days: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerOverdue {
+    pub owner_email: String,
+    pub overdue: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentStats {
+    pub total: i64,
+    /// Incidents resolved per month (the latest 12 months with any), oldest first.
+    pub resolved_per_month: Vec<MonthCount>,
+    /// From detection to containment.
+    pub median_seconds_to_contain: Option<f64>,
+    /// From detection to resolution.
+    pub median_seconds_to_resolve: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthCount {
+    #[schema(example = "2026-11")]
+    pub month: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Only this incident (and its actions).
+    #[param(value_type = Option<Uuid>)]
+    pub incident_id: Option<String>,
+    /// Only this owner's actions.
+    pub owner: Option<String>,
+    /// Only this team's actions.
+    #[param(max_length = 200)]
+    pub team: Option<String>,
+    /// Only actions and incidents created at or after this time (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub since: Option<String>,
+}
+
+impl StatsQuery {
+    fn parse(&self) -> Result<StatsFilter, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let incident_id = errors.take(
+            self.incident_id
+                .as_deref()
+                .map(|id| Uuid::parse_str(id).map_err(|_| FieldError::new("incident_id", "must be a UUID")))
+                .transpose(),
+        );
+        let owner = errors.take(self.owner.as_deref().map(|o| EmailAddress::parse("owner", o)).transpose());
+        let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
+        let since = errors.take(
+            self.since
+                .as_deref()
+                .map(|raw| {
+                    DateTime::parse_from_rfc3339(raw)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|_| FieldError::new("since", "must be an RFC 3339 time such as 2026-01-01T00:00:00Z"))
+                })
+                .transpose(),
+        );
+        let filter = || Some(StatsFilter { incident_id: incident_id?, owner: owner?, team: team?, since: since? });
+        errors.check(filter())
+    }
+}
+
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Counts, rates and durations over actions and incidents, computed by the database. Filters narrow
+/// them to an incident, an owner, a team or a period. Polling it with `If-None-Match` costs one indexed
+/// lookup while nothing changed. Needs the viewer role.
+#[utoipa::path(
+    tag = "dashboards",
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "The numbers", body = Stats),
+        (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter value", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/stats")]
+pub async fn get(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
+    let filter = query.parse()?;
+    let fresh = Freshness::of(&state).await?;
+    if let Some(not_modified) = fresh.unchanged(&req) {
+        return Ok(not_modified);
+    }
+    let today = state.today();
+    let store = |e| ApiError::from_store(e, String::new);
+    let a = db::stats::actions(&state.db, filter.clone(), today).await.map_err(store)?;
+    let i = db::stats::incidents(&state.db, filter).await.map_err(store)?;
+    let mut by_status: BTreeMap<String, i64> =
+        ActionStatus::VARIANTS.iter().map(|s| (<&str>::from(*s).to_owned(), 0)).collect();
+    by_status.extend(a.by_status);
+    let open_by_priority = a
+        .by_priority
+        .into_iter()
+        .filter_map(|(rank, count)| Some((<&str>::from(Priority::from_rank(rank)?).to_owned(), count)))
+        .collect();
+    let stats = Stats {
+        as_of: today,
+        actions: ActionStats {
+            total: a.total,
+            by_status,
+            overdue: a.overdue,
+            due_next_7_days: a.due_next_7_days,
+            overdue_aging: OverdueAging {
+                days_1_to_7: a.aging[0],
+                days_8_to_30: a.aging[1],
+                days_31_to_90: a.aging[2],
+                over_90_days: a.aging[3],
+            },
+            open_by_priority,
+            open_by_category: a.by_category.into_iter().collect(),
+            top_overdue_owners: a
+                .top_overdue_owners
+                .into_iter()
+                .map(|(owner_email, overdue)| OwnerOverdue { owner_email, overdue })
+                .collect(),
+            owner_inactive: a.owner_inactive,
+            completion_rate: ratio(a.done, a.total - a.cancelled),
+            on_time_completion_rate: ratio(a.done_on_time, a.done),
+            median_seconds_to_close: a.median_seconds_to_close.map(f64::round),
+            p90_seconds_to_close: a.p90_seconds_to_close.map(f64::round),
+        },
+        incidents: IncidentStats {
+            total: i.total,
+            resolved_per_month: i
+                .resolved_per_month
+                .into_iter()
+                .map(|(month, count)| MonthCount { month, count })
+                .collect(),
+            median_seconds_to_contain: i.median_seconds_to_contain.map(f64::round),
+            median_seconds_to_resolve: i.median_seconds_to_resolve.map(f64::round),
+        },
+    };
+    let mut response = HttpResponse::Ok();
+    fresh.headers(&mut response);
+    Ok(response.json(stats))
+}

@@ -1,0 +1,266 @@
+//! Aggregates for dashboards, computed by the database: counts and sums in one pass over the filtered
+//! actions, grouped counts, and percentiles by ordered offset (SQLite has no percentile function; the
+//! same statement works on both backends). Where the SQL differs (date arithmetic, months), the two
+//! spellings stand side by side.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use uuid::Uuid;
+
+use super::rows::to_column;
+use super::schema::{actions, incidents};
+use super::{Db, DbConnection, StoreError};
+use crate::domain::action::ActionStatus;
+use crate::domain::email::EmailAddress;
+use crate::domain::text::ShortText;
+
+/// What the numbers are about.
+#[derive(Debug, Clone, Default)]
+pub struct StatsFilter {
+    pub incident_id: Option<Uuid>,
+    pub owner: Option<EmailAddress>,
+    pub team: Option<ShortText>,
+    /// Only actions and incidents created at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActionTotals {
+    pub total: i64,
+    pub by_status: Vec<(String, i64)>,
+    pub overdue: i64,
+    pub due_next_7_days: i64,
+    /// Overdue by 1–7, 8–30, 31–90 and more than 90 days.
+    pub aging: [i64; 4],
+    pub by_priority: Vec<(i16, i64)>,
+    pub by_category: Vec<(String, i64)>,
+    pub top_overdue_owners: Vec<(String, i64)>,
+    pub owner_inactive: i64,
+    pub done: i64,
+    pub done_on_time: i64,
+    pub cancelled: i64,
+    pub median_seconds_to_close: Option<f64>,
+    pub p90_seconds_to_close: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentTotals {
+    pub total: i64,
+    /// (YYYY-MM, incidents resolved that month), oldest first, the last 12 months with any.
+    pub resolved_per_month: Vec<(String, i64)>,
+    pub median_seconds_to_contain: Option<f64>,
+    pub median_seconds_to_resolve: Option<f64>,
+}
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+/// Narrows a boxed query over `actions` to the filter (a macro, because grouped and plain queries are
+/// different types).
+macro_rules! narrowed {
+    ($query:expr, $filter:expr) => {{
+        let filter: &StatsFilter = $filter;
+        let mut query = $query;
+        if let Some(id) = filter.incident_id {
+            query = query.filter(actions::incident_id.eq(id.to_string()));
+        }
+        if let Some(owner) = &filter.owner {
+            query = query.filter(actions::owner_email.eq(owner.as_str().to_owned()));
+        }
+        if let Some(team) = &filter.team {
+            query = query.filter(actions::team.eq(team.as_str().to_owned()));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(actions::created_at.ge(to_column(since)));
+        }
+        query
+    }};
+}
+
+fn filtered<'a>(filter: &StatsFilter) -> actions::BoxedQuery<'a, Backend> {
+    narrowed!(actions::table.into_boxed(), filter)
+}
+
+fn active() -> Vec<&'static str> {
+    ActionStatus::ACTIVE.iter().map(|s| <&str>::from(*s)).collect()
+}
+
+/// `COUNT(*)` of the rows where `condition` holds, as one column of a single pass.
+fn count_where(condition: &str) -> String {
+    format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)")
+}
+
+/// Seconds between two timestamp columns.
+fn seconds_between(conn: &DbConnection, from: &str, to: &str) -> String {
+    match conn {
+        DbConnection::Postgres(_) => format!("EXTRACT(EPOCH FROM ({to} - {from}))::float8"),
+        DbConnection::Sqlite(_) => format!("(julianday({to}) - julianday({from})) * 86400.0"),
+    }
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn actions(db: &Db, filter: StatsFilter, today: NaiveDate) -> Result<ActionTotals, StoreError> {
+    db.run(move |conn| {
+        let active_list = active().iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
+        let is_active = format!("status IN ({active_list})");
+        let day = |offset: i64| format!("'{}'", today + chrono::Duration::days(offset));
+        let on_time = match conn {
+            DbConnection::Postgres(_) => "CAST(completed_at AS DATE) <= due_date",
+            DbConnection::Sqlite(_) => "date(completed_at) <= due_date",
+        };
+        let gone = "owner_email IN (SELECT email FROM people WHERE active = 0)";
+        let columns = [
+            "COUNT(*)".to_owned(),
+            count_where(&format!("{is_active} AND due_date < {}", day(0))),
+            count_where(&format!("{is_active} AND due_date >= {} AND due_date <= {}", day(0), day(7))),
+            count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(0), day(-7))),
+            count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(-7), day(-30))),
+            count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(-30), day(-90))),
+            count_where(&format!("{is_active} AND due_date < {}", day(-90))),
+            count_where(&format!("{is_active} AND {gone}")),
+            count_where("status = 'done'"),
+            count_where(&format!("status = 'done' AND {on_time}")),
+            count_where("status = 'cancelled'"),
+        ]
+        .join(", ");
+        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = filtered(&filter)
+            .select(sql::<(BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt)>(
+                &columns,
+            ))
+            .first(conn)?;
+        let (total, overdue, due_next_7_days, a1, a2, a3, a4, owner_inactive, done, done_on_time, cancelled) = row;
+
+        let by_status: Vec<(String, i64)> = narrowed!(
+            actions::table.group_by(actions::status).select((actions::status, diesel::dsl::count_star())).into_boxed(),
+            &filter
+        )
+        .order(actions::status.asc())
+        .load(conn)?;
+        let by_priority: Vec<(i16, i64)> = narrowed!(
+            actions::table
+                .group_by(actions::priority)
+                .select((actions::priority, diesel::dsl::count_star()))
+                .into_boxed(),
+            &filter
+        )
+        .filter(actions::status.eq_any(active()))
+        .order(actions::priority.asc())
+        .load(conn)?;
+        let by_category: Vec<(String, i64)> = narrowed!(
+            actions::table
+                .group_by(actions::category)
+                .select((actions::category, diesel::dsl::count_star()))
+                .into_boxed(),
+            &filter
+        )
+        .filter(actions::status.eq_any(active()))
+        .order(actions::category.asc())
+        .load(conn)?;
+        let top_overdue_owners: Vec<(String, i64)> = narrowed!(
+            actions::table
+                .group_by(actions::owner_email)
+                .select((actions::owner_email, diesel::dsl::count_star()))
+                .into_boxed(),
+            &filter
+        )
+        .filter(actions::status.eq_any(active()))
+        .filter(actions::due_date.lt(today))
+        .order((diesel::dsl::count_star().desc(), actions::owner_email.asc()))
+        .limit(10)
+        .load(conn)?;
+
+        let to_close = seconds_between(conn, "created_at", "completed_at");
+        let close_at = |conn: &mut DbConnection, q: f64| -> Result<Option<f64>, StoreError> {
+            let n = done;
+            if n == 0 {
+                return Ok(None);
+            }
+            let offset = ((n - 1) as f64 * q).round() as i64;
+            let value: Option<f64> = filtered(&filter)
+                .filter(actions::status.eq("done"))
+                .filter(actions::completed_at.is_not_null())
+                .select(sql::<Nullable<Double>>(&to_close))
+                .order(sql::<Double>(&to_close).asc())
+                .offset(offset)
+                .first(conn)
+                .optional()?
+                .flatten();
+            Ok(value)
+        };
+        let median_seconds_to_close = close_at(conn, 0.5)?;
+        let p90_seconds_to_close = close_at(conn, 0.9)?;
+        Ok(ActionTotals {
+            total,
+            by_status,
+            overdue,
+            due_next_7_days,
+            aging: [a1, a2, a3, a4],
+            by_priority,
+            by_category,
+            top_overdue_owners,
+            owner_inactive,
+            done,
+            done_on_time,
+            cancelled,
+            median_seconds_to_close,
+            p90_seconds_to_close,
+        })
+    })
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn incidents(db: &Db, filter: StatsFilter) -> Result<IncidentTotals, StoreError> {
+    db.run(move |conn| {
+        macro_rules! narrowed_incidents {
+            ($query:expr) => {{
+                let mut query = $query;
+                if let Some(id) = filter.incident_id {
+                    query = query.filter(incidents::id.eq(id.to_string()));
+                }
+                if let Some(since) = filter.since {
+                    query = query.filter(incidents::created_at.ge(to_column(since)));
+                }
+                query
+            }};
+        }
+        let base = || narrowed_incidents!(incidents::table.into_boxed::<Backend>());
+        let total: i64 = base().count().get_result(conn)?;
+        let month = match conn {
+            DbConnection::Postgres(_) => "to_char(resolved_at, 'YYYY-MM')",
+            DbConnection::Sqlite(_) => "strftime('%Y-%m', resolved_at)",
+        };
+        let mut resolved_per_month: Vec<(String, i64)> = narrowed_incidents!(
+            incidents::table
+                .group_by(sql::<Text>(month))
+                .select((sql::<Text>(month), sql::<BigInt>("COUNT(*)")))
+                .into_boxed::<Backend>()
+        )
+        .filter(incidents::resolved_at.is_not_null())
+        .order(sql::<Text>(month).desc())
+        .limit(12)
+        .load(conn)?;
+        resolved_per_month.reverse();
+        let median = |conn: &mut DbConnection, to: &str| -> Result<Option<f64>, StoreError> {
+            let seconds = seconds_between(conn, "detected_at", to);
+            let present = format!("detected_at IS NOT NULL AND {to} IS NOT NULL AND {to} >= detected_at");
+            let n: i64 = base().filter(sql::<diesel::sql_types::Bool>(&present)).count().get_result(conn)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            Ok(base()
+                .filter(sql::<diesel::sql_types::Bool>(&present))
+                .select(sql::<Nullable<Double>>(&seconds))
+                .order(sql::<Double>(&seconds).asc())
+                .offset((n - 1) / 2)
+                .first(conn)
+                .optional()?
+                .flatten())
+        };
+        let median_seconds_to_contain = median(conn, "contained_at")?;
+        let median_seconds_to_resolve = median(conn, "resolved_at")?;
+        Ok(IncidentTotals { total, resolved_per_month, median_seconds_to_contain, median_seconds_to_resolve })
+    })
+    .await
+}

@@ -1,0 +1,94 @@
+//! `/stats` against a hand-built data set, and cheap polling of it.
+
+use chrono::{Duration, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_problem, id, spawn_app};
+
+#[tokio::test]
+async fn the_numbers_match_a_hand_built_data_set() {
+    let app = spawn_app().await;
+    let today = Utc::now().date_naive();
+    let day = |offset: i64| (today + Duration::days(offset)).to_string();
+    let resolved = app
+        .create_incident(json!({"status": "resolved", "detected_at": "2026-11-01T00:00:00Z",
+                                "contained_at": "2026-11-01T02:00:00Z", "resolved_at": "2026-11-02T00:00:00Z"}))
+        .await;
+    let incident = id(&resolved);
+    app.create_incident(json!({})).await;
+    app.put_person("b@example.com", json!({"active": false})).await;
+    let actions = [
+        json!({"owner_email": "a@example.com", "due_date": day(-3), "priority": "critical"}),
+        json!({"owner_email": "a@example.com", "due_date": day(-10), "status": "in_progress", "category": "training"}),
+        json!({"owner_email": "b@example.com", "due_date": day(-40), "status": "blocked"}),
+        json!({"owner_email": "b@example.com", "due_date": day(-100)}),
+        json!({"owner_email": "c@example.com", "due_date": day(2), "team": "Network"}),
+        json!({"owner_email": "c@example.com", "due_date": day(20), "team": "Network"}),
+        json!({"owner_email": "c@example.com", "due_date": day(5), "status": "done", "resolution": "ok"}),
+        json!({"owner_email": "a@example.com", "due_date": day(-1), "status": "done", "resolution": "late"}),
+        json!({"owner_email": "a@example.com", "due_date": day(1), "status": "cancelled", "resolution": "moot"}),
+    ];
+    for action in actions {
+        app.create_action(&incident, action).await;
+    }
+
+    let stats: Value = app.get("/api/v1/stats").await.json().await.unwrap();
+    let a = &stats["actions"];
+    assert_eq!(stats["as_of"], today.to_string());
+    assert_eq!(a["total"], 9);
+    assert_eq!(a["by_status"], json!({"open": 4, "in_progress": 1, "blocked": 1, "done": 2, "cancelled": 1}));
+    assert_eq!((a["overdue"].clone(), a["due_next_7_days"].clone()), (json!(4), json!(1)));
+    assert_eq!(a["overdue_aging"], json!({"days_1_to_7": 1, "days_8_to_30": 1, "days_31_to_90": 1, "over_90_days": 1}));
+    assert_eq!(a["open_by_priority"], json!({"critical": 1, "medium": 5}));
+    assert_eq!(a["open_by_category"], json!({"other": 5, "training": 1}));
+    assert_eq!(
+        a["top_overdue_owners"],
+        json!([{"owner_email": "a@example.com", "overdue": 2}, {"owner_email": "b@example.com", "overdue": 2}])
+    );
+    assert_eq!(a["owner_inactive"], 2, "b left, with two actions still open");
+    assert_eq!(a["completion_rate"], 0.25);
+    assert_eq!(a["on_time_completion_rate"], 0.5);
+    let median = a["median_seconds_to_close"].as_f64().unwrap();
+    assert!((0.0..60.0).contains(&median), "closed right after creation: {median}");
+    assert!(a["p90_seconds_to_close"].as_f64().unwrap() >= median);
+
+    let i = &stats["incidents"];
+    assert_eq!(i["total"], 2);
+    assert_eq!(i["resolved_per_month"], json!([{"month": "2026-11", "count": 1}]));
+    assert_eq!(i["median_seconds_to_contain"], 7200.0);
+    assert_eq!(i["median_seconds_to_resolve"], 86400.0);
+
+    let network: Value = app.get("/api/v1/stats?team=Network").await.json().await.unwrap();
+    assert_eq!(network["actions"]["total"], 2);
+    let owner: Value = app.get("/api/v1/stats?owner=A@example.com").await.json().await.unwrap();
+    assert_eq!(owner["actions"]["total"], 4);
+    let other: Value =
+        app.get(&format!("/api/v1/stats?incident_id={}", uuid::Uuid::now_v7())).await.json().await.unwrap();
+    assert_eq!((other["actions"]["total"].clone(), other["incidents"]["total"].clone()), (json!(0), json!(0)));
+    assert_eq!(other["actions"]["completion_rate"], Value::Null);
+    assert_problem(app.get("/api/v1/stats?since=last-week").await, 422, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn polling_an_unchanged_collection_or_stats_answers_304() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    for path in
+        ["/api/v1/stats", "/api/v1/actions?status=open", format!("/api/v1/incidents/{incident}/timeline").as_str()]
+    {
+        let first = app.get(path).await;
+        assert_eq!(first.status(), 200);
+        assert_eq!(first.headers()["cache-control"], "private, max-age=5");
+        let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(etag.starts_with("W/\""), "a weak tag: {etag}");
+        let again = app.builder(Method::GET, path).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+
+        app.create_action(&incident, json!({})).await;
+        let changed = app.builder(Method::GET, path).header("if-none-match", &etag).send().await.unwrap();
+        assert_eq!(changed.status(), 200, "{path} after a change");
+        assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+    }
+}
