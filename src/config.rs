@@ -32,6 +32,11 @@ pub struct Settings {
     #[arg(long = "cache-max-age", env = "CACHE_MAX_AGE", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
     pub cache_max_age: Duration,
 
+    /// A bearer token Prometheus may scrape `/metrics` with (at least 32 characters); without it, `/metrics`
+    /// needs a viewer's JWT.
+    #[arg(long = "metrics-token", env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<Secret>,
+
     /// Run the reminder sweep and the e-mail sender inside `serve`. Turn off on replicas that should only
     /// answer the API, when `action-tracker remind --once` runs from cron instead.
     #[arg(long = "background-work", env = "BACKGROUND_WORK", default_value_t = true, action = clap::ArgAction::Set, global = true)]

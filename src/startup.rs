@@ -26,6 +26,9 @@ impl Application {
     /// Connects to the database, brings its schema up to date and binds the listener.
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
         let keys = Keys::load(&settings.auth, &settings.data_dir, &settings.database.url)?;
+        if settings.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+            anyhow::bail!("METRICS_TOKEN must be at least 32 characters (openssl rand -base64 32)");
+        }
         if let Some(path) = &keys.generated_secret {
             tracing::info!(
                 secret = %path.display(),
@@ -47,6 +50,8 @@ impl Application {
             reminders,
             review_due_days: settings.reminders.review_due_days,
             cache_max_age: settings.cache_max_age.as_secs(),
+            metrics: Arc::new(crate::metrics::Metrics::new()?),
+            metrics_token: settings.metrics_token.clone(),
         });
 
         let listener = TcpListener::bind(settings.listen_addr)

@@ -62,6 +62,9 @@ pub async fn request_context(
     span.record("status", status);
     span.record("latency_ms", latency_ms);
     span.in_scope(|| tracing::info!("request completed"));
+    if let Some(state) = response.request().app_data::<super::Data>() {
+        state.metrics.observe_request(&route, response.request().method().as_str(), status, latency_ms / 1000.0);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

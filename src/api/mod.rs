@@ -13,6 +13,7 @@ pub mod health;
 pub mod history;
 pub mod idempotency;
 pub mod incidents;
+pub mod metrics;
 pub mod middleware;
 pub mod owner_links;
 pub mod people;
@@ -48,6 +49,9 @@ pub struct AppState {
     pub review_due_days: i64,
     /// `Cache-Control: private, max-age` of collections, in seconds.
     pub cache_max_age: u64,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// A bearer token Prometheus may scrape `/metrics` with, instead of a JWT.
+    pub metrics_token: Option<crate::config::Secret>,
 }
 
 impl AppState {
@@ -62,6 +66,7 @@ pub fn routes(config: &mut ServiceConfig) {
     config
         .service(health::healthz)
         .service(health::readyz)
+        .service(metrics::get)
         .service(owner_links::show)
         .service(owner_links::choose)
         .service(

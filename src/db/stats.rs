@@ -264,3 +264,53 @@ pub async fn incidents(db: &Db, filter: StatsFilter) -> Result<IncidentTotals, S
     })
     .await
 }
+
+/// What the Prometheus gauges show.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSnapshot {
+    /// (status, priority, count)
+    pub actions: Vec<(String, String, i64)>,
+    pub overdue: i64,
+    pub emails: Vec<(String, i64)>,
+    pub webhooks: Vec<(String, i64)>,
+    pub reminders_sent: Vec<(String, i64)>,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, StoreError> {
+    use super::schema::{deliveries, reminders, webhook_deliveries};
+    db.run(move |conn| {
+        let actions: Vec<(String, i16, i64)> = actions::table
+            .group_by((actions::status, actions::priority))
+            .select((actions::status, actions::priority, diesel::dsl::count_star()))
+            .load(conn)?;
+        let actions = actions
+            .into_iter()
+            .map(|(status, rank, count)| {
+                let priority = crate::domain::action::Priority::from_rank(rank).map_or("unknown", <&str>::from);
+                (status, priority.to_owned(), count)
+            })
+            .collect();
+        let overdue: i64 = actions::table
+            .filter(actions::status.eq_any(active()))
+            .filter(actions::due_date.lt(today))
+            .count()
+            .get_result(conn)?;
+        let emails: Vec<(String, i64)> = deliveries::table
+            .group_by(deliveries::status)
+            .select((deliveries::status, diesel::dsl::count_star()))
+            .load(conn)?;
+        let webhooks: Vec<(String, i64)> = webhook_deliveries::table
+            .group_by(webhook_deliveries::status)
+            .select((webhook_deliveries::status, diesel::dsl::count_star()))
+            .load(conn)?;
+        let reminders_sent: Vec<(String, i64)> = reminders::table
+            .inner_join(deliveries::table)
+            .filter(deliveries::status.eq("sent"))
+            .group_by(reminders::kind)
+            .select((reminders::kind, diesel::dsl::count_star()))
+            .load(conn)?;
+        Ok(MetricsSnapshot { actions, overdue, emails, webhooks, reminders_sent })
+    })
+    .await
+}

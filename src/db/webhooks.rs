@@ -335,7 +335,7 @@ pub async fn claim(
         let claim = "UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, locked_until = {1} \
              WHERE id IN (SELECT id FROM webhook_deliveries \
                WHERE (status = 'pending' AND next_attempt_at <= {2}) OR (status = 'sending' AND locked_until < {2}) \
-               ORDER BY next_attempt_at LIMIT {3}{lock}) \
+               ORDER BY next_attempt_at, id LIMIT {3}{lock}) \
              RETURNING id, webhook_id, payload, attempts";
         let ids: Vec<ClaimedId> = match conn {
             DbConnection::Postgres(pg) => diesel::sql_query(
@@ -357,6 +357,9 @@ pub async fn claim(
             .bind::<BigInt, _>(limit)
             .load(sqlite)?,
         };
+        // RETURNING follows no order; receivers should see changes in the order they were made.
+        let mut ids = ids;
+        ids.sort_by(|a, b| a.id.cmp(&b.id));
         let hooks = all(conn)?;
         Ok(ids
             .into_iter()

@@ -15,6 +15,7 @@ const OWNER: &str = "owner@example.com";
 const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/healthz", [200, 200, 200, 200, 200, 200]),
     ("GET", "/readyz", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/metrics", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/incidents", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/incidents", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/incidents/{id}", [401, 200, 200, 200, 403, 403]),

@@ -87,6 +87,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
         timezone: chrono_tz::UTC,
         background_work: false,
         cache_max_age: std::time::Duration::from_secs(5),
+        metrics_token: None,
         data_dir: std::env::temp_dir(),
         mail: MailSettings {
             smtp_url: None,

@@ -14,6 +14,7 @@ mod history;
 mod idempotency;
 mod incidents;
 mod listing;
+mod metrics;
 mod openapi;
 mod people;
 mod reminders;
