@@ -227,6 +227,7 @@ impl Reminders {
             owner: if for_owner { String::new() } else { candidate.owner_email.to_string() },
             link,
             api_url: format!("{}/api/v1/actions/{}", self.base_url, candidate.action_id),
+            tickets: candidate.tickets.clone(),
         }
     }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::deliveries::DeliveryRow;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
-use super::schema::{actions, deliveries, incidents, reminders, review_reminders, reviews};
+use super::schema::{action_refs, actions, deliveries, incidents, reminders, review_reminders, reviews};
 use super::{Db, DbConnection, StoreError};
 use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
@@ -37,6 +37,8 @@ pub struct Candidate {
     pub incident_reference: Option<String>,
     pub incident_title: String,
     pub snoozed_until: Option<NaiveDate>,
+    /// Linked tickets as (system/key, URL), so the e-mail can point to where the work is tracked.
+    pub tickets: Vec<(String, Option<String>)>,
 }
 
 /// A resolved incident whose lessons-learned review is not held yet.
@@ -119,7 +121,28 @@ fn candidate(row: Row) -> Result<Candidate, StoreError> {
         incident_reference: reference,
         incident_title,
         snoozed_until,
+        tickets: Vec::new(),
     })
+}
+
+/// Fills in the tickets linked to each candidate.
+fn with_tickets(conn: &mut DbConnection, candidates: &mut [Candidate]) -> Result<(), StoreError> {
+    for chunk in candidates.chunks_mut(CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|c| c.action_id.to_string()).collect();
+        let links: Vec<(String, String, String, Option<String>)> = action_refs::table
+            .filter(action_refs::action_id.eq_any(ids))
+            .order((action_refs::system.asc(), action_refs::key.asc()))
+            .select((action_refs::action_id, action_refs::system, action_refs::key, action_refs::url))
+            .load(conn)?;
+        let mut by_action: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+        for (action_id, system, key, url) in links {
+            by_action.entry(action_id).or_default().push((format!("{system}/{key}"), url));
+        }
+        for candidate in chunk {
+            candidate.tickets = by_action.remove(&candidate.action_id.to_string()).unwrap_or_default();
+        }
+    }
+    Ok(())
 }
 
 fn lock_sweeps(conn: &mut DbConnection) -> Result<(), StoreError> {
@@ -310,7 +333,8 @@ where
             .select(CANDIDATE_COLUMNS)
             .order(actions::id.asc())
             .load(conn)?;
-        let actions = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
+        let mut actions = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
+        with_tickets(conn, &mut actions)?;
         let action_sent = already_sent(conn, &actions)?;
         let reviews = review_candidates(conn, now)?;
         let review_sent = review_already_sent(conn, &reviews)?;
@@ -367,7 +391,9 @@ where
                 return Ok(Nudge::TooSoon(wait));
             }
         }
-        let planned = plan(&candidate(row)?)?;
+        let mut candidates = [candidate(row)?];
+        with_tickets(conn, &mut candidates)?;
+        let planned = plan(&candidates[0])?;
         store(conn, std::slice::from_ref(&planned), now)?;
         Ok(Nudge::Queued(planned))
     })

@@ -45,6 +45,8 @@ pub struct DigestItem {
     /// The one-click page, for the action's owner.
     pub link: Option<String>,
     pub api_url: String,
+    /// Where the work is tracked elsewhere: (jira/SEC-123, its URL).
+    pub tickets: Vec<(String, Option<String>)>,
 }
 
 /// A resolved incident whose lessons-learned review is due or overdue.
@@ -250,6 +252,7 @@ mod tests {
             owner: String::new(),
             link: Some("https://tracker.example.com/a/t0ken".into()),
             api_url: "https://tracker.example.com/api/v1/actions/1".into(),
+            tickets: vec![("jira/SEC-1".into(), Some("https://jira.example.com/browse/SEC-1".into()))],
         }
     }
 
@@ -273,5 +276,11 @@ mod tests {
         assert!(rendered.html.contains("&#60;script&#62;") || rendered.html.contains("&lt;script&gt;"));
         assert!(rendered.text.contains("<script>alert(1)</script>"));
         assert!(rendered.html.contains("https://tracker.example.com/a/t0ken"));
+        assert!(
+            rendered.text.contains("Ticket: jira/SEC-1 https://jira.example.com/browse/SEC-1"),
+            "{}",
+            rendered.text
+        );
+        assert!(rendered.html.contains("<a href=\"https://jira.example.com/browse/SEC-1\">jira/SEC-1</a>"));
     }
 }
