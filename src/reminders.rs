@@ -298,7 +298,7 @@ impl Reminders {
                         report.sent += 1;
                     }
                     Err(error) => {
-                        let retry_at = self.retry_at(delivery.attempts);
+                        let retry_at = self.retry.retry_at(delivery.attempts);
                         tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "e-mail not accepted");
                         if retry_at.is_some() {
                             report.retrying += 1;
@@ -310,16 +310,6 @@ impl Reminders {
                 }
             }
         }
-    }
-
-    /// Exponential backoff from MAIL_RETRY_BASE, capped at MAIL_RETRY_MAX; `None` after the last attempt.
-    fn retry_at(&self, attempts: i32) -> Option<DateTime<Utc>> {
-        if attempts >= self.retry.max_attempts {
-            return None;
-        }
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).clamp(0, 30) as u32);
-        let wait = self.retry.retry_base.saturating_mul(factor).min(self.retry.retry_max);
-        Some(crate::domain::now() + chrono::Duration::from_std(wait).unwrap_or_default())
     }
 
     /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL and the

@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::Settings;
+use crate::config::{MailSettings, Settings};
 use crate::db::{self, Db, StoreError};
 use crate::reminders::DeliveryReport;
 
@@ -24,9 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Webhooks {
     db: Db,
     client: reqwest::Client,
-    max_attempts: i32,
-    retry_base: Duration,
-    retry_max: Duration,
+    retry: MailSettings,
 }
 
 /// `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
@@ -49,13 +47,7 @@ impl Webhooks {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("action-tracker/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self {
-            db,
-            client,
-            max_attempts: settings.mail.max_attempts,
-            retry_base: settings.mail.retry_base,
-            retry_max: settings.mail.retry_max,
-        })
+        Ok(Self { db, client, retry: settings.mail.clone() })
     }
 
     /// Sends every delivery that is due, until none is left.
@@ -71,7 +63,7 @@ impl Webhooks {
             }
             for delivery in claimed {
                 let (status, error) = self.send(&delivery).await;
-                let retry_at = error.as_ref().and_then(|_| self.retry_at(delivery.attempts));
+                let retry_at = error.as_ref().and_then(|_| self.retry.retry_at(delivery.attempts));
                 match (&error, retry_at) {
                     (None, _) => report.sent += 1,
                     (Some(_), Some(_)) => report.retrying += 1,
@@ -110,15 +102,6 @@ impl Webhooks {
             // Without the URL: it may carry credentials, and the log shows which webhook anyway.
             Err(error) => (None, Some(error.without_url().to_string())),
         }
-    }
-
-    fn retry_at(&self, attempts: i32) -> Option<DateTime<Utc>> {
-        if attempts >= self.max_attempts {
-            return None;
-        }
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).clamp(0, 30) as u32);
-        let wait = self.retry_base.saturating_mul(factor).min(self.retry_max);
-        Some(crate::domain::now() + chrono::Duration::from_std(wait).unwrap_or_default())
     }
 
     /// Sends due deliveries every few seconds, until the process ends.

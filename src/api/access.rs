@@ -30,13 +30,21 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let Some(state) = req.app_data::<Data>() else {
         return Err(ApiError::Internal("application state is not configured".into()));
     };
-    let header = req.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    let token = match header.map(str::trim).and_then(|value| value.split_once(' ')) {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
-        Some(_) => return Err(ApiError::invalid_token("the Authorization header must be `Bearer <token>`")),
-        None => return Err(ApiError::Unauthenticated),
-    };
+    let token = bearer_token(req)?.ok_or(ApiError::Unauthenticated)?;
     verify(state, token)
+}
+
+/// The token of an `Authorization: Bearer <token>` header; `None` without the header.
+pub fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    match header.map(str::trim).and_then(|value| value.split_once(' ')) {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim()))
+        }
+        Some(_) => Err(ApiError::invalid_token("the Authorization header must be `Bearer <token>`")),
+        None if header.is_some() => Err(ApiError::invalid_token("the Authorization header must be `Bearer <token>`")),
+        None => Ok(None),
+    }
 }
 
 fn verify(state: &AppState, token: &str) -> Result<Principal, ApiError> {

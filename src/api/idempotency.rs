@@ -52,14 +52,8 @@ pub async fn idempotency(
         return Ok(refuse(req, ApiError::Internal("application state is not configured".into())));
     };
     // Keys are per caller; an unauthenticated request goes on to be refused by its handler.
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let Some(principal) = token.and_then(|t| state.tokens.verify(&t).ok()) else {
+    let token = super::access::bearer_token(req.request()).ok().flatten();
+    let Some(principal) = token.and_then(|t| state.tokens.verify(t).ok()) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
 

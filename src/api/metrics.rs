@@ -1,6 +1,5 @@
 //! `GET /metrics`: Prometheus text exposition, for a bearer holding METRICS_TOKEN or a viewer's JWT.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get};
 
 use super::Data;
@@ -26,18 +25,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 )]
 #[get("/metrics")]
 pub async fn get(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let Some(bearer) = bearer else { return Err(ApiError::Unauthenticated) };
+    let bearer = super::access::bearer_token(&req)?.ok_or(ApiError::Unauthenticated)?;
     let scraper =
         state.metrics_token.as_ref().is_some_and(|t| constant_time_eq(t.expose().as_bytes(), bearer.as_bytes()));
     if !scraper {
-        let principal = state.tokens.verify(&bearer).map_err(|invalid| ApiError::invalid_token(&invalid.0))?;
+        let principal = state.tokens.verify(bearer).map_err(|invalid| ApiError::invalid_token(&invalid.0))?;
         super::access::require(&principal, crate::domain::principal::Role::Viewer)?;
     }
     let snapshot =

@@ -9,7 +9,7 @@ use super::incidents::{bad_cursor, check_version, exists as incident_exists, low
 use super::keyset::keyset;
 use super::rows::{ActionRow, parse_id, to_column};
 use super::schema::{action_refs, action_tags, actions, people, reviews};
-use super::{Db, DbConnection, Guard, StoreError, events, next_action_number};
+use super::{Db, DbConnection, Guard, StoreError, events, lock_row, next_action_number};
 use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Tags, Verification};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
@@ -120,6 +120,7 @@ pub async fn verify(
     context: ChangeContext,
 ) -> Result<Action, StoreError> {
     db.write(move |conn| {
+        lock_row(conn, "actions", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         if verifier.as_ref() == Some(&current.fields.owner_email) {
@@ -164,6 +165,7 @@ pub async fn update(
     context: ChangeContext,
 ) -> Result<Action, StoreError> {
     db.write(move |conn| {
+        lock_row(conn, "actions", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, guard.if_match.as_deref())?;
         if let Some(owner) = &guard.owner
@@ -249,6 +251,7 @@ pub async fn upsert_by_ref(
             .optional()?;
         match linked {
             Some(id) => {
+                lock_row(conn, "actions", "id", &id)?;
                 let current = load(conn, parse_id(&id)?)?;
                 let mut patch = patch.clone();
                 patch.external_refs = Some(current.fields.external_refs.including(link.clone()));
@@ -282,6 +285,7 @@ pub async fn upsert_by_ref(
 #[tracing::instrument(skip(db, context))]
 pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
     db.write(move |conn| {
+        lock_row(conn, "actions", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;

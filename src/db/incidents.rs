@@ -58,6 +58,7 @@ pub async fn update(
     context: ChangeContext,
 ) -> Result<Incident, StoreError> {
     db.write(move |conn| {
+        super::lock_row(conn, "incidents", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         let fields = current.fields.apply(patch.clone(), context.at)?;
@@ -93,6 +94,7 @@ pub async fn update(
 #[tracing::instrument(skip(db, context))]
 pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
     db.write(move |conn| {
+        super::lock_row(conn, "incidents", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         let action_count: i64 =

@@ -192,6 +192,24 @@ impl Db {
     }
 }
 
+/// Locks the row about to be changed until the transaction ends, so concurrent writers of one row take
+/// turns on PostgreSQL instead of racing and retrying (SQLite's writers take turns anyway). `NO KEY
+/// UPDATE`, like the UPDATE itself, so rows inserted elsewhere that reference this one are not blocked. `table` and
+/// `key` are our own identifiers, never client input.
+pub(crate) fn lock_row(
+    conn: &mut DbConnection,
+    table: &'static str,
+    key: &'static str,
+    value: &str,
+) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query(format!("SELECT 1 FROM {table} WHERE {key} = $1 FOR NO KEY UPDATE"))
+            .bind::<diesel::sql_types::Text, _>(value)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// A transaction that takes the write lock up front on SQLite (`BEGIN IMMEDIATE`): a deferred one that
 /// reads first would fail with SQLITE_BUSY instead of waiting when another writer commits in between.
 fn write_transaction<T>(

@@ -30,6 +30,7 @@ pub async fn put(
     context: ChangeContext,
 ) -> Result<Put, StoreError> {
     db.write(move |conn| {
+        super::lock_row(conn, "people", "email", email.as_str())?;
         let current = load(conn, &email)?;
         let Some(current) = current else {
             if if_match.is_some() {
@@ -44,7 +45,15 @@ pub async fn put(
                 created_by: context.actor.display_name(),
                 updated_by: context.actor.display_name(),
             };
-            diesel::insert_into(people::table).values(PersonRow::from(&person)).execute(conn)?;
+            diesel::insert_into(people::table).values(PersonRow::from(&person)).execute(conn).map_err(|error| {
+                match error {
+                    // Created by a concurrent request: retrying replaces it instead.
+                    diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                        StoreError::Raced
+                    }
+                    other => other.into(),
+                }
+            })?;
             let changes = Changes::created(person.audit_snapshot());
             events::record(
                 conn,

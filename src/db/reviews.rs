@@ -82,6 +82,7 @@ pub async fn update(
     context: ChangeContext,
 ) -> Result<Review, StoreError> {
     db.write(move |conn| {
+        super::lock_row(conn, "reviews", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         let fields = current.fields.apply(patch.clone(), context.at)?;

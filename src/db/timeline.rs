@@ -73,6 +73,7 @@ pub async fn update(
     context: ChangeContext,
 ) -> Result<TimelineEntry, StoreError> {
     db.write(move |conn| {
+        super::lock_row(conn, "timeline_entries", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         let fields = current.fields.apply(patch.clone());
@@ -104,6 +105,7 @@ pub async fn update(
 #[tracing::instrument(skip(db, context))]
 pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
     db.write(move |conn| {
+        super::lock_row(conn, "timeline_entries", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
         diesel::delete(timeline_entries::table.filter(timeline_entries::id.eq(id.to_string()))).execute(conn)?;
