@@ -32,6 +32,22 @@ enum Command {
     /// Run the reminder sweep and deliver the e-mail and webhook outboxes, then exit (for cron, or to test
     /// the ladder).
     Remind(RemindArgs),
+    /// Fill an empty database with realistic incidents and actions (for trying the service, and benchmarks).
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SeedArgs {
+    #[arg(long, default_value_t = 100)]
+    incidents: usize,
+    #[arg(long, default_value_t = 1000)]
+    actions: usize,
+    /// Distinct owners the actions are spread over [default: one per 100 actions].
+    #[arg(long)]
+    owners: Option<usize>,
+    /// Add to a database that already holds incidents.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +102,26 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("give --email or --sub: a token must name its subject");
             };
             println!("{}", signer.mint(sub, args.email.as_deref(), &args.roles, args.ttl)?);
+        }
+        Command::Seed(args) => {
+            telemetry::init(&cli.settings.log)?;
+            let db = Db::connect(&cli.settings.database)?;
+            db.migrate()?;
+            let plan = action_tracker::db::seed::SeedPlan {
+                incidents: args.incidents,
+                actions: args.actions,
+                owners: args.owners.unwrap_or(args.actions / 100 + 1),
+                force: args.force,
+            };
+            let started = std::time::Instant::now();
+            let seeded = action_tracker::db::seed::seed(&db, plan, chrono::Utc::now()).await?;
+            eprintln!(
+                "seeded {} incidents, {} actions, {} tags in {:.1} s",
+                seeded.incidents,
+                seeded.actions,
+                seeded.tags,
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Remind(args) => {
             telemetry::init(&cli.settings.log)?;

@@ -17,6 +17,7 @@ pub mod reminders;
 pub mod reviews;
 mod rows;
 pub mod schema;
+pub mod seed;
 pub mod stats;
 pub mod timeline;
 pub mod webhooks;

@@ -20,6 +20,7 @@ mod people;
 mod reminders;
 mod report;
 mod reviews;
+mod seed;
 mod smtp;
 mod stats;
 mod tickets;

@@ -1,0 +1,236 @@
+//! Filling an empty database with realistic data, fast: for trying the service and for benchmarks.
+//! Rows go in with multi-row INSERTs in large transactions; action keys continue from the seeded ones.
+//! Seeded rows have no audit history (they were not changed by anyone).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+use super::rows::{ActionRow, IncidentRow, to_column};
+use super::schema::{action_tags, actions, incidents};
+use super::{Db, DbConnection, StoreError};
+
+/// Rows per INSERT statement: well under both backends' limits on bound parameters.
+const BATCH: usize = 1000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SeedPlan {
+    pub incidents: usize,
+    pub actions: usize,
+    pub owners: usize,
+    /// Seed even though the database already holds incidents.
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seeded {
+    pub incidents: usize,
+    pub actions: usize,
+    pub tags: usize,
+}
+
+const TITLES: [&str; 12] = [
+    "Enforce phishing-resistant MFA",
+    "Rotate exposed API keys",
+    "Block newly registered domains at the proxy",
+    "Patch the VPN concentrator",
+    "Review firewall egress rules",
+    "Add EDR coverage to build servers",
+    "Run a phishing drill",
+    "Document the account-takeover runbook",
+    "Alert on impossible-travel sign-ins",
+    "Restrict admin consent for OAuth apps",
+    "Back up the HR database offline",
+    "Tabletop exercise for ransomware",
+];
+const CATEGORIES: [&str; 8] =
+    ["prevention", "detection", "response", "process", "training", "tooling", "communication", "other"];
+const TEAMS: [&str; 6] = ["IT Security", "Network", "Identity", "Platform", "Service Desk", "Legal"];
+const TAGS: [&str; 8] = ["mfa", "aws", "phishing", "vpn", "edr", "backup", "oauth", "training"];
+const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Seeds `plan` into `db`, as of `now`; refuses a database with incidents unless `plan.force`.
+pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded, StoreError> {
+    db.run(move |conn| {
+        let existing: i64 = incidents::table.count().get_result(conn)?;
+        if existing > 0 && !plan.force {
+            return Err(StoreError::Conflict(format!(
+                "the database already holds {existing} incidents; pass --force to add more"
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(0x5eed);
+        let today = now.date_naive();
+        let incident_ids: Vec<String> = (0..plan.incidents.max(1)).map(|_| Uuid::now_v7().to_string()).collect();
+        let mut seeded = Seeded::default();
+        for chunk in incident_ids.chunks(BATCH) {
+            let rows: Vec<IncidentRow> = chunk.iter().map(|id| incident(&mut rng, id, now)).collect();
+            conn.transaction::<_, StoreError, _>(|conn| {
+                insert_incidents(conn, &rows)?;
+                Ok(())
+            })?;
+            seeded.incidents += rows.len();
+        }
+        let first_number = first_action_number(conn)?;
+        let mut number = first_number;
+        let owners = plan.owners.max(1);
+        let mut remaining = plan.actions;
+        while remaining > 0 {
+            // One transaction per 20 000 actions keeps memory flat and commits often enough.
+            let mut actions = Vec::new();
+            let mut tags = Vec::new();
+            for _ in 0..remaining.min(BATCH * 20) {
+                let incident_id = &incident_ids[rng.gen_range(0..incident_ids.len())];
+                let row = action(&mut rng, incident_id, number, owners, today, now);
+                if rng.gen_bool(0.6) {
+                    tags.push((row.id.clone(), TAGS[rng.gen_range(0..TAGS.len())]));
+                }
+                actions.push(row);
+                number += 1;
+            }
+            conn.transaction::<_, StoreError, _>(|conn| {
+                for chunk in actions.chunks(BATCH) {
+                    insert_actions(conn, chunk)?;
+                }
+                for chunk in tags.chunks(BATCH * 10) {
+                    insert_tags(conn, chunk)?;
+                }
+                Ok(())
+            })?;
+            remaining -= actions.len();
+            seeded.actions += actions.len();
+            seeded.tags += tags.len();
+        }
+        set_next_action_number(conn, number)?;
+        Ok(seeded)
+    })
+    .await
+}
+
+fn incident(rng: &mut StdRng, id: &str, now: DateTime<Utc>) -> IncidentRow {
+    let detected = now - Duration::minutes(rng.gen_range(60..365 * 24 * 60));
+    let contained = detected + Duration::minutes(rng.gen_range(10..72 * 60));
+    let resolved = contained + Duration::minutes(rng.gen_range(60..14 * 24 * 60));
+    let (status, contained_at, resolved_at) = match rng.gen_range(0..10) {
+        0 => ("open", None, None),
+        1 => ("contained", Some(contained), None),
+        2..=5 => ("resolved", Some(contained), Some(resolved.min(now))),
+        _ => ("closed", Some(contained), Some(resolved.min(now))),
+    };
+    IncidentRow {
+        id: id.to_owned(),
+        reference: Some(format!("SEC-{}", &id[24..])),
+        title: format!(
+            "{} incident",
+            ["Phishing", "Malware", "Data leak", "Lost laptop", "Ransomware"][rng.gen_range(0..5)]
+        ),
+        summary: None,
+        severity: SEVERITIES[rng.gen_range(0..SEVERITIES.len())].to_owned(),
+        category: Some(["phishing", "malware", "data-leak", "loss", "ransomware"][rng.gen_range(0..5)].to_owned()),
+        status: status.to_owned(),
+        detected_at: Some(to_column(detected)),
+        contained_at: contained_at.map(to_column),
+        resolved_at: resolved_at.map(to_column),
+        discovered_by: Some("SOC".to_owned()),
+        created_at: to_column(detected),
+        updated_at: to_column(detected),
+        version: 1,
+        created_by: "seed".to_owned(),
+        updated_by: "seed".to_owned(),
+    }
+}
+
+fn action(
+    rng: &mut StdRng,
+    incident_id: &str,
+    number: i64,
+    owners: usize,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> ActionRow {
+    let status = match rng.gen_range(0..100) {
+        0..30 => "open",
+        30..45 => "in_progress",
+        45..50 => "blocked",
+        50..95 => "done",
+        _ => "cancelled",
+    };
+    let created = now - Duration::minutes(rng.gen_range(60..365 * 24 * 60));
+    let due_date = today + Duration::days(rng.gen_range(-180..180));
+    let finished = matches!(status, "done" | "cancelled");
+    let completed_at = finished.then(|| (created + Duration::hours(rng.gen_range(1..90 * 24))).min(now));
+    ActionRow {
+        id: Uuid::now_v7().to_string(),
+        number,
+        incident_id: incident_id.to_owned(),
+        title: TITLES[rng.gen_range(0..TITLES.len())].to_owned(),
+        description: None,
+        owner_email: format!("owner{}@example.com", rng.gen_range(0..owners)),
+        owner_name: None,
+        team: Some(TEAMS[rng.gen_range(0..TEAMS.len())].to_owned()),
+        due_date,
+        priority: rng.gen_range(1..=4),
+        category: CATEGORIES[rng.gen_range(0..CATEGORIES.len())].to_owned(),
+        status: status.to_owned(),
+        resolution: finished.then(|| "Done as agreed in the review".to_owned()),
+        completed_at: completed_at.map(to_column),
+        created_at: to_column(created),
+        updated_at: to_column(completed_at.unwrap_or(created)),
+        version: 1,
+        created_by: "seed".to_owned(),
+        updated_by: "seed".to_owned(),
+        snoozed_until: None,
+        review_id: None,
+        verified_at: None,
+        verified_by: None,
+        verification_evidence: None,
+    }
+}
+
+fn insert_incidents(conn: &mut DbConnection, rows: &[IncidentRow]) -> Result<(), StoreError> {
+    match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(incidents::table).values(rows).execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::insert_into(incidents::table).values(rows).execute(sqlite)?,
+    };
+    Ok(())
+}
+
+fn insert_actions(conn: &mut DbConnection, rows: &[ActionRow]) -> Result<(), StoreError> {
+    match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(actions::table).values(rows).execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::insert_into(actions::table).values(rows).execute(sqlite)?,
+    };
+    Ok(())
+}
+
+fn insert_tags(conn: &mut DbConnection, tags: &[(String, &str)]) -> Result<(), StoreError> {
+    for chunk in tags.chunks(BATCH) {
+        let values: Vec<_> =
+            chunk.iter().map(|(id, tag)| (action_tags::action_id.eq(id.as_str()), action_tags::tag.eq(*tag))).collect();
+        match conn {
+            DbConnection::Postgres(pg) => diesel::insert_into(action_tags::table).values(&values).execute(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::insert_into(action_tags::table).values(&values).execute(sqlite)?,
+        };
+    }
+    Ok(())
+}
+
+fn first_action_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    let max: Option<i64> = actions::table.select(diesel::dsl::max(actions::number)).first(conn)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// The next key handed out after the seeded ones.
+fn set_next_action_number(conn: &mut DbConnection, next: i64) -> Result<(), StoreError> {
+    let last = next - 1;
+    match conn {
+        DbConnection::Postgres(pg) => {
+            pg.batch_execute(&format!("SELECT setval('action_number_seq', GREATEST({last}, 1), {})", last >= 1))?
+        }
+        DbConnection::Sqlite(sqlite) => sqlite
+            .batch_execute(&format!("UPDATE key_counters SET value = MAX(value, {last}) WHERE name = 'action'"))?,
+    }
+    Ok(())
+}
