@@ -48,6 +48,9 @@ struct SeedArgs {
     /// Add to a database that already holds incidents.
     #[arg(long)]
     force: bool,
+    /// Make every action open and overdue (to benchmark the reminder sweep).
+    #[arg(long)]
+    all_overdue: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
                 actions: args.actions,
                 owners: args.owners.unwrap_or(args.actions / 100 + 1),
                 force: args.force,
+                all_overdue: args.all_overdue,
             };
             let started = std::time::Instant::now();
             let seeded = action_tracker::db::seed::seed(&db, plan, chrono::Utc::now()).await?;
@@ -130,7 +134,9 @@ async fn main() -> anyhow::Result<()> {
             db.migrate()?;
             let reminders = std::sync::Arc::new(Reminders::new(&cli.settings, db)?);
             let as_of = args.as_of.unwrap_or_else(chrono::Utc::now);
+            let started = std::time::Instant::now();
             let planned = reminders.sweep(as_of, args.dry_run).await?;
+            let swept = started.elapsed();
             for email in &planned {
                 println!("{}\t{}\t{}", email.email.recipient, email.email.subject, email.action_keys.join(","));
             }
@@ -142,13 +148,16 @@ async fn main() -> anyhow::Result<()> {
                     "webhooks: sent {}, retrying {}, failed {}",
                     hook_report.sent, hook_report.retrying, hook_report.failed
                 );
+                let delivering = std::time::Instant::now();
                 let report = reminders.deliver().await?;
                 eprintln!(
-                    "queued {}, sent {}, retrying {}, failed {}",
+                    "queued {} in {:.2} s, sent {}, retrying {}, failed {} in {:.2} s",
                     planned.len(),
+                    swept.as_secs_f64(),
                     report.sent,
                     report.retrying,
-                    report.failed
+                    report.failed,
+                    delivering.elapsed().as_secs_f64()
                 );
             }
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::auth::LinkKeys;
@@ -24,6 +25,8 @@ use crate::mail::{Digest, DigestItem, Mailer, Outgoing, ReviewItem};
 const LEASE: Duration = Duration::from_secs(300);
 /// E-mails claimed per round trip to the database.
 const BATCH: i64 = 50;
+/// SMTP conversations in flight at once (each on its own pooled connection).
+const CONCURRENT_SENDS: usize = 8;
 
 pub struct Reminders {
     db: Db,
@@ -291,8 +294,18 @@ impl Reminders {
             if claimed.is_empty() {
                 return Ok(report);
             }
-            for delivery in claimed {
-                match self.mailer.send(&delivery.email()).await {
+            // Several SMTP conversations at once: each waits mostly on the network, and one at a time
+            // would cap a large sweep at the round trips of a single connection.
+            let sent: Vec<_> = futures_util::stream::iter(claimed)
+                .map(|delivery| async move {
+                    let outcome = self.mailer.send(&delivery.email()).await;
+                    (delivery, outcome)
+                })
+                .buffer_unordered(CONCURRENT_SENDS)
+                .collect()
+                .await;
+            for (delivery, outcome) in sent {
+                match outcome {
                     Ok(()) => {
                         db::deliveries::mark_sent(&self.db, delivery.id, crate::domain::now()).await?;
                         report.sent += 1;

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -20,6 +21,8 @@ use crate::reminders::DeliveryReport;
 const LEASE: Duration = Duration::from_secs(120);
 const BATCH: i64 = 20;
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// Receivers served at once.
+const CONCURRENT_SENDS: usize = 8;
 
 pub struct Webhooks {
     db: Db,
@@ -61,8 +64,28 @@ impl Webhooks {
             if claimed.is_empty() {
                 return Ok(report);
             }
+            // Receivers get their deliveries in the order of the changes, one at a time; different
+            // receivers are served side by side, so a slow one does not hold up the others.
+            let mut by_receiver: Vec<Vec<db::webhooks::Claimed>> = Vec::new();
             for delivery in claimed {
-                let (status, error) = self.send(&delivery).await;
+                match by_receiver.iter_mut().find(|group| group[0].url == delivery.url) {
+                    Some(group) => group.push(delivery),
+                    None => by_receiver.push(vec![delivery]),
+                }
+            }
+            let attempts: Vec<_> = futures_util::stream::iter(by_receiver)
+                .map(|group| async move {
+                    let mut outcomes = Vec::with_capacity(group.len());
+                    for delivery in group {
+                        let outcome = self.send(&delivery).await;
+                        outcomes.push((delivery, outcome));
+                    }
+                    outcomes
+                })
+                .buffer_unordered(CONCURRENT_SENDS)
+                .collect::<Vec<_>>()
+                .await;
+            for (delivery, (status, error)) in attempts.into_iter().flatten() {
                 let retry_at = error.as_ref().and_then(|_| self.retry.retry_at(delivery.attempts));
                 match (&error, retry_at) {
                     (None, _) => report.sent += 1,

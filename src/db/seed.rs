@@ -23,6 +23,8 @@ pub struct SeedPlan {
     pub owners: usize,
     /// Seed even though the database already holds incidents.
     pub force: bool,
+    /// Every action open and overdue (for benchmarking the reminder sweep).
+    pub all_overdue: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,7 +85,13 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
             let mut tags = Vec::new();
             for _ in 0..remaining.min(BATCH * 20) {
                 let incident_id = &incident_ids[rng.gen_range(0..incident_ids.len())];
-                let row = action(&mut rng, incident_id, number, owners, today, now);
+                let mut row = action(&mut rng, incident_id, number, owners, today, now);
+                if plan.all_overdue {
+                    row.status = "open".to_owned();
+                    row.resolution = None;
+                    row.completed_at = None;
+                    row.due_date = today - Duration::days(rng.gen_range(1..60));
+                }
                 if rng.gen_bool(0.6) {
                     tags.push((row.id.clone(), TAGS[rng.gen_range(0..TAGS.len())]));
                 }

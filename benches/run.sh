@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Load benchmark of the real routes against a seeded database, with PostgreSQL's own pgbench as the
+# yardstick, and a benchmark of the reminder sweep. Prints Markdown tables; BENCHMARKS.md explains them.
+#
+#   benches/run.sh                                   # SQLite in a temporary directory
+#   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test benches/run.sh    # PostgreSQL
+#
+# Settings (environment): ACTIONS [1000000], CLIENTS [16], DURATION seconds per scenario [15],
+# REMINDER_ACTIONS [100000], REMINDER_OWNERS [10000]. Installs wrk (Debian) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ACTIONS="${ACTIONS:-1000000}"
+CLIENTS="${CLIENTS:-16}"
+DURATION="${DURATION:-15}"
+REMINDER_ACTIONS="${REMINDER_ACTIONS:-100000}"
+REMINDER_OWNERS="${REMINDER_OWNERS:-10000}"
+PORT=18080
+BASE="http://127.0.0.1:$PORT"
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+if ! command -v wrk >/dev/null 2>&1 || [ ! -x /usr/bin/time ]; then
+    say "installing wrk and GNU time"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk time >/dev/null
+fi
+PGBENCH="$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1 || true)"
+
+say "building the release binary"
+cargo build --release --locked -q
+BIN="$PWD/target/release/action-tracker"
+
+WORK="$(mktemp -d)"
+SERVICE_PID=""
+SINK_PID=""
+cleanup() {
+    [ -n "$SERVICE_PID" ] && kill "$SERVICE_PID" 2>/dev/null || true
+    [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export DATA_DIR="$WORK" RUST_LOG=warn BACKGROUND_WORK=false LISTEN_ADDR="127.0.0.1:$PORT"
+JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+LINK_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+export JWT_SECRET LINK_SECRET
+
+# A fresh database per run: a PostgreSQL database beside TEST_DATABASE_URL's, or a SQLite file.
+fresh_database() {
+    local name="$1"
+    if [ -n "${TEST_DATABASE_URL:-}" ]; then
+        psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
+        echo "${TEST_DATABASE_URL%/*}/$name"
+    else
+        echo "$WORK/$name.db"
+    fi
+}
+BACKEND="SQLite"
+[ -n "${TEST_DATABASE_URL:-}" ] && BACKEND="PostgreSQL"
+
+export DATABASE_URL
+DATABASE_URL="$(fresh_database at_bench)"
+say "seeding $ACTIONS actions ($BACKEND)"
+SEED_OUTPUT="$("$BIN" seed --incidents 1000 --actions "$ACTIONS" 2>&1 | tail -n 1)"
+echo "$SEED_OUTPUT" >&2
+
+say "starting the service"
+"$BIN" serve >"$WORK/service.log" 2>&1 &
+SERVICE_PID=$!
+for _ in $(seq 1 100); do
+    curl -fs "$BASE/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+TOKEN="$("$BIN" token --email bench@example.com --role admin --ttl 2h)"
+AUTH="Authorization: Bearer $TOKEN"
+ACTION_ID="$(curl -fs "$BASE/api/v1/actions?limit=1&sort=-created_at" -H "$AUTH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
+INCIDENT_ID="$(curl -fs "$BASE/api/v1/incidents?limit=1" -H "$AUTH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
+ETAG="$(curl -fs -D - -o /dev/null "$BASE/api/v1/actions/$ACTION_ID" -H "$AUTH" | tr -d '\r' | awk 'tolower($1)=="etag:"{print $2}')"
+curl -fs "$BASE/api/v1/actions?limit=200&sort=due_date" -H "$AUTH" |
+    python3 -c 'import json,sys; print("\n".join(a["id"] for a in json.load(sys.stdin)["items"]))' >"$WORK/ids.txt"
+
+# wrk scripts: a PATCH of a random seeded action's status, and a POST of a new action.
+cat >"$WORK/patch.lua" <<EOF
+local ids = {}
+for line in io.lines("$WORK/ids.txt") do ids[#ids + 1] = line end
+local statuses = {"open", "in_progress", "blocked"}
+request = function()
+  local path = "/api/v1/actions/" .. ids[math.random(#ids)]
+  local body = '{"status": "' .. statuses[math.random(#statuses)] .. '"}'
+  return wrk.format("PATCH", path, {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/merge-patch+json", ["If-Match"] = "*"}, body)
+end
+EOF
+cat >"$WORK/post.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"incident_id": "$INCIDENT_ID", "title": "Benchmark action", "owner_email": "owner1@example.com", "due_date": "2030-01-01"}'
+EOF
+
+ROWS=()
+# One wrk run: prints "req/s|p50|p99|non-2xx/3xx".
+measure() {
+    local label="$1"; shift
+    local out
+    out="$(wrk -t 2 -c "$CLIENTS" -d "${DURATION}s" --latency "$@" 2>&1)"
+    local rps p50 p99 errors
+    rps="$(awk '/Requests\/sec/{print $2}' <<<"$out")"
+    p50="$(awk '$1=="50%"{print $2}' <<<"$out")"
+    p99="$(awk '$1=="99%"{print $2}' <<<"$out")"
+    errors="$(awk '/Non-2xx or 3xx/{print $5}' <<<"$out")"
+    ROWS+=("| $label | $rps | $p50 | $p99 | ${errors:-0} |")
+    say "$label: $rps req/s, p50 $p50, p99 $p99, non-2xx/3xx ${errors:-0}"
+}
+
+say "measuring at $CLIENTS connections, ${DURATION}s each"
+measure "GET /actions/{id}" -H "$AUTH" "$BASE/api/v1/actions/$ACTION_ID"
+GET_RPS="$(awk -F'|' '{print $3}' <<<"${ROWS[0]}" | tr -d ' ')"
+measure "GET /actions?owner&status&overdue&limit=50" -H "$AUTH" \
+    "$BASE/api/v1/actions?owner=owner1@example.com&status=open,in_progress,blocked&overdue=true&limit=50"
+measure "GET /stats" -H "$AUTH" "$BASE/api/v1/stats"
+measure "GET /actions/{id}, If-None-Match → 304" -H "$AUTH" -H "If-None-Match: $ETAG" "$BASE/api/v1/actions/$ACTION_ID"
+measure "PATCH /actions/{id} status, If-Match" -s "$WORK/patch.lua" "$BASE"
+measure "POST /incidents/{id}/actions" -s "$WORK/post.lua" "$BASE/api/v1/incidents/$INCIDENT_ID/actions"
+RSS_KB="$(awk '/VmHWM/{print $2}' "/proc/$SERVICE_PID/status")"
+STATS_COLD="$(curl -s -o /dev/null -w '%{time_total}' "$BASE/api/v1/stats" -H "$AUTH")"
+kill "$SERVICE_PID"; wait "$SERVICE_PID" 2>/dev/null || true; SERVICE_PID=""
+
+PGBENCH_TPS="n/a (SQLite)"
+RATIO="n/a"
+if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "$PGBENCH" ]; then
+    say "pgbench -S -M prepared at $CLIENTS clients"
+    PGB_URL="$(fresh_database at_pgbench)"
+    "$PGBENCH" -i -q -s 10 "$PGB_URL" >/dev/null 2>&1
+    PGBENCH_TPS="$("$PGBENCH" -S -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" "$PGB_URL" 2>/dev/null |
+        awk '/^tps/{print $3; exit}')"
+    RATIO="$(python3 -c "print(f'{float(\"$GET_RPS\") / float(\"$PGBENCH_TPS\"):.2f}')")"
+fi
+
+say "reminder sweep: $REMINDER_ACTIONS overdue actions over $REMINDER_OWNERS owners, delivered to a local SMTP sink"
+cat >"$WORK/sink.py" <<'EOF'
+# A minimal SMTP server that accepts and discards every message (Python 3.11's smtpd).
+import asyncore, smtpd, sys, warnings
+warnings.simplefilter("ignore")
+class Sink(smtpd.SMTPServer):
+    def process_message(self, *args, **kwargs):
+        return None
+Sink(("127.0.0.1", int(sys.argv[1])), None)
+asyncore.loop()
+EOF
+python3 "$WORK/sink.py" 12525 >/dev/null 2>&1 &
+SINK_PID=$!
+DATABASE_URL="$(fresh_database at_bench_reminders)"
+"$BIN" seed --incidents 100 --actions "$REMINDER_ACTIONS" --owners "$REMINDER_OWNERS" --all-overdue >/dev/null 2>&1
+# A Wednesday at 10:00 UTC: a business day after the send hour.
+AS_OF="$(python3 -c 'import datetime as d; t=d.date.today(); t+=d.timedelta((2-t.weekday())%7); print(f"{t}T10:00:00Z")')"
+REMIND_START="$(date +%s.%N)"
+REMIND_OUT="$(/usr/bin/time -f 'peak_rss_kb %M' env SMTP_URL="smtp://127.0.0.1:12525" MAIL_MAX_ATTEMPTS=1 \
+    "$BIN" remind --once --as-of "$AS_OF" 2>&1 >/dev/null || true)"
+REMIND_END="$(date +%s.%N)"
+echo "$REMIND_OUT" | tail -n 3 >&2
+QUEUED_LINE="$(grep '^queued' <<<"$REMIND_OUT" || true)"
+REMIND_RSS="$(awk '/peak_rss_kb/{print $2}' <<<"$REMIND_OUT")"
+
+cat <<EOF
+
+## $BACKEND — $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+
+Seed: $SEED_OUTPUT. $CLIENTS connections, ${DURATION} s per row, wrk 2 threads, service and database on the same machine.
+
+| Scenario | Requests/s | p50 | p99 | Non-2xx/3xx |
+| --- | --- | --- | --- | --- |
+$(printf '%s\n' "${ROWS[@]}")
+
+- pgbench -S -M prepared, $CLIENTS clients: $PGBENCH_TPS TPS; GET by id ÷ pgbench: $RATIO
+- /stats uncached (one request after the run): $(python3 -c "print(f'{float(\"$STATS_COLD\")*1000:.0f} ms')")
+- Peak RSS of the service: $((RSS_KB / 1024)) MB
+
+Reminder sweep ($REMINDER_ACTIONS overdue actions, $REMINDER_OWNERS owners, local SMTP sink):
+\`$QUEUED_LINE\`; wall time $(python3 -c "print(f'{$REMIND_END - $REMIND_START:.1f} s')"), peak RSS $((${REMIND_RSS:-0} / 1024)) MB.
+EOF
