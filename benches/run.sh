@@ -110,6 +110,18 @@ measure() {
     errors="$(awk '/Non-2xx or 3xx/{print $5}' <<<"$out")"
     ROWS+=("| $label | $rps | $p50 | $p99 | ${errors:-0} |")
     say "$label: $rps req/s, p50 $p50, p99 $p99, non-2xx/3xx ${errors:-0}"
+    settle
+}
+
+# Requests wrk gave up on may still be running; wait until the service answers promptly again, so one
+# scenario's backlog does not count against the next.
+settle() {
+    for _ in $(seq 1 240); do
+        local took
+        took="$(curl -s -o /dev/null -w '%{time_total}' "$BASE/api/v1/actions/$ACTION_ID" -H "$AUTH" || echo 9)"
+        python3 -c "import sys; sys.exit(0 if float('$took') < 0.05 else 1)" && return 0
+        sleep 0.5
+    done
 }
 
 say "measuring at $CLIENTS connections, ${DURATION}s each"

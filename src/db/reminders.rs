@@ -252,6 +252,7 @@ fn review_candidates(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<
 /// Tells webhook subscribers that an action became overdue (its first overdue reminder) or was escalated.
 fn notify_subscribers(
     conn: &mut DbConnection,
+    listening: &[WebhookEvent],
     action_id: Uuid,
     rung: &Rung,
     at: DateTime<Utc>,
@@ -261,6 +262,9 @@ fn notify_subscribers(
         (ReminderKind::Escalation, _) => WebhookEvent::ActionEscalated,
         _ => return Ok(()),
     };
+    if !listening.contains(&kind) {
+        return Ok(());
+    }
     let action = super::actions::load(conn, action_id)?;
     let mut resource = serde_json::Map::new();
     resource.insert("id".to_owned(), serde_json::json!(action_id));
@@ -271,38 +275,59 @@ fn notify_subscribers(
 /// Stores the reminders as decided at `as_of`; their e-mails are due for delivery right away.
 fn store(conn: &mut DbConnection, planned: &[PlannedEmail], as_of: DateTime<Utc>) -> Result<(), StoreError> {
     let now = crate::domain::now();
+    // Whether anyone listens, asked once: a sweep of 100 k overdue actions must not load each one for
+    // nobody.
+    let listening = super::webhooks::subscribed(conn)?;
     for email in planned {
         diesel::insert_into(deliveries::table)
             .values(DeliveryRow::new_pending(email.delivery_id, &email.email, now))
             .execute(conn)?;
+        // An e-mail's reminders go in with one statement (a digest may carry dozens).
+        let actions: Vec<_> = email
+            .reminders
+            .iter()
+            .filter_map(|(subject, rung)| match subject {
+                Subject::Action(action_id) => Some((
+                    reminders::id.eq(Uuid::now_v7().to_string()),
+                    reminders::action_id.eq(action_id.to_string()),
+                    reminders::kind.eq(<&str>::from(rung.kind)),
+                    reminders::period.eq(rung.period.clone()),
+                    reminders::recipient.eq(email.email.recipient.clone()),
+                    reminders::delivery_id.eq(email.delivery_id.to_string()),
+                    reminders::created_at.eq(to_column(as_of)),
+                )),
+                Subject::Review(_) => None,
+            })
+            .collect();
+        if !actions.is_empty() {
+            match conn {
+                DbConnection::Postgres(pg) => diesel::insert_into(reminders::table).values(&actions).execute(pg)?,
+                DbConnection::Sqlite(sqlite) => {
+                    diesel::insert_into(reminders::table).values(&actions).execute(sqlite)?
+                }
+            };
+        }
         for (subject, rung) in &email.reminders {
             match subject {
                 Subject::Action(action_id) => {
-                    notify_subscribers(conn, *action_id, rung, as_of)?;
-                    diesel::insert_into(reminders::table)
-                        .values((
-                            reminders::id.eq(Uuid::now_v7().to_string()),
-                            reminders::action_id.eq(action_id.to_string()),
-                            reminders::kind.eq(<&str>::from(rung.kind)),
-                            reminders::period.eq(&rung.period),
-                            reminders::recipient.eq(&email.email.recipient),
-                            reminders::delivery_id.eq(email.delivery_id.to_string()),
-                            reminders::created_at.eq(to_column(as_of)),
-                        ))
-                        .execute(conn)?
+                    if !listening.is_empty() {
+                        notify_subscribers(conn, &listening, *action_id, rung, as_of)?;
+                    }
                 }
-                Subject::Review(incident_id) => diesel::insert_into(review_reminders::table)
-                    .values((
-                        review_reminders::id.eq(Uuid::now_v7().to_string()),
-                        review_reminders::incident_id.eq(incident_id.to_string()),
-                        review_reminders::kind.eq(<&str>::from(rung.kind)),
-                        review_reminders::period.eq(&rung.period),
-                        review_reminders::recipient.eq(&email.email.recipient),
-                        review_reminders::delivery_id.eq(email.delivery_id.to_string()),
-                        review_reminders::created_at.eq(to_column(as_of)),
-                    ))
-                    .execute(conn)?,
-            };
+                Subject::Review(incident_id) => {
+                    diesel::insert_into(review_reminders::table)
+                        .values((
+                            review_reminders::id.eq(Uuid::now_v7().to_string()),
+                            review_reminders::incident_id.eq(incident_id.to_string()),
+                            review_reminders::kind.eq(<&str>::from(rung.kind)),
+                            review_reminders::period.eq(&rung.period),
+                            review_reminders::recipient.eq(&email.email.recipient),
+                            review_reminders::delivery_id.eq(email.delivery_id.to_string()),
+                            review_reminders::created_at.eq(to_column(as_of)),
+                        ))
+                        .execute(conn)?;
+                }
+            }
         }
     }
     Ok(())

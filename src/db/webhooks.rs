@@ -133,6 +133,14 @@ pub async fn delete(db: &Db, id: Uuid) -> Result<(), StoreError> {
     .await
 }
 
+/// The event types some webhook subscribes to.
+pub(super) fn subscribed(conn: &mut DbConnection) -> Result<Vec<WebhookEvent>, StoreError> {
+    let mut kinds: Vec<WebhookEvent> = all(conn)?.into_iter().flat_map(|hook| hook.fields.events).collect();
+    kinds.sort();
+    kinds.dedup();
+    Ok(kinds)
+}
+
 /// Queues a delivery of each of `kinds` to every webhook subscribed to it, inside the caller's
 /// transaction; `body` builds the payload of one kind.
 pub(super) fn enqueue(
