@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, entity_tag, if_match_versions};
+use super::extract::{self, ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, Freshness, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
 use crate::domain::action::{
@@ -709,6 +709,16 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    // A dashboard revalidating its copy needs only the version (and the owner, to be allowed to ask).
+    if req.headers().contains_key(header::IF_NONE_MATCH) {
+        let (version, owner) =
+            db::actions::version_and_owner(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
+        access::read_action_of(&principal, &owner)?;
+        let etag = entity_tag(version, state.today());
+        if extract::none_match_hits(&req, &etag) {
+            return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
+        }
+    }
     let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     access::read_action(&principal, &action)?;
     Ok(action_resource(&state, &req, HttpResponse::Ok(), &action))

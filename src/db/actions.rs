@@ -154,6 +154,20 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Action, StoreError> {
     db.run(move |conn| load(conn, id)).await
 }
 
+/// An action's version and owner: enough to authorize a read and answer a conditional GET without
+/// loading the rest.
+#[tracing::instrument(skip(db))]
+pub async fn version_and_owner(db: &Db, id: Uuid) -> Result<(i64, EmailAddress), StoreError> {
+    db.run(move |conn| {
+        let (version, owner): (i64, String) = actions::table
+            .filter(actions::id.eq(id.to_string()))
+            .select((actions::version, actions::owner_email))
+            .first(conn)?;
+        Ok((version, EmailAddress::from_stored(owner)))
+    })
+    .await
+}
+
 /// Applies `patch` with the status rules, if `guard` holds, with an `updated` event holding each changed
 /// field (and the reason for a later due date). A patch that changes nothing writes nothing.
 #[tracing::instrument(skip(db, patch, context))]

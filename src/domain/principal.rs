@@ -32,7 +32,12 @@ impl Principal {
 
     /// The action's owner is this principal (addresses are stored lower-case, so this is case-insensitive).
     pub fn owns(&self, action: &Action) -> bool {
-        self.email.as_ref() == Some(&action.fields.owner_email)
+        self.is(&action.fields.owner_email)
+    }
+
+    /// The principal is the person with this address.
+    pub fn is(&self, email: &super::email::EmailAddress) -> bool {
+        self.email.as_ref() == Some(email)
     }
 
     /// How the principal appears in `created_by` and `updated_by`: its address, or its subject.
