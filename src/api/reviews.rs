@@ -392,15 +392,13 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let incident_id = id.into_inner();
-    db::incidents::find(&state.db, incident_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
     let fresh = Freshness::of(&state).await?;
     if let Some(not_modified) = fresh.unchanged(&req) {
         return Ok(not_modified);
     }
-    let reviews =
-        db::reviews::for_incident(&state.db, incident_id).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let reviews = db::reviews::for_incident(&state.db, incident_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
     let mut response = HttpResponse::Ok();
     fresh.headers(&mut response);
     Ok(response.json(ReviewList { items: reviews.iter().map(ReviewResponse::from).collect() }))

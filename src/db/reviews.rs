@@ -57,10 +57,16 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Review, StoreError> {
     db.run(move |conn| load(conn, id)).await
 }
 
-/// The reviews of one incident, oldest first.
+/// The reviews of one incident, oldest first; `NotFound` when there is no such incident.
 #[tracing::instrument(skip(db))]
 pub async fn for_incident(db: &Db, incident_id: Uuid) -> Result<Vec<Review>, StoreError> {
-    db.run(move |conn| of_incident(conn, incident_id)).await
+    db.run(move |conn| {
+        if !incident_exists(conn, incident_id)? {
+            return Err(StoreError::NotFound);
+        }
+        of_incident(conn, incident_id)
+    })
+    .await
 }
 
 pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<Review>, StoreError> {

@@ -48,10 +48,17 @@ pub async fn create(
     .await
 }
 
-/// The whole timeline of one incident in the order things happened.
+/// The whole timeline of one incident in the order things happened; `NotFound` when there is no such
+/// incident.
 #[tracing::instrument(skip(db))]
 pub async fn for_incident(db: &Db, incident_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
-    db.run(move |conn| of_incident(conn, incident_id)).await
+    db.run(move |conn| {
+        if !incident_exists(conn, incident_id)? {
+            return Err(StoreError::NotFound);
+        }
+        of_incident(conn, incident_id)
+    })
+    .await
 }
 
 pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
