@@ -56,6 +56,9 @@ pub struct Settings {
     pub reminders: ReminderSettings,
 
     #[command(flatten)]
+    pub limits: LimitSettings,
+
+    #[command(flatten)]
     pub log: LogSettings,
 }
 
@@ -194,6 +197,33 @@ pub struct ReminderSettings {
     pub sweep_interval: Duration,
 }
 
+/// What one client may ask of the service (OWASP API4), and which browser pages may ask at all.
+#[derive(Debug, Clone, Args)]
+pub struct LimitSettings {
+    /// A request still running after this long is answered 503 with Retry-After. Work it started in the
+    /// database finishes or rolls back on its own; retry with the same Idempotency-Key to be safe.
+    #[arg(long = "request-timeout", env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// Requests per minute one bearer token (or one client address without a token) may make to the API,
+    /// on each replica; 0 turns the limit off. Beyond it: 429 with Retry-After.
+    #[arg(long = "rate-limit-per-minute", env = "RATE_LIMIT_PER_MINUTE", default_value_t = 600, global = true)]
+    pub rate_limit_per_minute: u32,
+
+    /// How many requests a token may make at once before the per-minute pace applies.
+    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_limit_burst: u32,
+
+    /// Most e-mails one recipient gets in 24 hours; the rest wait in the outbox until the window allows.
+    #[arg(long = "mail-max-per-recipient-per-day", env = "MAIL_MAX_PER_RECIPIENT_PER_DAY", default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub mail_per_recipient_per_day: i64,
+
+    /// Browser origins (comma-separated, like `https://dash.example.com`) whose pages may call the API.
+    /// None by default: only non-browser clients and same-origin pages.
+    #[arg(long = "cors-allowed-origins", env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_allowed_origins: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PublicKeyAlgorithm {
     #[value(name = "RS256")]
@@ -257,6 +287,17 @@ pub struct DatabaseSettings {
         global = true
     )]
     pub timeout: Duration,
+
+    /// PostgreSQL cancels any single statement running longer than this, so a stuck query cannot hold a
+    /// connection forever.
+    #[arg(
+        long = "database-statement-timeout",
+        env = "DATABASE_STATEMENT_TIMEOUT",
+        default_value = "60s",
+        value_parser = humantime::parse_duration,
+        global = true
+    )]
+    pub statement_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -37,6 +37,8 @@ pub struct Reminders {
     escalation_contact: Option<EmailAddress>,
     review_due_days: i64,
     retry: MailSettings,
+    /// Most e-mails one recipient gets in 24 hours (MAIL_MAX_PER_RECIPIENT_PER_DAY).
+    daily_cap: i64,
     sweep_interval: Duration,
 }
 
@@ -92,6 +94,7 @@ impl Reminders {
             escalation_contact,
             review_due_days: r.review_due_days,
             retry: settings.mail.clone(),
+            daily_cap: settings.limits.mail_per_recipient_per_day,
             sweep_interval: r.sweep_interval,
             db,
         })
@@ -290,7 +293,7 @@ impl Reminders {
         let started = crate::domain::now();
         loop {
             let lease_until = crate::domain::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
-            let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH).await?;
+            let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH, self.daily_cap).await?;
             if claimed.is_empty() {
                 return Ok(report);
             }

@@ -4,14 +4,17 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
+use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{self, AppState, extract, middleware::request_context};
+use crate::api::middleware::{request_context, security_headers};
+use crate::api::{self, AppState, extract};
 use crate::auth::Keys;
 use crate::config::Settings;
 use crate::db::Db;
@@ -26,9 +29,7 @@ impl Application {
     /// Connects to the database, brings its schema up to date and binds the listener.
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
         let keys = Keys::load(&settings.auth, &settings.data_dir, &settings.database.url)?;
-        if settings.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
-            anyhow::bail!("METRICS_TOKEN must be at least 32 characters (openssl rand -base64 32)");
-        }
+        refuse_dangerous_settings(settings)?;
         if let Some(path) = &keys.generated_secret {
             tracing::info!(
                 secret = %path.display(),
@@ -52,12 +53,14 @@ impl Application {
             cache_max_age: settings.cache_max_age.as_secs(),
             metrics: Arc::new(crate::metrics::Metrics::new()?),
             metrics_token: settings.metrics_token.clone(),
+            limits: Arc::new(api::limits::Limits::new(&settings.limits)),
         });
 
         let listener = TcpListener::bind(settings.listen_addr)
             .with_context(|| format!("listening on {}", settings.listen_addr))?;
         let port = listener.local_addr()?.port();
         let spec = api::openapi();
+        let settings = settings.clone();
 
         let server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(api::routes).split_for_parts();
@@ -70,6 +73,9 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
                 .default_service(web::to(api::no_route))
                 .wrap(from_fn(api::idempotency::idempotency))
+                .wrap(from_fn(api::limits::limits))
+                .wrap(cors(&settings.limits.cors_allowed_origins))
+                .wrap(from_fn(security_headers))
                 .wrap(from_fn(request_context))
         });
         let server = match settings.http_workers {
@@ -92,4 +98,65 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Cross-origin access for browser dashboards: only the configured origins, and only when there are any.
+/// Other origins get no CORS headers, so the browser keeps their pages from reading answers; same-origin
+/// pages (the API docs) need none.
+fn cors(origins: &[String]) -> actix_web::middleware::Condition<Cors> {
+    let mut cors = Cors::default()
+        .block_on_origin_mismatch(false)
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            api::middleware::REQUEST_ID_HEADER,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::CACHE_CONTROL,
+            HeaderName::from_static("idempotent-replayed"),
+            api::middleware::REQUEST_ID_HEADER,
+            api::limits::RATE_LIMIT_LIMIT,
+            api::limits::RATE_LIMIT_REMAINING,
+            api::limits::RATE_LIMIT_RESET,
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    actix_web::middleware::Condition::new(!origins.is_empty(), cors)
+}
+
+/// Settings that would leave the service open or broken are refused before anything starts; the secrets'
+/// own checks live with them (`Keys::load`, `LinkKeys::load`, `Mailer::new`).
+fn refuse_dangerous_settings(settings: &Settings) -> anyhow::Result<()> {
+    if settings.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+        anyhow::bail!("METRICS_TOKEN must be at least 32 characters (openssl rand -base64 32)");
+    }
+    for origin in &settings.limits.cors_allowed_origins {
+        let parsed = url::Url::parse(origin).ok().filter(|url| {
+            matches!(url.scheme(), "http" | "https") && url.origin().ascii_serialization() == origin.as_str()
+        });
+        if parsed.is_none() {
+            anyhow::bail!(
+                "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin; give scheme, host and port only, like https://dash.example.com"
+            );
+        }
+    }
+    let https_links = settings.mail.public_base_url.as_deref().is_some_and(|url| url.starts_with("https://"));
+    if !settings.listen_addr.ip().is_loopback() && !https_links {
+        tracing::warn!(
+            address = %settings.listen_addr,
+            "listening beyond this machine while PUBLIC_BASE_URL is not https: tokens and one-click links would \
+             cross the network in clear text; put a TLS-terminating proxy in front and set PUBLIC_BASE_URL=https://…"
+        );
+    }
+    Ok(())
 }

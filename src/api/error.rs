@@ -54,6 +54,10 @@ pub enum ApiError {
     /// None of the media types the client accepts can be produced; the text lists those that can.
     #[error("{0}")]
     NotAcceptable(String),
+    /// The request ran longer than REQUEST_TIMEOUT. It is rendered after the request's own scope has
+    /// ended, so it carries the request's context itself.
+    #[error("the request took longer than the server allows")]
+    Timeout { context: Option<RequestContext> },
     /// The database cannot be reached; the cause is logged, not shown.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -78,6 +82,7 @@ impl ApiError {
             ApiError::NotAcceptable(_) => "not_acceptable",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
+            ApiError::Timeout { .. } => "request_timeout",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -95,6 +100,11 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "the request has invalid fields; see `errors`".to_owned(),
             ApiError::Unavailable(_) => "the database is not reachable right now; retry shortly".to_owned(),
+            ApiError::Timeout { .. } => {
+                "the request took longer than the server allows; retry shortly, with the same Idempotency-Key \
+                 for a POST"
+                    .to_owned()
+            }
             ApiError::Internal(_) => "an unexpected error occurred; quote the request id when reporting it".to_owned(),
             client_error => client_error.to_string(),
         }
@@ -126,7 +136,7 @@ pub struct Problem {
     pub instance: Option<String>,
     /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found, conflict, too_many_requests,
     /// precondition_failed, payload_too_large, unsupported_media_type, not_acceptable, idempotency_key_reused,
-    /// idempotency_key_in_use, service_unavailable, internal_error.
+    /// idempotency_key_in_use, request_timeout, service_unavailable, internal_error.
     pub code: String,
     /// The request id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
     pub request_id: Option<String>,
@@ -158,14 +168,17 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::IdempotencyKeyInUse => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let context = RequestContext::current();
+        let context = match self {
+            ApiError::Timeout { context: Some(context) } => Some(context.clone()),
+            _ => RequestContext::current(),
+        };
         if status.is_server_error() {
             tracing::error!(error = %self, code = self.code(), "request failed");
         }
@@ -186,11 +199,19 @@ impl ResponseError for ApiError {
             detail: self.detail(),
             instance: context.as_ref().map(|c| c.path.clone()),
             code: self.code().to_owned(),
-            request_id: context.map(|c| c.request_id),
+            request_id: context.as_ref().map(|c| c.request_id.clone()),
             errors,
         };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        // Most problems pass through the request's middleware on their way out, which adds these too; a
+        // timeout does not, so the problem carries them itself.
+        if let Some(Ok(request_id)) = context.as_ref().map(|c| HeaderValue::from_str(&c.request_id)) {
+            response.insert_header((super::middleware::REQUEST_ID_HEADER, request_id));
+        }
+        for (name, value) in super::middleware::security_headers_for(false) {
+            response.insert_header((name, value));
+        }
         // RFC 6750: no error code when no credentials were sent, `invalid_token` when they were refused.
         match self {
             ApiError::Unauthenticated => {

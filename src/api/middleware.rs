@@ -1,4 +1,5 @@
-//! Per-request context: the request id and one tracing span per request.
+//! Per-request context: the request id and one tracing span per request; and the security headers every
+//! response carries.
 //!
 //! The request id comes from the client's `X-Request-Id` when it is sane, otherwise a new UUIDv7; it is
 //! echoed on every response, recorded on the span (so every log line of the request carries it) and
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
@@ -54,19 +55,56 @@ pub async fn request_context(
         latency_ms = tracing::field::Empty,
     );
     let context = RequestContext { request_id: request_id.clone(), path: req.path().to_owned() };
+    let state = req.app_data::<super::Data>().cloned();
+    let method = req.method().clone();
     let started = Instant::now();
-    let mut response = CURRENT.scope(context, next.call(req).instrument(span.clone())).await?;
+    let result = CURRENT.scope(context, next.call(req).instrument(span.clone())).await;
 
-    let status = response.status().as_u16();
+    // An error here (a timeout) is rendered by the server after this returns, but is counted all the same.
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(error) => error.as_response_error().status_code(),
+    };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.record("status", status);
+    span.record("status", status.as_u16());
     span.record("latency_ms", latency_ms);
     span.in_scope(|| tracing::info!("request completed"));
-    if let Some(state) = response.request().app_data::<super::Data>() {
-        state.metrics.observe_request(&route, response.request().method().as_str(), status, latency_ms / 1000.0);
+    if let Some(state) = state {
+        state.metrics.observe_request(&route, method.as_str(), status.as_u16(), latency_ms / 1000.0);
     }
+    let mut response = result?;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    Ok(response)
+}
+
+/// Headers that make a browser treat every answer as what it says it is and never frame it. A page that
+/// needs more (the HTML report, the owner's one-click page) sets its own Content-Security-Policy, which is
+/// kept; the API docs load their own scripts and styles, so they get only the framing rule.
+pub fn security_headers_for(is_docs: bool) -> [(HeaderName, HeaderValue); 4] {
+    let policy = if is_docs { "frame-ancestors 'none'" } else { "default-src 'none'; frame-ancestors 'none'" };
+    [
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy)),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    ]
+}
+
+/// Adds `security_headers_for` to every response, keeping a policy a page set for itself.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let is_docs = req.path().starts_with("/docs");
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    for (name, value) in security_headers_for(is_docs) {
+        let own_policy = matches!(name, header::CONTENT_SECURITY_POLICY | header::REFERRER_POLICY);
+        if !(own_policy && headers.contains_key(&name)) {
+            headers.insert(name, value);
+        }
     }
     Ok(response)
 }

@@ -13,6 +13,7 @@ pub mod health;
 pub mod history;
 pub mod idempotency;
 pub mod incidents;
+pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod owner_links;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// A bearer token Prometheus may scrape `/metrics` with, instead of a JWT.
     pub metrics_token: Option<crate::config::Secret>,
+    pub limits: std::sync::Arc<limits::Limits>,
 }
 
 impl AppState {

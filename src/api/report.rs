@@ -110,9 +110,6 @@ pub async fn get(
                     header::CONTENT_SECURITY_POLICY,
                     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
                 ))
-                .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-                .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .insert_header((header::REFERRER_POLICY, "no-referrer"))
                 .body(page)
         }
     })

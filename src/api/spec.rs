@@ -74,6 +74,21 @@ impl Modify for CommonResponses {
                     .build(),
             )
         };
+        // Inline rather than shared components, so every response can carry its X-Request-Id header.
+        let unavailable = with_headers(
+            "The database is unavailable, or the request took longer than REQUEST_TIMEOUT; retry after \
+                 `Retry-After` seconds",
+            &[("Retry-After", "Seconds to wait before retrying")],
+        );
+        let too_many = with_headers(
+            "This token made more requests than RATE_LIMIT_PER_MINUTE allows; retry after `Retry-After` seconds",
+            &[
+                ("Retry-After", "Seconds until the next request is allowed"),
+                ("RateLimit-Limit", "Requests the token may make at once (RATE_LIMIT_BURST)"),
+                ("RateLimit-Remaining", "Requests left now: 0"),
+                ("RateLimit-Reset", "Seconds until the full budget is back"),
+            ],
+        );
         for (path, item) in spec.paths.paths.iter_mut() {
             if !path.starts_with("/api/") {
                 continue;
@@ -86,15 +101,31 @@ impl Modify for CommonResponses {
                 let mut add = |status: &str, description: &str| responses.insert(status.into(), problem(description));
                 add("401", "No token, or a token that is expired, malformed or not trusted");
                 add("403", "The token's roles do not allow this");
-                add("503", "The database is unavailable; retry after `Retry-After` seconds");
                 if has_body {
                     add("400", "The body is not valid JSON");
                     add("413", "The body is larger than 1 MiB");
                     add("415", "The body is not JSON");
                 }
+                responses.insert("503".into(), unavailable.clone());
+                responses.entry("429".into()).or_insert_with(|| too_many.clone());
             }
         }
     }
+}
+
+/// A problem response with integer headers, each with its description.
+fn with_headers(description: &str, headers: &[(&str, &str)]) -> RefOr<Response> {
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", Content::new(Some(Ref::from_schema_name("Problem"))));
+    for (name, about) in headers {
+        let header = HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+            .description(Some(*about))
+            .build();
+        response = response.header(*name, header);
+    }
+    RefOr::T(response.build())
 }
 
 /// Every POST under `/api/` takes an `Idempotency-Key` (see `idempotency.rs`).

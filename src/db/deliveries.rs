@@ -125,12 +125,14 @@ impl Claimed {
 }
 
 /// Claims up to `limit` deliveries that are due (or whose sender's lease ran out) until `lease_until`.
+/// E-mails that would take a recipient past `daily_cap` in 24 hours are put back to wait instead.
 #[tracing::instrument(skip(db))]
 pub async fn claim(
     db: &Db,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
+    daily_cap: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
     db.write(move |conn| {
         // The same statement on both backends, but PostgreSQL replicas must skip rows another one has
@@ -159,9 +161,73 @@ pub async fn claim(
             .bind::<BigInt, _>(limit)
             .load(sqlite)?,
         };
-        Ok(claimed)
+        hold_back_over_cap(conn, claimed, now, daily_cap)
     })
     .await
+}
+
+/// How long an e-mail held back by the daily cap waits before it is looked at again.
+const CAP_RECHECK: chrono::Duration = chrono::Duration::hours(1);
+
+/// Returns the claimed e-mails each recipient may still get within `daily_cap` in the last 24 hours, and
+/// puts the rest back in the outbox for later, as not attempted. Counts what was sent and what any sender
+/// (another replica included) is sending right now, so replicas share one cap.
+fn hold_back_over_cap(
+    conn: &mut DbConnection,
+    claimed: Vec<Claimed>,
+    now: DateTime<Utc>,
+    daily_cap: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let recipients: std::collections::BTreeSet<&str> = claimed.iter().map(|c| c.recipient.as_str()).collect();
+    let window_start = to_column(now - chrono::Duration::hours(24));
+    let used: std::collections::HashMap<String, i64> = deliveries::table
+        .filter(deliveries::recipient.eq_any(&recipients))
+        .filter(
+            deliveries::status
+                .eq("sending")
+                .or(deliveries::status.eq("sent").and(deliveries::sent_at.gt(window_start))),
+        )
+        .group_by(deliveries::recipient)
+        .select((deliveries::recipient, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    // `used` includes this batch, now marked sending: what is left for it is the cap minus the rest.
+    let mut in_batch: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for delivery in &claimed {
+        *in_batch.entry(delivery.recipient.as_str()).or_default() += 1;
+    }
+    let mut allowance: std::collections::HashMap<String, i64> = in_batch
+        .iter()
+        .map(|(recipient, ours)| {
+            let before = used.get(*recipient).copied().unwrap_or(0) - ours;
+            ((*recipient).to_owned(), daily_cap - before)
+        })
+        .collect();
+    let (mut send, mut hold) = (Vec::new(), Vec::new());
+    for delivery in claimed {
+        match allowance.get_mut(&delivery.recipient) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                send.push(delivery);
+            }
+            _ => hold.push(delivery.id),
+        }
+    }
+    if !hold.is_empty() {
+        tracing::warn!(held = hold.len(), daily_cap, "e-mails held back: their recipients reached the daily cap");
+        diesel::update(deliveries::table.filter(deliveries::id.eq_any(&hold)))
+            .set((
+                deliveries::status.eq("pending"),
+                deliveries::attempts.eq(deliveries::attempts - 1),
+                deliveries::locked_until.eq(None::<NaiveDateTime>),
+                deliveries::next_attempt_at.eq(to_column(now + CAP_RECHECK)),
+                deliveries::last_error
+                    .eq(Some(format!("held back: the recipient reached the cap of {daily_cap} e-mails in 24 hours"))),
+            ))
+            .execute(conn)?;
+    }
+    Ok(send)
 }
 
 /// Records the SMTP server's acceptance.

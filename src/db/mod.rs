@@ -116,7 +116,11 @@ impl Db {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating the database directory {}", parent.display()))?;
         }
-        let manager = ConnectionManager { url: settings.url.clone(), busy_timeout: settings.timeout };
+        let manager = ConnectionManager {
+            url: settings.url.clone(),
+            busy_timeout: settings.timeout,
+            statement_timeout: settings.statement_timeout,
+        };
         let pool = Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
@@ -239,6 +243,7 @@ fn write_transaction<T>(
 struct ConnectionManager {
     url: DatabaseUrl,
     busy_timeout: Duration,
+    statement_timeout: Duration,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -248,7 +253,10 @@ impl ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
-                Ok(DbConnection::Postgres(diesel::PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?))
+                let mut conn = diesel::PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(&format!("SET statement_timeout = {}", self.statement_timeout.as_millis()))
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
             }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();

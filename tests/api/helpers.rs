@@ -6,8 +6,8 @@ use std::sync::Once;
 
 use action_tracker::auth::{Keys, TokenSigner};
 use action_tracker::config::{
-    AuthSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MailSettings, PublicKeyAlgorithm,
-    ReminderSettings, Secret, Settings,
+    AuthSettings, DatabaseSettings, DatabaseUrl, LimitSettings, LogFormat, LogSettings, MailSettings,
+    PublicKeyAlgorithm, ReminderSettings, Secret, Settings,
 };
 use action_tracker::domain::principal::Role;
 use action_tracker::startup::Application;
@@ -81,7 +81,12 @@ static LOGGING: Once = Once::new();
 
 pub fn test_settings(url: DatabaseUrl) -> Settings {
     Settings {
-        database: DatabaseSettings { url, pool_size: 4, timeout: std::time::Duration::from_secs(5) },
+        database: DatabaseSettings {
+            url,
+            pool_size: 4,
+            timeout: std::time::Duration::from_secs(5),
+            statement_timeout: std::time::Duration::from_secs(60),
+        },
         listen_addr: "127.0.0.1:0".parse().expect("address"),
         http_workers: Some(2),
         timezone: chrono_tz::UTC,
@@ -118,6 +123,13 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
             audience: None,
             leeway: std::time::Duration::from_secs(30),
             roles_claim: "roles".into(),
+        },
+        limits: LimitSettings {
+            request_timeout: std::time::Duration::from_secs(30),
+            rate_limit_per_minute: 0,
+            rate_limit_burst: 100,
+            mail_per_recipient_per_day: 20,
+            cors_allowed_origins: Vec::new(),
         },
         log: LogSettings { format: LogFormat::Text, filter: "info".into() },
     }
