@@ -3,7 +3,8 @@
 //! Where things live: `config` (settings), `startup` (building and running the server), `api` (HTTP
 //! routes, the OpenAPI spec and the error type clients see), `domain` (parsed types and product rules),
 //! `db` (all SQL), `mail` (rendering and sending e-mail), `reminders` (when to send what), `report`
-//! (the final incident report), `telemetry` (logs).
+//! (the final incident report), `webhooks` (signed deliveries), `shutdown` (stopping background work),
+//! `telemetry` (logs).
 
 pub mod api;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod mail;
 pub mod metrics;
 pub mod reminders;
 pub mod report;
+pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;

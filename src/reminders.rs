@@ -20,6 +20,7 @@ use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
 use crate::mail::{Digest, DigestItem, Mailer, Outgoing, ReviewItem};
+use crate::shutdown::Shutdown;
 
 /// How long a sender may hold a claimed e-mail before another may take it over.
 const LEASE: Duration = Duration::from_secs(300);
@@ -286,12 +287,20 @@ impl Reminders {
     }
 
     /// Sends every e-mail that is due, until none is left.
-    #[tracing::instrument(skip(self))]
     pub async fn deliver(&self) -> Result<DeliveryReport, StoreError> {
+        self.deliver_until(None).await
+    }
+
+    /// Sends every e-mail that is due, until none is left or, between two batches, `shutdown` is requested.
+    #[tracing::instrument(skip_all)]
+    pub async fn deliver_until(&self, shutdown: Option<&Shutdown>) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
         // Only what was due when the run began: a failure rescheduled during the run waits for the next one.
         let started = crate::domain::now();
         loop {
+            if shutdown.is_some_and(Shutdown::is_requested) {
+                return Ok(report);
+            }
             let lease_until = crate::domain::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
             let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH, self.daily_cap).await?;
             if claimed.is_empty() {
@@ -329,13 +338,17 @@ impl Reminders {
     }
 
     /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL and the
-    /// sender every few seconds, until the process ends.
-    pub fn spawn(self: Arc<Self>) {
+    /// sender every few seconds, until `shutdown` is requested; each loop finishes the work in hand first.
+    pub fn spawn(self: Arc<Self>, shutdown: &Shutdown) -> Vec<tokio::task::JoinHandle<()>> {
         let sweeper = Arc::clone(&self);
-        tokio::spawn(async move {
+        let mut stop = shutdown.clone();
+        let sweeping = tokio::spawn(async move {
             let mut timer = tokio::time::interval(sweeper.sweep_interval);
             loop {
-                timer.tick().await;
+                tokio::select! {
+                    _ = timer.tick() => {}
+                    _ = stop.requested() => return,
+                }
                 if let Err(error) = sweeper.sweep(Utc::now(), false).await {
                     tracing::error!(%error, "reminder sweep failed");
                 }
@@ -345,14 +358,19 @@ impl Reminders {
                 }
             }
         });
-        tokio::spawn(async move {
+        let mut stop = shutdown.clone();
+        let sending = tokio::spawn(async move {
             let mut timer = tokio::time::interval(Duration::from_secs(5));
             loop {
-                timer.tick().await;
-                if let Err(error) = self.deliver().await {
+                tokio::select! {
+                    _ = timer.tick() => {}
+                    _ = stop.requested() => return,
+                }
+                if let Err(error) = self.deliver_until(Some(&stop)).await {
                     tracing::error!(%error, "e-mail delivery failed");
                 }
             }
         });
+        vec![sweeping, sending]
     }
 }

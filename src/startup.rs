@@ -23,6 +23,8 @@ use crate::reminders::Reminders;
 pub struct Application {
     port: u16,
     server: Server,
+    stop_background: crate::shutdown::Trigger,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -40,9 +42,11 @@ impl Application {
         let db = Db::connect(&settings.database)?;
         db.migrate()?;
         let reminders = Arc::new(Reminders::new(settings, db.clone())?);
+        let (stop_background, shutdown) = crate::shutdown::channel();
+        let mut background = Vec::new();
         if settings.background_work {
-            Arc::clone(&reminders).spawn();
-            crate::webhooks::Webhooks::new(settings, db.clone())?.spawn();
+            background.extend(Arc::clone(&reminders).spawn(&shutdown));
+            background.push(crate::webhooks::Webhooks::new(settings, db.clone())?.spawn(&shutdown));
         }
         let state = web::Data::new(AppState {
             db,
@@ -82,8 +86,10 @@ impl Application {
             Some(workers) => server.workers(workers),
             None => server,
         };
+        // In-flight requests get as long to finish as any request may take.
+        let server = server.shutdown_timeout(settings.limits.request_timeout.as_secs().max(1));
         let server = server.listen(listener)?.run();
-        Ok(Self { port, server })
+        Ok(Self { port, server, stop_background, background })
     }
 
     pub fn port(&self) -> u16 {
@@ -95,8 +101,19 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until SIGTERM or SIGINT (or `handle().stop()`): then stops accepting, lets the requests in
+    /// flight finish, and has the background loops finish the batch in hand before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        tracing::info!("HTTP server stopped; finishing the background work in hand");
+        self.stop_background.stop();
+        for task in self.background {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "a background task ended abnormally");
+            }
+        }
+        tracing::info!("stopped");
+        served
     }
 }
 

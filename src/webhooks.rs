@@ -17,6 +17,7 @@ use sha2::Sha256;
 use crate::config::{MailSettings, Settings};
 use crate::db::{self, Db, StoreError};
 use crate::reminders::DeliveryReport;
+use crate::shutdown::Shutdown;
 
 const LEASE: Duration = Duration::from_secs(120);
 const BATCH: i64 = 20;
@@ -56,9 +57,17 @@ impl Webhooks {
     /// Sends every delivery that is due, until none is left.
     #[tracing::instrument(skip(self))]
     pub async fn deliver(&self) -> Result<DeliveryReport, StoreError> {
+        self.deliver_until(None).await
+    }
+
+    /// Like `deliver`, but stops between two batches once `shutdown` is requested.
+    pub async fn deliver_until(&self, shutdown: Option<&Shutdown>) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
         let started = crate::domain::now();
         loop {
+            if shutdown.is_some_and(Shutdown::is_requested) {
+                return Ok(report);
+            }
             let lease_until = crate::domain::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
             let claimed = db::webhooks::claim(&self.db, started, lease_until, BATCH).await?;
             if claimed.is_empty() {
@@ -127,17 +136,21 @@ impl Webhooks {
         }
     }
 
-    /// Sends due deliveries every few seconds, until the process ends.
-    pub fn spawn(self) {
+    /// Sends due deliveries every few seconds, until `shutdown` is requested; the batch in hand is finished.
+    pub fn spawn(self, shutdown: &Shutdown) -> tokio::task::JoinHandle<()> {
+        let mut stop = shutdown.clone();
         tokio::spawn(async move {
             let mut timer = tokio::time::interval(Duration::from_secs(5));
             loop {
-                timer.tick().await;
-                if let Err(error) = self.deliver().await {
+                tokio::select! {
+                    _ = timer.tick() => {}
+                    _ = stop.requested() => return,
+                }
+                if let Err(error) = self.deliver_until(Some(&stop)).await {
                     tracing::error!(%error, "webhook delivery failed");
                 }
             }
-        });
+        })
     }
 }
 

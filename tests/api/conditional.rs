@@ -61,15 +61,18 @@ async fn concurrent_patches_with_one_etag_let_exactly_one_through() {
     let path = format!("/api/v1/actions/{}", id(&action));
     let etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
 
-    let attempts = (0..10).map(|n| {
+    let attempts = (0..100).map(|n| {
         app.builder(Method::PATCH, &path).header("If-Match", &etag).json(&json!({"team": format!("team {n}")})).send()
     });
     let statuses: Vec<u16> =
         futures::future::join_all(attempts).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 9, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 99, "{statuses:?}");
     let current: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(current["version"], 2);
+    let history: Value = app.get(&format!("{path}/history")).await.json().await.unwrap();
+    let kinds: Vec<&str> = history["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k != "created").count(), 1, "one change in the history: {kinds:?}");
 }
 
 #[tokio::test]

@@ -335,3 +335,36 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect())
         .unwrap_or_default()
 }
+
+/// Holds the database's write lock from outside the service, as a long migration or a stuck writer would.
+pub enum Blocker {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+impl Blocker {
+    pub fn hold(url: &DatabaseUrl) -> Self {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+                conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+                Blocker::Sqlite(conn)
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = diesel::PgConnection::establish(url).unwrap();
+                conn.batch_execute("BEGIN; LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE").unwrap();
+                Blocker::Postgres(conn)
+            }
+        }
+    }
+
+    pub fn release(self) {
+        use diesel::connection::SimpleConnection;
+        match self {
+            Blocker::Sqlite(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
+            Blocker::Postgres(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
+        }
+    }
+}

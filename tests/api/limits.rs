@@ -9,7 +9,7 @@ use action_tracker::domain::principal::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, id, spawn_app, spawn_app_with, test_settings};
+use crate::helpers::{Blocker, assert_problem, id, spawn_app, spawn_app_with, test_settings};
 use crate::smtp::SmtpServer;
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
@@ -49,39 +49,6 @@ async fn each_token_gets_its_own_rate_limit_and_is_told_when_to_come_back() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let later = app.request_as(Some(&alice), Method::GET, "/api/v1/incidents", None).await;
     assert_eq!(later.status(), 200, "the budget refills at the configured pace");
-}
-
-/// Holds the database's write lock from outside the service, as a long migration or a stuck writer would.
-enum Blocker {
-    Sqlite(diesel::SqliteConnection),
-    Postgres(diesel::PgConnection),
-}
-
-impl Blocker {
-    fn hold(url: &DatabaseUrl) -> Self {
-        use diesel::Connection;
-        use diesel::connection::SimpleConnection;
-        match url {
-            DatabaseUrl::Sqlite(path) => {
-                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
-                conn.batch_execute("BEGIN IMMEDIATE").unwrap();
-                Blocker::Sqlite(conn)
-            }
-            DatabaseUrl::Postgres(url) => {
-                let mut conn = diesel::PgConnection::establish(url).unwrap();
-                conn.batch_execute("BEGIN; LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE").unwrap();
-                Blocker::Postgres(conn)
-            }
-        }
-    }
-
-    fn release(self) {
-        use diesel::connection::SimpleConnection;
-        match self {
-            Blocker::Sqlite(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
-            Blocker::Postgres(mut conn) => conn.batch_execute("ROLLBACK").unwrap(),
-        }
-    }
 }
 
 #[tokio::test]

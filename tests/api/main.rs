@@ -23,6 +23,7 @@ mod reminders;
 mod report;
 mod reviews;
 mod seed;
+mod shutdown;
 mod smtp;
 mod stats;
 mod tickets;
