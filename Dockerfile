@@ -48,6 +48,10 @@ ENV LISTEN_ADDR=0.0.0.0:8080 \
     RUST_LOG=info
 VOLUME ["/var/lib/action-tracker/data"]
 EXPOSE 8080
+# SIGTERM stops it gracefully: requests in flight get up to REQUEST_TIMEOUT (30s) to finish, so give
+# `docker stop -t 35` (or terminationGracePeriodSeconds) at least that long. Behind a TLS proxy, set
+# PUBLIC_BASE_URL=https://…; without it the service warns that links would travel in clear text.
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["action-tracker"]
