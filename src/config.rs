@@ -136,6 +136,12 @@ pub struct MailSettings {
     /// Longest wait between two attempts.
     #[arg(long = "mail-retry-max", env = "MAIL_RETRY_MAX", default_value = "1h", value_parser = humantime::parse_duration, global = true)]
     pub retry_max: Duration,
+
+    /// How long a sender holds the e-mails and webhook deliveries it claimed. A crashed sender's rows
+    /// go out again once it runs out; keep it longer than sending one batch may take, or a live
+    /// sender's rows are taken over and sent twice.
+    #[arg(long = "mail-lease", env = "MAIL_LEASE", default_value = "5m", value_parser = humantime::parse_duration, global = true)]
+    pub lease: Duration,
 }
 
 impl MailSettings {

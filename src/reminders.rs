@@ -22,8 +22,6 @@ use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as Remin
 use crate::mail::{Digest, DigestItem, Mailer, Outgoing, ReviewItem};
 use crate::shutdown::Shutdown;
 
-/// How long a sender may hold a claimed e-mail before another may take it over.
-const LEASE: Duration = Duration::from_secs(300);
 /// E-mails claimed per round trip to the database.
 const BATCH: i64 = 50;
 /// SMTP conversations in flight at once (each on its own pooled connection).
@@ -301,7 +299,7 @@ impl Reminders {
             if shutdown.is_some_and(Shutdown::is_requested) {
                 return Ok(report);
             }
-            let lease_until = crate::domain::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let lease_until = crate::domain::now() + chrono::Duration::from_std(self.retry.lease).unwrap_or_default();
             let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH, self.daily_cap).await?;
             if claimed.is_empty() {
                 return Ok(report);

@@ -19,7 +19,6 @@ use crate::db::{self, Db, StoreError};
 use crate::reminders::DeliveryReport;
 use crate::shutdown::Shutdown;
 
-const LEASE: Duration = Duration::from_secs(120);
 const BATCH: i64 = 20;
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// Receivers served at once.
@@ -68,7 +67,7 @@ impl Webhooks {
             if shutdown.is_some_and(Shutdown::is_requested) {
                 return Ok(report);
             }
-            let lease_until = crate::domain::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let lease_until = crate::domain::now() + chrono::Duration::from_std(self.retry.lease).unwrap_or_default();
             let claimed = db::webhooks::claim(&self.db, started, lease_until, BATCH).await?;
             if claimed.is_empty() {
                 return Ok(report);

@@ -103,6 +103,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
             max_attempts: 3,
             retry_base: std::time::Duration::from_secs(0),
             retry_max: std::time::Duration::from_secs(0),
+            lease: std::time::Duration::from_secs(300),
         },
         reminders: ReminderSettings {
             due_soon_days: 3,
