@@ -1,14 +1,18 @@
 //! A real SMTP server for the tests, over TCP on a free port, recording what arrives. It can be told
-//! to refuse messages with a temporary failure (451), as a relay that is down for mail does.
+//! to refuse messages with a temporary failure (451), as a relay that is down for mail does, or to
+//! take its time before accepting each one, as a busy relay does (so a test can crash a sender mid-way).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// One received message, parsed.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The envelope sender (MAIL FROM).
+    pub from: String,
     pub to: Vec<String>,
     pub subject: String,
     pub text: String,
@@ -18,12 +22,22 @@ pub struct Received {
     pub has_date: bool,
 }
 
+/// What the server received and how it behaves, shared by its sessions and the test.
+#[derive(Default)]
+struct Shared {
+    inbox: Mutex<Vec<Received>>,
+    refuse: AtomicBool,
+    /// Milliseconds to wait before answering the end of each message.
+    delay_ms: AtomicU64,
+}
+
 /// One SMTP session: enough of RFC 5321 for a client like lettre (EHLO, MAIL, RCPT, DATA with
 /// dot-unstuffing, RSET, NOOP, QUIT), answering each command as a relay would.
-fn session(stream: TcpStream, inbox: &Mutex<Vec<Received>>, refuse: &AtomicBool) -> std::io::Result<()> {
+fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     writer.write_all(b"220 smtp.test ESMTP\r\n")?;
+    let mut from = String::new();
     let mut to = Vec::new();
     loop {
         let mut line = String::new();
@@ -33,12 +47,16 @@ fn session(stream: TcpStream, inbox: &Mutex<Vec<Received>>, refuse: &AtomicBool)
         let command = line.trim_end().to_ascii_uppercase();
         let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
             b"250-smtp.test\r\n250 8BITMIME\r\n"
-        } else if command.starts_with("MAIL FROM") || command.starts_with("RSET") {
+        } else if command.starts_with("MAIL FROM") {
+            from = address_in(&line, 9);
+            to.clear();
+            b"250 OK\r\n"
+        } else if command.starts_with("RSET") {
+            from.clear();
             to.clear();
             b"250 OK\r\n"
         } else if command.starts_with("RCPT TO") {
-            let address = line.trim_end()[8..].trim().trim_start_matches(':').trim().trim_matches(['<', '>']);
-            to.push(address.to_owned());
+            to.push(address_in(&line, 7));
             b"250 OK\r\n"
         } else if command == "DATA" {
             writer.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;
@@ -54,10 +72,11 @@ fn session(stream: TcpStream, inbox: &Mutex<Vec<Received>>, refuse: &AtomicBool)
                 let unstuffed = if data_line.starts_with(b"..") { &data_line[1..] } else { &data_line[..] };
                 data.extend_from_slice(unstuffed);
             }
-            if refuse.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(shared.delay_ms.load(Ordering::SeqCst)));
+            if shared.refuse.load(Ordering::SeqCst) {
                 b"451 4.3.0 try again later\r\n"
             } else {
-                inbox.lock().unwrap().push(parse(&to, &data));
+                shared.inbox.lock().unwrap().push(parse(&from, &to, &data));
                 b"250 OK queued\r\n"
             }
         } else if command.starts_with("NOOP") {
@@ -72,10 +91,17 @@ fn session(stream: TcpStream, inbox: &Mutex<Vec<Received>>, refuse: &AtomicBool)
     }
 }
 
-fn parse(to: &[String], data: &[u8]) -> Received {
+/// The address of `MAIL FROM:<a@b> …` or `RCPT TO:<a@b>`, whose verb is `verb_len` characters long.
+fn address_in(line: &str, verb_len: usize) -> String {
+    let rest = line.trim_end()[verb_len..].trim().trim_start_matches(':').trim();
+    rest.split_whitespace().next().unwrap_or_default().trim_matches(['<', '>']).to_owned()
+}
+
+fn parse(from: &str, to: &[String], data: &[u8]) -> Received {
     let parsed = mail_parser::MessageParser::default().parse(data).expect("a parsable message");
     let header = |name: &str| parsed.header_raw(name).map(|v| v.trim().to_owned()).unwrap_or_default();
     Received {
+        from: from.to_owned(),
         to: to.to_vec(),
         subject: parsed.subject().unwrap_or_default().to_owned(),
         text: parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
@@ -88,8 +114,7 @@ fn parse(to: &[String], data: &[u8]) -> Received {
 
 pub struct SmtpServer {
     pub port: u16,
-    inbox: Arc<Mutex<Vec<Received>>>,
-    refuse: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 impl SmtpServer {
@@ -99,16 +124,15 @@ impl SmtpServer {
 
     pub fn start_on(listener: TcpListener) -> Self {
         let port = listener.local_addr().unwrap().port();
-        let inbox = Arc::new(Mutex::new(Vec::new()));
-        let refuse = Arc::new(AtomicBool::new(false));
-        let (shared_inbox, shared_refuse) = (Arc::clone(&inbox), Arc::clone(&refuse));
+        let shared = Arc::new(Shared::default());
+        let accepting = Arc::clone(&shared);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (inbox, refuse) = (Arc::clone(&shared_inbox), Arc::clone(&shared_refuse));
-                std::thread::spawn(move || session(stream, &inbox, &refuse));
+                let shared = Arc::clone(&accepting);
+                std::thread::spawn(move || session(stream, &shared));
             }
         });
-        Self { port, inbox, refuse }
+        Self { port, shared }
     }
 
     pub fn url(&self) -> String {
@@ -116,11 +140,21 @@ impl SmtpServer {
     }
 
     pub fn refuse(&self, refuse: bool) {
-        self.refuse.store(refuse, Ordering::SeqCst);
+        self.shared.refuse.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Waits `delay` before answering the end of each message from now on (zero: answers at once).
+    pub fn slow(&self, delay: Duration) {
+        self.shared.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// How many messages were accepted so far (and not yet taken).
+    pub fn count(&self) -> usize {
+        self.shared.inbox.lock().unwrap().len()
     }
 
     /// Everything received so far, and forgets it.
     pub fn take(&self) -> Vec<Received> {
-        std::mem::take(&mut *self.inbox.lock().unwrap())
+        std::mem::take(&mut *self.shared.inbox.lock().unwrap())
     }
 }
