@@ -175,6 +175,24 @@ impl TestApp {
         }
     }
 
+    /// The `action-tracker` command on this app's database with its secrets and nothing else from the
+    /// environment, as an operator would run it beside the server.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let database_url = match &self.settings.database.url {
+            DatabaseUrl::Sqlite(path) => path.display().to_string(),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        };
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_action-tracker"));
+        command
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("DATA_DIR", &self.settings.data_dir)
+            .env("JWT_SECRET", TEST_SECRET)
+            .env("LINK_SECRET", TEST_LINK_SECRET);
+        command
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

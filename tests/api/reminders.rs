@@ -398,16 +398,8 @@ async fn escalations_go_to_the_manager_and_reminders_for_someone_who_left_go_to_
 
 /// `remind --once --as-of` against the test's own database, as cron would run it.
 fn remind_once(app: &TestApp, smtp: &SmtpServer, as_of: &str) -> String {
-    let database_url = match &app.settings.database.url {
-        action_tracker::config::DatabaseUrl::Sqlite(path) => path.display().to_string(),
-        action_tracker::config::DatabaseUrl::Postgres(url) => url.clone(),
-    };
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_action-tracker"))
-        .args(["remind", "--once", "--as-of", as_of])
-        .env("DATABASE_URL", database_url)
-        .env("DATA_DIR", &app.settings.data_dir)
-        .env("JWT_SECRET", crate::helpers::TEST_SECRET)
-        .env("LINK_SECRET", crate::helpers::TEST_LINK_SECRET)
+    let output = app
+        .command(&["remind", "--once", "--as-of", as_of])
         .env("SMTP_URL", smtp.url())
         .env("REMINDER_ESCALATION_EMAIL", "ciso@example.com")
         .output()

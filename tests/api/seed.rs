@@ -7,20 +7,8 @@ use crate::helpers::{id, spawn_app};
 #[tokio::test]
 async fn seed_fills_an_empty_database_and_refuses_a_full_one() {
     let app = spawn_app().await;
-    let database_url = match &app.settings.database.url {
-        action_tracker::config::DatabaseUrl::Sqlite(path) => path.display().to_string(),
-        action_tracker::config::DatabaseUrl::Postgres(url) => url.clone(),
-    };
     let seed = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_action-tracker"))
-            .args(["seed", "--incidents", "3", "--actions", "500", "--owners", "7"])
-            .args(extra)
-            .env("DATABASE_URL", &database_url)
-            .env("DATA_DIR", &app.settings.data_dir)
-            .env("JWT_SECRET", crate::helpers::TEST_SECRET)
-            .env("LINK_SECRET", crate::helpers::TEST_LINK_SECRET)
-            .output()
-            .unwrap()
+        app.command(&["seed", "--incidents", "3", "--actions", "500", "--owners", "7"]).args(extra).output().unwrap()
     };
     let first = seed(&[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
