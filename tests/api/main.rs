@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod comments;
 mod conditional;
+mod crash;
 mod errors;
 mod faults;
 mod feed;
