@@ -57,8 +57,14 @@ fn command(app: &TestApp, smtp: &SmtpServer, args: &[&str], env: &[(&str, &str)]
     command
 }
 
+/// Starts a process to be killed or stopped by the test; what it says goes to the test's output only with
+/// TEST_LOG, since what it said last before a kill tells nothing.
 fn start(app: &TestApp, smtp: &SmtpServer, args: &[&str], env: &[(&str, &str)]) -> Running {
-    Running(command(app, smtp, args, env).spawn().unwrap())
+    let mut command = command(app, smtp, args, env);
+    if std::env::var("TEST_LOG").is_err() {
+        command.stderr(Stdio::null());
+    }
+    Running(command.spawn().unwrap())
 }
 
 /// Runs `command` to its end off the test's runtime, so the HTTP client's connections stay served.
