@@ -350,3 +350,37 @@ async fn two_serve_replicas_on_one_database_send_each_email_once() {
     assert_eq!(outbox(&app).await.len(), digests, "one digest per owner, however many replicas swept");
     assert_each_reminder_once(&app, &received, ACTIONS, &HashSet::new()).await;
 }
+
+#[tokio::test]
+#[ignore = "fault test: run with --ignored"]
+async fn sigterm_lets_serve_finish_the_emails_in_hand_then_exit_0() {
+    let smtp = SmtpServer::start();
+    let app = spawn_app().await;
+    let digests = seed(&app, &smtp, 600, 300).await;
+
+    // At 300 ms a message, a batch of e-mails takes seconds: SIGTERM lands while one is in hand.
+    smtp.slow(Duration::from_millis(300));
+    let env = [("LISTEN_ADDR", "127.0.0.1:0"), ("BACKGROUND_WORK", "true"), ("MAIL_LEASE", "5m")];
+    let mut server = start(&app, &smtp, &["serve"], &env);
+    wait_for("the first e-mails to arrive", Duration::from_secs(60), || smtp.count() >= 3).await;
+    let status = std::process::Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(exit) = server.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop within a minute of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(exit.code(), Some(0), "a clean stop exits 0");
+
+    let outbox = outbox(&app).await;
+    assert_eq!(outbox.iter().filter(|d| d["status"] == "sending").count(), 0, "nothing is left half-sent");
+    let sent = message_ids(&outbox, "sent");
+    let received: Vec<String> = smtp.take().into_iter().map(|e| e.message_id).collect();
+    assert_eq!(received.len(), sent.len(), "each e-mail it sent arrived once");
+    assert_eq!(received.into_iter().collect::<HashSet<_>>(), sent, "and is recorded as sent");
+    assert!(sent.len() < digests, "it stopped after the batch in hand instead of sending everything");
+}
