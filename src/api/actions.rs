@@ -232,20 +232,20 @@ pub struct CreateActionRequest {
 pub struct UpdateActionRequest {
     /// Moves the action to another incident.
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(value_type = Uuid)]
     pub incident_id: Patch<Uuid>,
     /// The review (of the action's incident) that decided on it; `null` unlinks it.
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub review_id: Patch<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub title: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub description: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 254)]
+    #[schema(value_type = String, max_length = 254)]
     pub owner_email: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 200)]
@@ -254,16 +254,16 @@ pub struct UpdateActionRequest {
     #[schema(value_type = Option<String>, max_length = 200)]
     pub team: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<NaiveDate>)]
+    #[schema(value_type = NaiveDate)]
     pub due_date: Patch<NaiveDate>,
     #[serde(default)]
-    #[schema(value_type = Option<Priority>)]
+    #[schema(value_type = Priority)]
     pub priority: Patch<Priority>,
     #[serde(default)]
-    #[schema(value_type = Option<ActionCategory>)]
+    #[schema(value_type = ActionCategory)]
     pub category: Patch<ActionCategory>,
     #[serde(default)]
-    #[schema(value_type = Option<ActionStatus>)]
+    #[schema(value_type = ActionStatus)]
     pub status: Patch<ActionStatus>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 10000)]
@@ -390,7 +390,7 @@ pub struct ActionListQuery {
     #[param(example = "open,in_progress,blocked")]
     pub status: Option<String>,
     /// The owner's e-mail address (case-insensitive).
-    #[param(example = "dana@example.com")]
+    #[param(example = "dana@example.com", format = Email)]
     pub owner: Option<String>,
     /// Only the actions of this incident.
     #[param(value_type = Option<Uuid>)]

@@ -34,6 +34,9 @@ pub enum ApiError {
     Forbidden { detail: String, fields: Vec<String> },
     #[error("{0}")]
     NotFound(String),
+    /// The path exists but not with this method; the value is the `Allow` header (`GET, POST`).
+    #[error("this path answers {0} only")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
     #[error("the resource has changed since the version named in If-Match; fetch it again and retry")]
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -134,7 +138,8 @@ pub struct Problem {
     pub detail: String,
     /// The path of the request that failed.
     pub instance: Option<String>,
-    /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found, conflict, too_many_requests,
+    /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found,
+    /// method_not_allowed, conflict, too_many_requests,
     /// precondition_failed, payload_too_large, unsupported_media_type, not_acceptable, idempotency_key_reused,
     /// idempotency_key_in_use, request_timeout, service_unavailable, internal_error.
     pub code: String,
@@ -160,6 +165,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -224,6 +230,9 @@ impl ResponseError for ApiError {
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
             _ => {}
+        }
+        if let ApiError::MethodNotAllowed(allow) = self {
+            response.insert_header((header::ALLOW, allow.clone()));
         }
         if let ApiError::IdempotencyKeyInUse = self {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));

@@ -125,19 +125,19 @@ pub struct UpdateIncidentRequest {
     #[schema(value_type = Option<String>, max_length = 100)]
     pub reference: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub title: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub summary: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Severity>)]
+    #[schema(value_type = Severity)]
     pub severity: Patch<Severity>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub category: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<IncidentStatus>)]
+    #[schema(value_type = IncidentStatus)]
     pub status: Patch<IncidentStatus>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]

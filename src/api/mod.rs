@@ -119,9 +119,48 @@ pub fn routes(config: &mut ServiceConfig) {
         );
 }
 
-/// The answer to any path no route serves.
+/// The answer to any request no route serves: 405 with `Allow` when the path exists with other methods
+/// (RFC 9110 §15.5.6), 404 otherwise. The methods come from the spec, which the same registration builds,
+/// so they cannot disagree with the routes.
 pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!("nothing exists at {}", req.path())))
+    static ROUTES: std::sync::OnceLock<Vec<(String, Vec<&'static str>)>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ];
+                (path.clone(), methods.into_iter().filter(|(_, has)| *has).map(|(method, _)| method).collect())
+            })
+            .collect()
+    });
+    let matches = |template: &str| {
+        let (mut wanted, mut got) = (template.split('/'), req.path().split('/'));
+        loop {
+            match (wanted.next(), got.next()) {
+                (None, None) => return true,
+                (Some(w), Some(g)) if w == g || (w.starts_with('{') && !g.is_empty()) => continue,
+                _ => return false,
+            }
+        }
+    };
+    let mut allowed: Vec<&str> = routes
+        .iter()
+        .filter(|(template, _)| matches(template))
+        .flat_map(|(_, methods)| methods.iter().copied())
+        .collect();
+    allowed.dedup();
+    if allowed.is_empty() {
+        return Err(ApiError::NotFound(format!("nothing exists at {}", req.path())));
+    }
+    Err(ApiError::MethodNotAllowed(allowed.join(", ")))
 }
 
 /// A required field in a merge-patch: absent keeps it, `null` is refused.

@@ -9,6 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::error::Problem;
 use super::{AppState, Data, access};
 use crate::db::{self, Guard, StoreError};
 use crate::domain::action::{Action, ActionPatch, ActionStatus};
@@ -159,6 +160,7 @@ pub async fn show(state: Data, token: web::Path<String>) -> HttpResponse {
     request_body(content = OwnerChoice, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Done; the page shows the action as it is now", content_type = "text/html", body = String),
+        (status = 400, description = "The body is not a form", content_type = "application/problem+json", body = Problem),
         (status = 401, description = "An expired or tampered link", content_type = "text/html", body = String),
         (status = 403, description = "The action changed hands", content_type = "text/html", body = String),
         (status = 404, description = "The action was deleted", content_type = "text/html", body = String),

@@ -158,7 +158,7 @@ fn read_person(principal: &Principal, email: &EmailAddress) -> Result<(), ApiErr
 /// Create or replace a person's entry. Needs the admin role.
 #[utoipa::path(
     tag = "people",
-    params(("email" = String, Path, description = "The person's e-mail address"),
+    params(("email" = String, Path, format = Email, description = "The person's e-mail address"),
            ("If-Match" = Option<String>, Header, description = "Only replace it if this is still its entity tag")),
     request_body = PutPersonRequest,
     responses(
@@ -234,7 +234,7 @@ pub async fn list(
 /// One person's entry. Needs the viewer role, or being that person.
 #[utoipa::path(
     tag = "people",
-    params(("email" = String, Path, description = "The person's e-mail address"),
+    params(("email" = String, Path, format = Email, description = "The person's e-mail address"),
            ("If-None-Match" = Option<String>, Header, description = "Entity tag of the copy the client has")),
     responses(
         (status = 200, description = "The entry", body = PersonResponse, headers(("ETag" = String, description = "Entity tag"))),
@@ -262,7 +262,7 @@ pub async fn get(
 /// being that person. The person need not be in the directory.
 #[utoipa::path(
     tag = "people",
-    params(("email" = String, Path, description = "The owner's e-mail address"), ActionListQuery),
+    params(("email" = String, Path, format = Email, description = "The owner's e-mail address"), ActionListQuery),
     responses(
         (status = 200, description = "One page of the person's actions", body = ActionList, headers(
             ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),

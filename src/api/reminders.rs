@@ -117,6 +117,7 @@ pub struct DeliveryList {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryListQuery {
     /// Only this status: pending, sending, sent or failed.
+    #[param(value_type = Option<DeliveryStatus>)]
     pub status: Option<String>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -206,7 +206,7 @@ pub struct CreateReviewRequest {
 #[schema(example = json!({"status": "held", "answers": {"what_went_well": "The SOC contained it within four hours."}}))]
 pub struct UpdateReviewRequest {
     #[serde(default)]
-    #[schema(value_type = Option<ReviewStatus>)]
+    #[schema(value_type = ReviewStatus)]
     pub status: Patch<ReviewStatus>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]

@@ -46,7 +46,38 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     IdempotencyKeyHeader.modify(&mut spec);
     CollectionCaching.modify(&mut spec);
     RequestIdHeader.modify(&mut spec);
+    UniqueOperationIds.modify(&mut spec);
     spec
+}
+
+/// utoipa names an operation after its handler function, and several modules have a `get` or a
+/// `list`; OpenAPI requires unique ids (links and client generators resolve operations by them). A
+/// shared name is qualified with the literal segments of its path (`incidents_get`,
+/// `incidents_report_get`); a name used once stays as it is.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        let mut uses = std::collections::HashMap::<String, usize>::new();
+        for item in spec.paths.paths.values() {
+            let operations = [&item.get, &item.put, &item.post, &item.patch, &item.delete];
+            for id in operations.into_iter().flatten().filter_map(|operation| operation.operation_id.clone()) {
+                *uses.entry(id).or_default() += 1;
+            }
+        }
+        for (path, item) in spec.paths.paths.iter_mut() {
+            let literal: Vec<&str> = path
+                .split('/')
+                .filter(|segment| !segment.is_empty() && !segment.starts_with('{') && !["api", "v1"].contains(segment))
+                .collect();
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                if let Some(id) = operation.operation_id.as_mut().filter(|id| uses.get(*id).is_some_and(|n| *n > 1)) {
+                    *id = format!("{}_{id}", literal.join("_").replace('-', "_"));
+                }
+            }
+        }
+    }
 }
 
 /// What every `/api/` operation shares: it needs a bearer token and may answer 401 or 403 (each
@@ -97,12 +128,18 @@ impl Modify for CommonResponses {
             for operation in operations.into_iter().flatten() {
                 operation.security = Some(vec![SecurityRequirement::new("bearerAuth", Vec::<String>::new())]);
                 let has_body = operation.request_body.is_some();
+                let has_query = operation.parameters.iter().flatten().any(|parameter| {
+                    matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == ParameterIn::Query)
+                });
                 let responses = &mut operation.responses.responses;
                 let mut add = |status: &str, description: &str| responses.insert(status.into(), problem(description));
                 add("401", "No token, or a token that is expired, malformed or not trusted");
                 add("403", "The token's roles do not allow this");
+                if has_query && !has_body {
+                    add("400", "An unknown query parameter, or one that cannot be read");
+                }
                 if has_body {
-                    add("400", "The body is not valid JSON");
+                    add("400", "The body is not valid JSON, or an unknown or unreadable query parameter");
                     add("413", "The body is larger than 1 MiB");
                     add("415", "The body is not JSON");
                 }
@@ -159,6 +196,7 @@ impl Modify for IdempotencyKeyHeader {
             let Some(operation) = item.post.as_mut().filter(|_| path.starts_with("/api/")) else { continue };
             operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(parameter.clone()));
             let responses = &mut operation.responses.responses;
+            responses.entry("400".into()).or_insert_with(|| problem("A malformed Idempotency-Key"));
             responses
                 .entry("409".into())
                 .or_insert_with(|| problem("A request with the same Idempotency-Key is still running"));
@@ -241,16 +279,16 @@ struct RequestIdHeader;
 
 impl Modify for RequestIdHeader {
     fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
-        let schema =
-            || ObjectBuilder::new().schema_type(Type::String).max_length(Some(128)).pattern(Some("^[A-Za-z0-9._:-]+$"));
+        // Any value is accepted (an unusable one is replaced, never refused), so the schema cannot
+        // narrow it: a pattern here would promise a rejection the server does not make.
         let parameter = ParameterBuilder::new()
             .name("X-Request-Id")
             .parameter_in(ParameterIn::Header)
             .required(Required::False)
             .description(Some(
-                "Your id for this request, echoed in the response and in logs; one is made up when absent",
+                "Your id for this request, echoed in the response and in logs when it is up to 128 of                  `A-Z a-z 0-9 - _ . :`; one is made up when it is absent or not like that",
             ))
-            .schema(Some(schema()))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
             .build();
         let header = HeaderBuilder::new()
             .schema(Some(ObjectBuilder::new().schema_type(Type::String)))

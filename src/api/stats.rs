@@ -98,6 +98,7 @@ pub struct StatsQuery {
     #[param(value_type = Option<Uuid>)]
     pub incident_id: Option<String>,
     /// Only this owner's actions.
+    #[param(format = Email)]
     pub owner: Option<String>,
     /// Only this team's actions.
     #[param(max_length = 200)]

@@ -86,16 +86,16 @@ pub struct CreateTimelineEntryRequest {
 #[schema(example = json!({"occurred_at": "2026-11-02T08:10:00Z"}))]
 pub struct UpdateTimelineEntryRequest {
     #[serde(default)]
-    #[schema(value_type = Option<DateTime<Utc>>)]
+    #[schema(value_type = DateTime<Utc>)]
     pub occurred_at: Patch<DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 10000)]
+    #[schema(value_type = String, min_length = 1, max_length = 10000)]
     pub description: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub source: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<TimelineKind>)]
+    #[schema(value_type = TimelineKind)]
     pub kind: Patch<TimelineKind>,
 }
 

@@ -99,6 +99,27 @@ async fn unknown_ids_and_paths_are_not_found() {
 }
 
 #[tokio::test]
+async fn a_known_path_with_a_wrong_method_is_not_allowed_and_says_which_are() {
+    let app = spawn_app().await;
+    let unknown = uuid::Uuid::now_v7();
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/api/v1/actions".to_owned(), "GET, POST"),
+        (reqwest::Method::PUT, format!("/api/v1/actions/{unknown}"), "GET, PATCH, DELETE"),
+        (reqwest::Method::POST, format!("/api/v1/incidents/{unknown}/history"), "GET"),
+        (reqwest::Method::TRACE, "/healthz".to_owned(), "GET"),
+        (reqwest::Method::DELETE, "/a/some-token".to_owned(), "GET, POST"),
+    ] {
+        let response = app.builder(method.clone(), &path).send().await.unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        let problem = assert_problem(response, 405, "method_not_allowed").await;
+        assert_eq!(problem["instance"], path);
+    }
+    // A path that exists with no method at all is still unknown.
+    assert_problem(app.builder(reqwest::Method::PUT, "/api/v1/nothing-here").send().await.unwrap(), 404, "not_found")
+        .await;
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_a_sane_one_is_kept() {
     let app = spawn_app().await;
     let generated = app.get("/api/v1/actions").await;

@@ -36,6 +36,7 @@ fn every_operation_is_documented_with_its_errors() {
     let spec = serde_json::to_value(action_tracker::api::openapi()).unwrap();
     assert_eq!(spec["openapi"].as_str().unwrap().get(..3), Some("3.1"));
     let paths = spec["paths"].as_object().unwrap();
+    let mut operation_ids = std::collections::HashSet::new();
     for (path, operations) in paths {
         let methods = ["get", "put", "post", "patch", "delete"];
         for (method, operation) in operations.as_object().unwrap().iter().filter(|(m, _)| methods.contains(&m.as_str()))
@@ -44,6 +45,9 @@ fn every_operation_is_documented_with_its_errors() {
                 operation["responses"].as_object().unwrap().values().all(|r| r["headers"]["X-Request-Id"].is_object())
             );
             let name = format!("{} {path}", method.to_uppercase());
+            // Client generators and OpenAPI links find operations by id.
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(operation_ids.insert(id.to_owned()), "{name} shares the operationId {id:?}");
             assert!(
                 operation["summary"].is_string() || operation["description"].is_string(),
                 "{name} has no description"
