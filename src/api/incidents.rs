@@ -98,7 +98,7 @@ pub struct IncidentList {
 }))]
 pub struct CreateIncidentRequest {
     /// 1–100 letters, digits or `- _ . : / #`; unique among incidents.
-    #[schema(max_length = 100)]
+    #[schema(max_length = 100, pattern = "^[ \\t\\n\\r]*[A-Za-z0-9_.:/#-]+[ \\t\\n\\r]*$")]
     pub reference: Option<String>,
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
@@ -122,7 +122,7 @@ pub struct CreateIncidentRequest {
 #[schema(example = json!({"status": "resolved", "resolved_at": "2026-11-03T17:00:00Z"}))]
 pub struct UpdateIncidentRequest {
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, max_length = 100, pattern = "^[ \\t\\n\\r]*[A-Za-z0-9_.:/#-]+[ \\t\\n\\r]*$")]
     pub reference: Patch<String>,
     #[serde(default)]
     #[schema(value_type = String, min_length = 1, max_length = 200)]

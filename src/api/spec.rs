@@ -3,7 +3,7 @@
 
 use actix_web::App;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayItems, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -47,7 +47,135 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     CollectionCaching.modify(&mut spec);
     RequestIdHeader.modify(&mut spec);
     UniqueOperationIds.modify(&mut spec);
+    RequestTextRules.modify(&mut spec);
+    ScopedRequests.modify(&mut spec);
     spec
+}
+
+/// Characters `domain::text` refuses in one-line text (controls, line breaks included) and in text of
+/// several lines (controls but line breaks and tabs), as regular expression ranges.
+const ONE_LINE_REFUSED: &str = "\\u0000-\\u001F\\u007F-\\u009F";
+const MULTI_LINE_REFUSED: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F";
+
+/// What the domain types accept, said in the request schemas so that a client (or a fuzzer) sending
+/// schema-valid values is not refused. utoipa cannot derive it from `String` fields, so it is added by
+/// the limits the text types use (`domain::text`: 200 characters on one line, 10 000 on several): no
+/// control characters, and required text not blank (optional text may be blank, which is absent, except
+/// in a merge-patch); a
+/// required address (254 characters) is an e-mail address; a time zone is one of the IANA names.
+struct RequestTextRules;
+
+impl Modify for RequestTextRules {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = spec.components.as_mut() {
+            for (name, schema) in components.schemas.iter_mut() {
+                if !(name.ends_with("Request") || name.ends_with("Body") || name == "ReviewAnswers") {
+                    continue;
+                }
+                // A merge-patch sets text or clears it with `null`; blank text is refused there.
+                let non_blank = ["UpdateActionRequest", "UpdateIncidentRequest", "UpdateTimelineEntryRequest"]
+                    .contains(&name.as_str());
+                let RefOr::T(Schema::Object(object)) = schema else { continue };
+                for (property, field) in object.properties.iter_mut() {
+                    let RefOr::T(Schema::Object(field)) = field else { continue };
+                    if property == "timezone" {
+                        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| serde_json::Value::from(tz.name()));
+                        field.enum_values = Some(names.chain([serde_json::Value::Null]).collect());
+                        field.max_length = None;
+                    } else {
+                        text_rules(field, non_blank);
+                    }
+                }
+            }
+        }
+        for item in spec.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for parameter in operations.into_iter().flatten().flat_map(|o| o.parameters.iter_mut().flatten()) {
+                if let RefOr::T(parameter) = parameter
+                    && parameter.parameter_in == ParameterIn::Query
+                    && let Some(RefOr::T(Schema::Object(field))) = parameter.schema.as_mut()
+                {
+                    text_rules(field, false);
+                }
+            }
+        }
+    }
+}
+
+fn text_rules(field: &mut Object, non_blank: bool) {
+    let nullable = matches!(&field.schema_type, SchemaType::Array(types) if types.contains(&Type::Null));
+    let refused = match field.max_length {
+        Some(200) => ONE_LINE_REFUSED,
+        Some(10_000) => MULTI_LINE_REFUSED,
+        Some(254) if !nullable && field.format.is_none() => {
+            field.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
+            return;
+        }
+        _ => return,
+    };
+    if field.pattern.is_none() {
+        field.pattern = Some(if non_blank || field.min_length.is_some_and(|n| n > 0) {
+            format!("^[^{refused}]*[^\\s{refused}][^{refused}]*$")
+        } else {
+            format!("^[^{refused}]*$")
+        });
+    }
+}
+
+/// A member the URL already says is refused when it differs (`incident_id` in an incident's actions,
+/// `incident_id` and `review_id` in a review's, `owner` in a person's queue), so those operations get
+/// schemas and parameters without it; `POST /actions`, where the body alone names the incident, needs it.
+struct ScopedRequests;
+
+impl Modify for ScopedRequests {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = spec.components.as_mut() else { return };
+        let Some(RefOr::T(Schema::Object(create))) = components.schemas.get("CreateActionRequest").cloned() else {
+            return;
+        };
+        let without = |members: &[&str]| {
+            let mut schema = create.clone();
+            schema.properties.retain(|name, _| !members.contains(&name.as_str()));
+            RefOr::T(Schema::Object(schema))
+        };
+        components.schemas.insert("CreateActionInIncidentRequest".into(), without(&["incident_id"]));
+        components.schemas.insert("CreateActionInReviewRequest".into(), without(&["incident_id", "review_id"]));
+        if let Some(RefOr::T(Schema::Object(create))) = components.schemas.get_mut("CreateActionRequest") {
+            create.required.push("incident_id".into());
+            if let Some(RefOr::T(Schema::Object(incident))) = create.properties.get_mut("incident_id") {
+                incident.schema_type = SchemaType::Type(Type::String);
+            }
+        }
+        if let Some(RefOr::T(Schema::Object(bulk))) = components.schemas.get_mut("BulkActionsRequest")
+            && let Some(RefOr::T(Schema::Array(actions))) = bulk.properties.get_mut("actions")
+        {
+            actions.items =
+                ArrayItems::RefOrSchema(Box::new(Ref::from_schema_name("CreateActionInReviewRequest").into()));
+        }
+        let paths = &mut spec.paths.paths;
+        if let Some(body) = paths
+            .get_mut("/api/v1/incidents/{id}/actions")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.request_body.as_mut())
+            && let RefOr::T(body) = body
+        {
+            for content in body.content.values_mut() {
+                let RefOr::T(content) = content else { continue };
+                content.schema = Some(Ref::from_schema_name("CreateActionInIncidentRequest").into());
+            }
+        }
+        for (path, parameter) in
+            [("/api/v1/incidents/{id}/actions", "incident_id"), ("/api/v1/people/{email}/actions", "owner")]
+        {
+            if let Some(parameters) = paths
+                .get_mut(path)
+                .and_then(|item| item.get.as_mut())
+                .and_then(|operation| operation.parameters.as_mut())
+            {
+                parameters.retain(|p| !matches!(p, RefOr::T(p) if p.name == parameter));
+            }
+        }
+    }
 }
 
 /// utoipa names an operation after its handler function, and several modules have a `get` or a
