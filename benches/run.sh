@@ -33,9 +33,15 @@ BIN="$PWD/target/release/action-tracker"
 WORK="$(mktemp -d)"
 SERVICE_PID=""
 SINK_PID=""
+CREATED_DATABASES=()
+[ -n "${TEST_DATABASE_URL:-}" ] && CREATED_DATABASES=(at_bench at_pgbench at_bench_reminders)
 cleanup() {
     [ -n "$SERVICE_PID" ] && kill "$SERVICE_PID" 2>/dev/null || true
     [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
+    # The PostgreSQL databases it made hold gigabytes; leave none behind.
+    for name in "${CREATED_DATABASES[@]}"; do
+        psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -49,7 +55,7 @@ export JWT_SECRET LINK_SECRET
 fresh_database() {
     local name="$1"
     if [ -n "${TEST_DATABASE_URL:-}" ]; then
-        psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
+        psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null 2>&1
         echo "${TEST_DATABASE_URL%/*}/$name"
     else
         echo "$WORK/$name.db"
