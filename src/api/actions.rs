@@ -95,7 +95,11 @@ pub struct ExternalRefBody {
     #[schema(max_length = 100, example = "SEC-123")]
     pub key: String,
     /// Where people open the ticket (http or https).
-    #[schema(max_length = 2000, example = "https://jira.example.com/browse/SEC-123")]
+    #[schema(
+        max_length = 2000,
+        pattern = "^https?://([A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*|(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})(:(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[!-~]*)?$",
+        example = "https://jira.example.com/browse/SEC-123"
+    )]
     pub url: Option<String>,
 }
 
@@ -205,6 +209,7 @@ pub struct CreateActionRequest {
     #[schema(max_length = 200)]
     pub team: Option<String>,
     /// Between 2000-01-01 and 2199-12-31.
+    #[schema(pattern = "^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub due_date: NaiveDate,
     /// Defaults to `medium`.
     pub priority: Option<Priority>,
@@ -254,7 +259,7 @@ pub struct UpdateActionRequest {
     #[schema(value_type = Option<String>, max_length = 200)]
     pub team: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
+    #[schema(value_type = NaiveDate, pattern = "^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub due_date: Patch<NaiveDate>,
     #[serde(default)]
     #[schema(value_type = Priority)]
@@ -387,7 +392,10 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
 #[into_params(parameter_in = Query)]
 pub struct ActionListQuery {
     /// Comma-separated statuses, e.g. `open,in_progress`.
-    #[param(example = "open,in_progress,blocked")]
+    #[param(
+        example = "open,in_progress,blocked",
+        pattern = "^(open|in_progress|blocked|done|cancelled)(,(open|in_progress|blocked|done|cancelled))*$"
+    )]
     pub status: Option<String>,
     /// The owner's e-mail address (case-insensitive).
     #[param(example = "dana@example.com", format = Email)]
@@ -396,10 +404,13 @@ pub struct ActionListQuery {
     #[param(value_type = Option<Uuid>)]
     pub incident_id: Option<String>,
     /// Comma-separated priorities, e.g. `critical,high`.
-    #[param(example = "critical,high")]
+    #[param(example = "critical,high", pattern = "^(critical|high|medium|low)(,(critical|high|medium|low))*$")]
     pub priority: Option<String>,
     /// Comma-separated categories, e.g. `prevention,detection`.
-    #[param(example = "prevention")]
+    #[param(
+        example = "prevention",
+        pattern = "^(prevention|detection|response|process|training|tooling|communication|other)(,(prevention|detection|response|process|training|tooling|communication|other))*$"
+    )]
     pub category: Option<String>,
     /// Only actions with this tag.
     #[param(example = "mfa")]
@@ -856,6 +867,7 @@ pub struct UpsertActionRequest {
     pub owner_name: Option<String>,
     #[schema(max_length = 200)]
     pub team: Option<String>,
+    #[schema(pattern = "^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub due_date: Option<NaiveDate>,
     pub priority: Option<Priority>,
     pub category: Option<ActionCategory>,
@@ -866,7 +878,10 @@ pub struct UpsertActionRequest {
     pub tags: Option<Vec<String>>,
     pub snoozed_until: Option<NaiveDate>,
     /// The ticket's own URL, kept on the link.
-    #[schema(max_length = 2000)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^https?://([A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*|(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})(:(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[!-~]*)?$"
+    )]
     pub url: Option<String>,
     /// Why the due date moves later; defaults to "Changed in <system> ticket <key>".
     #[schema(max_length = 10000)]

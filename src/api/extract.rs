@@ -133,12 +133,12 @@ pub fn entity_tag_with(version: i64, today: chrono::NaiveDate, extra: &str) -> S
     format!("\"{version}-{}{extra}\"", today.format("%Y%m%d"))
 }
 
-/// The versions an `If-Match` header accepts: `None` when absent or `*` (any current version).
+/// The versions an `If-Match` header accepts: `None` when absent, empty or `*` (any current version).
 /// Matching is on the version part, so a tag from yesterday still guards against lost updates.
 /// A header naming no tag of ours yields an empty list, which matches nothing.
 pub fn if_match_versions(req: &HttpRequest) -> Option<Vec<i64>> {
     let value = req.headers().get(header::IF_MATCH)?.to_str().unwrap_or_default().trim();
-    if value == "*" {
+    if value == "*" || value.is_empty() {
         return None;
     }
     Some(

@@ -221,10 +221,13 @@ impl TryFrom<UpdateIncidentRequest> for IncidentPatch {
 #[into_params(parameter_in = Query)]
 pub struct IncidentListQuery {
     /// Comma-separated statuses, e.g. `open,contained`.
-    #[param(example = "open,contained")]
+    #[param(
+        example = "open,contained",
+        pattern = "^(open|contained|resolved|closed)(,(open|contained|resolved|closed))*$"
+    )]
     pub status: Option<String>,
     /// Comma-separated severities, e.g. `high,critical`.
-    #[param(example = "high,critical")]
+    #[param(example = "high,critical", pattern = "^(low|medium|high|critical)(,(low|medium|high|critical))*$")]
     pub severity: Option<String>,
     /// Text the title contains (case-insensitive).
     #[param(max_length = 200)]

@@ -175,9 +175,8 @@ fn required<T>(field: &str, patch: Patch<T>) -> Result<Option<T>, FieldError> {
 /// A comma-separated filter value such as `status=open,blocked`.
 fn parse_list<T: FromStr>(field: &str, raw: Option<&str>, allowed: &str) -> Result<Vec<T>, FieldError> {
     let Some(raw) = raw else { return Ok(Vec::new()) };
+    // Exactly the names, comma-separated, as the spec's pattern says: no blanks, no empty parts.
     raw.split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
         .map(|part| part.parse().map_err(|_| FieldError::new(field, format!("{part:?} is not one of {allowed}"))))
         .collect()
 }

@@ -79,7 +79,7 @@ pub struct PersonList {
 pub struct PutPersonRequest {
     #[schema(max_length = 200)]
     pub name: Option<String>,
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, format = Email)]
     pub manager_email: Option<String>,
     /// An IANA time zone such as `Europe/Berlin`.
     #[schema(max_length = 64, example = "Europe/Berlin")]
@@ -94,13 +94,8 @@ impl TryFrom<PutPersonRequest> for PersonFields {
     fn try_from(body: PutPersonRequest) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let name = errors.take(ShortText::parse_optional("name", body.name.as_deref()));
-        let manager_email = errors.take(
-            body.manager_email
-                .as_deref()
-                .filter(|m| !m.trim().is_empty())
-                .map(|m| EmailAddress::parse("manager_email", m))
-                .transpose(),
-        );
+        let manager_email =
+            errors.take(body.manager_email.as_deref().map(|m| EmailAddress::parse("manager_email", m)).transpose());
         let timezone = errors.take(
             body.timezone
                 .as_deref()

@@ -29,11 +29,15 @@ fn negotiate(accept: Option<&str>) -> Option<Format> {
         .split(',')
         .filter_map(|range| {
             let mut parts = range.split(';').map(str::trim);
-            let media = parts.next()?.to_ascii_lowercase();
+            // A malformed range (no `type/subtype`) says nothing: RFC 9110 lets a server disregard it.
+            let media = parts.next().filter(|m| m.contains('/'))?.to_ascii_lowercase();
             let q = parts.find_map(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok())).unwrap_or(1.0);
             Some((media, q))
         })
         .collect();
+    if ranges.is_empty() {
+        return Some(Format::Markdown);
+    }
     let quality = |media: &str| -> f32 {
         let (kind, _) = media.split_once('/').unwrap_or((media, ""));
         ranges

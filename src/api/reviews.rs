@@ -189,9 +189,9 @@ pub struct CreateReviewRequest {
     pub scheduled_for: Option<DateTime<Utc>>,
     /// Only for a held or completed review; defaults to the time of the request then.
     pub held_at: Option<DateTime<Utc>>,
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, format = Email)]
     pub facilitator_email: Option<String>,
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, format = Email)]
     pub scribe_email: Option<String>,
     #[schema(max_items = 100)]
     pub attendees: Option<Vec<AttendeeBody>>,
@@ -215,10 +215,10 @@ pub struct UpdateReviewRequest {
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub held_at: Patch<DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 254)]
+    #[schema(value_type = Option<String>, max_length = 254, format = Email)]
     pub facilitator_email: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 254)]
+    #[schema(value_type = Option<String>, max_length = 254, format = Email)]
     pub scribe_email: Patch<String>,
     /// Replaces the list; `null` or `[]` empties it.
     #[serde(default)]
@@ -252,7 +252,7 @@ pub struct BulkActionsResponse {
 }
 
 fn email(field: &str, raw: Option<&str>) -> Result<Option<EmailAddress>, FieldError> {
-    raw.filter(|r| !r.trim().is_empty()).map(|r| EmailAddress::parse(field, r)).transpose()
+    raw.map(|r| EmailAddress::parse(field, r)).transpose()
 }
 
 fn attendees(errors: &mut FieldErrors, raw: Vec<AttendeeBody>) -> Option<Attendees> {

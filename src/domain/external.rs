@@ -69,9 +69,13 @@ impl Key {
 impl HttpUrl {
     pub const MAX: usize = 2000;
 
+    /// A plain http(s) URL of the shape the OpenAPI spec's pattern states (see `has_plain_shape`), so a
+    /// client can check it before sending.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let value = raw.trim();
-        let parsed = url::Url::parse(value).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+        let value = raw;
+        let parsed = url::Url::parse(value)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host() && has_plain_shape(value));
         match parsed {
             Some(url) if value.len() <= Self::MAX => Ok(Self(url.to_string())),
             _ => {
@@ -87,6 +91,32 @@ impl HttpUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The spec's pattern, by hand: `https?://` then a host name (labels of letters, digits and hyphens,
+/// each starting with a letter) or a dotted IPv4 address, an optional port (0–65535, no leading zeros), and a path of
+/// printable ASCII.
+fn has_plain_shape(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")) else {
+        return false;
+    };
+    let (authority, path) = rest.find('/').map_or((rest, ""), |slash| rest.split_at(slash));
+    let (host, port) = authority.split_once(':').map_or((authority, None), |(h, p)| (h, Some(p)));
+    let label_ok = |label: &str| {
+        label.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let port_ok = port.is_none_or(|p| {
+        p.chars().all(|c| c.is_ascii_digit()) && !(p.len() > 1 && p.starts_with('0')) && p.parse::<u16>().is_ok()
+    });
+    let octet_ok = |octet: &str| {
+        (1..=3).contains(&octet.len())
+            && octet.chars().all(|c| c.is_ascii_digit())
+            && !(octet.len() > 1 && octet.starts_with('0'))
+            && octet.parse::<u8>().is_ok()
+    };
+    let ipv4 = host.split('.').count() == 4 && host.split('.').all(octet_ok);
+    (ipv4 || host.split('.').all(label_ok)) && port_ok && path.chars().all(|c| ('!'..='~').contains(&c))
 }
 
 impl ExternalRefs {

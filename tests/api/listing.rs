@@ -74,6 +74,12 @@ async fn each_filter_narrows_the_list() {
     assert_eq!(list_keys(&app, "").await, ["ACT-1", "ACT-2", "ACT-3", "ACT-4", "ACT-5", "ACT-6"]);
     assert_eq!(list_keys(&app, "status=open").await, ["ACT-1", "ACT-5"]);
     assert_eq!(list_keys(&app, "status=blocked,in_progress").await, ["ACT-2", "ACT-4"]);
+    // Exactly the names, as the spec's pattern says: a blank or an empty part is a mistake, not "all".
+    for query in ["status=open,,done", "status=open,%20done", "status="] {
+        let problem =
+            assert_problem(app.get(&format!("/api/v1/actions?{query}")).await, 422, "validation_failed").await;
+        assert_eq!(error_fields(&problem), ["status"], "{query}");
+    }
     assert_eq!(list_keys(&app, "owner=DANA@example.com").await, ["ACT-1", "ACT-3"]);
     assert_eq!(list_keys(&app, &format!("incident_id={malware}")).await, ["ACT-4", "ACT-5", "ACT-6"]);
     assert_eq!(list_keys(&app, "priority=high").await, ["ACT-1", "ACT-6"]);

@@ -113,6 +113,9 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert_eq!(json["timeline"].as_array().unwrap().len(), 2);
 
     assert_problem(report(&app, &incident, Some("application/pdf")).await, 406, "not_acceptable").await;
+    let malformed = report(&app, &incident, Some("null")).await;
+    assert_eq!(malformed.status(), 200, "a malformed Accept is disregarded, and the default format is sent");
+    assert!(malformed.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
     let missing = report(&app, &uuid::Uuid::now_v7().to_string(), None).await;
     assert_problem(missing, 404, "not_found").await;
 }

@@ -9,7 +9,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, id, spawn_app};
+use crate::helpers::{assert_problem, error_fields, id, spawn_app};
 
 /// What the receiver got: the signature headers and the body.
 #[derive(Debug, Clone)]
@@ -164,4 +164,20 @@ async fn webhook_urls_and_events_are_checked() {
         app.post("/api/v1/webhooks", &json!({"url": "https://x.example.com", "events": ["incident.created"]})).await;
     let generated: Value = generated.json().await.unwrap();
     assert!(generated["secret"].as_str().unwrap().len() >= 32, "a strong secret is generated");
+
+    // Only the plain shape the spec's pattern states: a host name or an IPv4 address, a port, ASCII.
+    for url in [
+        " https://x.example.com",
+        "https://x.example.com/a b",
+        "https://1x.example.com",
+        "http://[::1]/",
+        "http://x:99999/",
+    ] {
+        let refused = app.post("/api/v1/webhooks", &json!({"url": url, "events": ["incident.created"]})).await;
+        assert_eq!(error_fields(&assert_problem(refused, 422, "validation_failed").await), ["url"], "{url}");
+    }
+    for url in ["http://10.0.0.7:8080/hooks?x=1", "https://hooks.example.com/in/%20"] {
+        let accepted = app.post("/api/v1/webhooks", &json!({"url": url, "events": ["incident.created"]})).await;
+        assert_eq!(accepted.status(), 201, "{url}");
+    }
 }
