@@ -4,39 +4,29 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use action_tracker::config::DatabaseUrl;
 use serde_json::json;
 
-use crate::helpers::{Blocker, TEST_LINK_SECRET, TEST_SECRET};
+use crate::helpers::{Blocker, TestApp, spawn_app};
 
+/// `action-tracker serve` as its own process, on the test app's database, on a port of its own.
 struct Served {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
-    database: DatabaseUrl,
 }
 
-fn serve(extra: &[(&str, &str)]) -> Served {
-    let dir = tempfile::tempdir().unwrap();
+fn serve(app: &TestApp, extra: &[(&str, &str)]) -> Served {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let database = dir.path().join("tracker.db");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_action-tracker"));
-    command
-        .arg("serve")
+    let child = app
+        .command(&["serve"])
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATA_DIR", dir.path())
-        .env("DATABASE_URL", &database)
-        .env("JWT_SECRET", TEST_SECRET)
-        .env("LINK_SECRET", TEST_LINK_SECRET)
         .env("BACKGROUND_WORK", "false")
         .env("RUST_LOG", "warn")
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (name, value) in extra {
-        command.env(name, value);
-    }
-    let child = command.spawn().unwrap();
-    Served { child, port, _dir: dir, database: DatabaseUrl::Sqlite(database) }
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Served { child, port }
 }
 
 impl Served {
@@ -77,29 +67,19 @@ impl Drop for Served {
     }
 }
 
-fn admin_token() -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_action-tracker"))
-        .args(["token", "--email", "admin@example.com", "--role", "admin"])
-        .env("JWT_SECRET", TEST_SECRET)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
 #[tokio::test]
 async fn sigterm_finishes_the_request_in_flight_refuses_new_ones_and_exits_0() {
-    let mut served = serve(&[("DATABASE_TIMEOUT", "20s")]);
+    let app = spawn_app().await;
+    let mut served = serve(&app, &[("DATABASE_TIMEOUT", "20s")]);
     served.wait_until_ready().await;
-    let token = admin_token();
 
     // A write that cannot finish until the lock held here is released: in flight when SIGTERM comes.
-    let blocker = Blocker::hold(&served.database);
+    let blocker = Blocker::hold(&app.settings.database.url);
     let client = reqwest::Client::new();
     let in_flight = tokio::spawn(
         client
             .post(served.url("/api/v1/incidents"))
-            .bearer_auth(&token)
+            .bearer_auth(&app.admin_token)
             .json(&json!({"title": "Phishing", "severity": "low"}))
             .send(),
     );
