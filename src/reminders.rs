@@ -22,6 +22,13 @@ use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as Remin
 use crate::mail::{Digest, DigestItem, Mailer, Outgoing, ReviewItem};
 use crate::shutdown::Shutdown;
 
+/// What became of one e-mail handed to the SMTP server.
+enum Outcome {
+    Sent,
+    Retrying,
+    Failed,
+}
+
 /// E-mails claimed per round trip to the database.
 const BATCH: i64 = 50;
 /// SMTP conversations in flight at once (each on its own pooled connection).
@@ -305,32 +312,34 @@ impl Reminders {
                 return Ok(report);
             }
             // Several SMTP conversations at once: each waits mostly on the network, and one at a time
-            // would cap a large sweep at the round trips of a single connection.
-            let sent: Vec<_> = futures_util::stream::iter(claimed)
-                .map(|delivery| async move {
-                    let outcome = self.mailer.send(&delivery.email()).await;
-                    (delivery, outcome)
-                })
+            // would cap a large sweep at the round trips of a single connection. Each outcome is
+            // recorded as soon as the server answers, so a crash resends only the e-mails in flight.
+            let outcomes: Vec<Result<Outcome, StoreError>> = futures_util::stream::iter(claimed)
+                .map(|delivery| self.send_and_record(delivery))
                 .buffer_unordered(CONCURRENT_SENDS)
                 .collect()
                 .await;
-            for (delivery, outcome) in sent {
-                match outcome {
-                    Ok(()) => {
-                        db::deliveries::mark_sent(&self.db, delivery.id, crate::domain::now()).await?;
-                        report.sent += 1;
-                    }
-                    Err(error) => {
-                        let retry_at = self.retry.retry_at(delivery.attempts);
-                        tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "e-mail not accepted");
-                        if retry_at.is_some() {
-                            report.retrying += 1;
-                        } else {
-                            report.failed += 1;
-                        }
-                        db::deliveries::mark_attempt_failed(&self.db, delivery.id, error, retry_at).await?;
-                    }
+            for outcome in outcomes {
+                match outcome? {
+                    Outcome::Sent => report.sent += 1,
+                    Outcome::Retrying => report.retrying += 1,
+                    Outcome::Failed => report.failed += 1,
                 }
+            }
+        }
+    }
+
+    async fn send_and_record(&self, delivery: db::deliveries::Claimed) -> Result<Outcome, StoreError> {
+        match self.mailer.send(&delivery.email()).await {
+            Ok(()) => {
+                db::deliveries::mark_sent(&self.db, delivery.id, crate::domain::now()).await?;
+                Ok(Outcome::Sent)
+            }
+            Err(error) => {
+                let retry_at = self.retry.retry_at(delivery.attempts);
+                tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "e-mail not accepted");
+                db::deliveries::mark_attempt_failed(&self.db, delivery.id, error, retry_at).await?;
+                Ok(if retry_at.is_some() { Outcome::Retrying } else { Outcome::Failed })
             }
         }
     }
