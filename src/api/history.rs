@@ -103,14 +103,15 @@ async fn history_page(
     Ok(page(req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }
 
-/// The history of an incident, newest first. Needs the viewer role. Kept after the incident is deleted.
+/// The history of an incident, newest first. Needs the viewer role. Once the incident is deleted, its
+/// history is read from the change feed: `GET /events?entity_id={id}`.
 #[utoipa::path(
     tag = "history",
     params(("id" = Uuid, Path, description = "Incident id"), HistoryQuery),
     responses(
         (status = 200, description = "One page of events", body = EventList, headers(
             ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
-        (status = 404, description = "Nothing was ever recorded for this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or it was deleted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -124,19 +125,20 @@ pub async fn incident_history(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let id = id.into_inner();
-    require_recorded(&state, EntityType::Incident, id).await?;
+    require_live(&state, EntityType::Incident, id).await?;
     history_page(&state, &req, EntityType::Incident, id, &query).await
 }
 
 /// The history of an action, newest first: every change with old and new values, and every comment.
-/// Needs the viewer role, or being the action's owner. Kept after the action is deleted (viewers only).
+/// Needs the viewer role, or being the action's owner. Once the action is deleted, its history is read from
+/// the change feed (viewers): `GET /events?entity_id={id}`.
 #[utoipa::path(
     tag = "history",
     params(("id" = Uuid, Path, description = "Action id"), HistoryQuery),
     responses(
         (status = 200, description = "One page of events", body = EventList, headers(
             ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
-        (status = 404, description = "Nothing was ever recorded for this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource, or it was deleted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -151,27 +153,30 @@ pub async fn action_history(
     let id = id.into_inner();
     match db::actions::find(&state.db, id).await {
         Ok(action) => access::read_action(&principal, &action)?,
-        // A deleted action's owner can no longer be told apart, so its history is for viewers.
         Err(StoreError::NotFound) => {
             access::require(&principal, Role::Viewer)?;
-            require_recorded(&state, EntityType::Action, id).await?;
+            require_live(&state, EntityType::Action, id).await?;
         }
         Err(other) => return Err(ApiError::from_store(other, String::new)),
     }
     history_page(&state, &req, EntityType::Action, id, &query).await
 }
 
-/// 404 unless some event was ever recorded for the id: the resource exists, or existed.
-async fn require_recorded(state: &Data, entity_type: EntityType, id: Uuid) -> Result<(), ApiError> {
+/// 404 unless the resource exists: a deleted one's URLs are all gone, as clients expect of a DELETE, and
+/// its history is kept in the change feed (`GET /events?entity_id=…`), where the 404 points.
+async fn require_live(state: &Data, entity_type: EntityType, id: Uuid) -> Result<(), ApiError> {
     let probe = PageRequest::new(NewestFirst, 1, None)?;
     let found = db::events::history(&state.db, entity_type, id, probe)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;
-    if found.items.is_empty() {
-        let what: &str = entity_type.into();
-        return Err(ApiError::NotFound(format!("no {what} with id {id} exists or existed")));
+    let what: &str = entity_type.into();
+    match found.items.first() {
+        None => Err(ApiError::NotFound(format!("no {what} with id {id} exists"))),
+        Some(latest) if latest.kind == EventKind::Deleted => Err(ApiError::NotFound(format!(
+            "the {what} {id} was deleted; its history is at /api/v1/events?entity_id={id}"
+        ))),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// One change in the feed, with its position.
@@ -198,6 +203,9 @@ pub struct ChangeFeed {
 pub struct FeedQuery {
     /// The `next_cursor` of the previous page; leave out to start from the beginning.
     pub after: Option<String>,
+    /// Only the changes of this incident, action, review or timeline entry: the way to read the history
+    /// of one that was deleted.
+    pub entity_id: Option<Uuid>,
     /// Items per page, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
@@ -231,7 +239,9 @@ pub async fn feed(state: Data, principal: Principal, query: web::Query<FeedQuery
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
     }
-    let events = db::events::feed(&state.db, after, limit).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let events = db::events::feed(&state.db, after, limit, query.entity_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, String::new))?;
     let next_cursor = events.last().map_or(after, |(position, _)| *position).to_string();
     let items =
         events.into_iter().map(|(position, event)| FeedItem { position, event: EventResponse::from(event) }).collect();

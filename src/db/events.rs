@@ -82,14 +82,18 @@ pub(super) fn record(conn: &mut DbConnection, event: &Event) -> Result<(), Store
 
 /// The change feed: events after position `after`, oldest first, each with its position.
 #[tracing::instrument(skip(db))]
-pub async fn feed(db: &Db, after: i64, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
+pub async fn feed(db: &Db, after: i64, limit: i64, entity_id: Option<Uuid>) -> Result<Vec<(i64, Event)>, StoreError> {
     db.run(move |conn| {
-        let rows: Vec<EventRow> = events::table
+        let mut query = events::table
             .filter(events::seq.gt(after))
             .order(events::seq.asc())
             .limit(limit)
             .select(EventRow::as_select())
-            .load(conn)?;
+            .into_boxed();
+        if let Some(id) = entity_id {
+            query = query.filter(events::entity_id.eq(id.to_string()));
+        }
+        let rows: Vec<EventRow> = query.load(conn)?;
         rows.into_iter().map(|row| Ok((row.seq, row.into_domain()?))).collect()
     })
     .await
@@ -103,7 +107,7 @@ pub async fn latest_position(db: &Db) -> Result<i64, StoreError> {
         .await
 }
 
-/// The history of one incident or action, newest first. Kept after the resource is deleted.
+/// The history of one incident or action, newest first.
 #[tracing::instrument(skip(db, page))]
 pub async fn history(
     db: &Db,

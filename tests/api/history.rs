@@ -67,6 +67,9 @@ async fn a_later_due_date_needs_a_reason_which_the_history_keeps() {
     let problem =
         assert_problem(app.patch(&path, &json!({"due_date": "2030-02-15"})).await, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["due_date_change_reason"]);
+    let blank = app.patch(&path, &json!({"due_date": "2030-02-15", "due_date_change_reason": " "})).await;
+    let problem = assert_problem(blank, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["due_date_change_reason"], "a blank reason is no reason");
     assert_eq!(history(&app, &path).await.len(), 1, "a refused change leaves no event");
 
     let response = app
@@ -102,7 +105,7 @@ async fn an_event_exists_exactly_when_the_change_committed() {
 }
 
 #[tokio::test]
-async fn history_outlives_a_deleted_action_and_pages_newest_first() {
+async fn history_pages_newest_first() {
     let app = spawn_app().await;
     let incident = id(&app.create_incident(json!({})).await);
     let action = app.create_action(&incident, json!({})).await;
@@ -110,12 +113,32 @@ async fn history_outlives_a_deleted_action_and_pages_newest_first() {
     for team in ["A", "B", "C"] {
         app.patch(&path, &json!({"team": team})).await;
     }
-    assert_eq!(app.delete(&path).await.status(), 204);
 
     let walked = app.walk(&format!("{path}/history?limit=2")).await;
     let kinds: Vec<&str> = walked.iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["deleted", "updated", "updated", "updated", "created"]);
-    assert_eq!(walked[0]["changes"]["team"], json!({"old": "C", "new": null}));
+    assert_eq!(kinds, ["updated", "updated", "updated", "created"]);
+    assert_eq!(walked[0]["changes"]["team"], json!({"old": "B", "new": "C"}));
+}
+
+/// After a DELETE every URL of the resource is gone, its history's included; the history is kept, in the
+/// change feed, where the 404 points.
+#[tokio::test]
+async fn a_deleted_action_s_history_is_read_from_the_change_feed() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = app.create_action(&incident, json!({})).await;
+    let other = app.create_action(&incident, json!({})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    app.patch(&path, &json!({"team": "A"})).await;
+    assert_eq!(app.delete(&path).await.status(), 204);
+
+    let gone = assert_problem(app.get(&format!("{path}/history")).await, 404, "not_found").await;
+    let feed_path = format!("/api/v1/events?entity_id={}", id(&action));
+    assert!(gone["detail"].as_str().unwrap().contains(&feed_path), "{gone}");
+    let feed: Value = app.get(&feed_path).await.json().await.unwrap();
+    let kinds: Vec<&str> = feed["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["created", "updated", "deleted"], "oldest first, and nothing of the other action");
+    assert_eq!(history(&app, &format!("/api/v1/actions/{}", id(&other))).await.len(), 1);
 
     assert_problem(app.get(&format!("/api/v1/actions/{}/history", uuid::Uuid::now_v7())).await, 404, "not_found").await;
 }
@@ -130,5 +153,7 @@ async fn incidents_have_a_history_too() {
     assert_eq!(events[0]["changes"], json!({"severity": {"old": "low", "new": "critical"}}));
     assert_eq!(events[1]["kind"], "created");
     assert_eq!(app.delete(&path).await.status(), 204);
-    assert_eq!(history(&app, &path).await[0]["kind"], "deleted");
+    assert_problem(app.get(&format!("{path}/history")).await, 404, "not_found").await;
+    let feed: Value = app.get(&format!("/api/v1/events?entity_id={}", id(&incident))).await.json().await.unwrap();
+    assert_eq!(feed["items"][2]["kind"], "deleted");
 }
