@@ -13,9 +13,15 @@ still meant to be refused by design, so `positive_data_acceptance` keeps judging
   one is refused (422). Valid requests start from the first page.
 
 - Rules across fields, which JSON Schema cannot state: an incident is contained and resolved after it
-  was detected; a review has `held_at` only once held; `as_of` is only for a dry run; a ticket is
-  named by `external_system` and `external_key` together. Valid requests leave out the member that
-  would break the rule.
+  was detected, and not in the future; a review has `held_at` only once held, and lists each attendee
+  once; an action links each ticket once, and leaves its review when it moves to another incident; a
+  person is not their own manager; a closed action says how (`resolution`); `as_of` is only for a dry run; a ticket is named by
+  `external_system` and `external_key` together. Valid requests leave out the member that would break
+  the rule.
+- Rules against what is stored: moving an action's due date later needs `due_date_change_reason`, and
+  the reason is only taken then; the first push for a ticket (`PUT /actions/by-ref/…`) creates its
+  action, so valid pushes carry what a new action needs. Valid patches get a reason exactly when their date is later than the
+  stored one (read through the API).
 - Ids that must exist: `incident_id` in an action's body names an incident the hooks created, and a
   made-up `review_id` (which must belong to the action's incident) is left out.
 
@@ -23,8 +29,11 @@ Invalid (negative) requests are sent as generated, so malformed keys, tags and c
 checked to be refused.
 """
 
+import datetime
 import json
 import os
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -37,15 +46,58 @@ def _an_incident():
     """An incident that exists, made once per run through the API itself."""
     global _incident_id
     if _incident_id is None:
-        request = urllib.request.Request(
-            os.environ["FUZZ_BASE_URL"] + "/api/v1/incidents",
-            data=json.dumps({"title": "Fuzzing fixture", "severity": "low"}).encode(),
-            headers={"Authorization": "Bearer " + os.environ["FUZZ_TOKEN"], "Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request) as response:
-            _incident_id = json.load(response)["id"]
+        _incident_id = _api("POST", "/api/v1/incidents", {"title": "Fuzzing fixture", "severity": "low"})["id"]
     return _incident_id
+
+
+def _api(method, path, body=None):
+    request = urllib.request.Request(
+        os.environ["FUZZ_BASE_URL"] + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + os.environ["FUZZ_TOKEN"], "Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return json.load(response)
+    except urllib.error.HTTPError:
+        return None
+
+
+def _stored_due_date(action_id):
+    action = _api("GET", "/api/v1/actions/" + urllib.parse.quote(str(action_id)))
+    return action and action.get("due_date")
+
+
+def _reason_only_when_later(case, body):
+    stored = _stored_due_date(case.path_parameters.get("id"))
+    later = isinstance(body.get("due_date"), str) and stored is not None and body["due_date"] > stored
+    if later and not body.get("due_date_change_reason"):
+        body["due_date_change_reason"] = "The fuzzer moved it later."
+    elif not later:
+        body.pop("due_date_change_reason", None)
+
+
+def _each_ticket_once(refs):
+    """A ticket (system, key) is linked once; systems are compared lower-case, as they are stored."""
+    seen = set()
+    kept = []
+    for ref in refs:
+        name = (str(ref.get("system", "")).lower(), ref.get("key")) if isinstance(ref, dict) else None
+        if name not in seen:
+            seen.add(name)
+            kept.append(ref)
+    return kept
+
+
+def _in_the_future(timestamp):
+    try:
+        moment = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return False
+    if moment.tzinfo is None:
+        return False
+    return moment > datetime.datetime.now(datetime.timezone.utc)
 
 
 def _obey_cross_field_rules(method, path, case):
@@ -54,18 +106,55 @@ def _obey_cross_field_rules(method, path, case):
         if path == "/api/v1/incidents" and method == "POST":
             body.pop("contained_at", None)
             body.pop("resolved_at", None)
+            if _in_the_future(body.get("detected_at")):
+                body.pop("detected_at")
         elif path == "/api/v1/incidents/{id}" and method == "PATCH":
             for name in ("detected_at", "contained_at", "resolved_at"):
                 body.pop(name, None)
         elif path in ("/api/v1/incidents/{id}/reviews", "/api/v1/reviews/{id}"):
             if body.get("status") not in ("held", "completed"):
                 body.pop("held_at", None)
+            if isinstance(body.get("attendees"), list):
+                seen = set()
+                attendees = []
+                for attendee in body["attendees"]:
+                    email = attendee.get("email", "").lower() if isinstance(attendee, dict) else None
+                    if email not in seen:
+                        seen.add(email)
+                        attendees.append(attendee)
+                body["attendees"] = attendees
+        elif path == "/api/v1/people/{email}" and method == "PUT":
+            person = urllib.parse.unquote(str(case.path_parameters.get("email", "")))
+            if str(body.get("manager_email", "")).lower() == person.lower():
+                body.pop("manager_email")
+        elif path == "/api/v1/actions/{id}" and method == "PATCH":
+            _reason_only_when_later(case, body)
+        elif path == "/api/v1/actions/by-ref/{system}/{key}":
+            # The reason defaults to naming the ticket; whether the date moves later depends on what is stored.
+            body.pop("due_date_change_reason", None)
         elif path == "/api/v1/reminders/run" and "as_of" in body:
             body["dry_run"] = True
         if path.startswith("/api/v1/actions") or path.endswith("/actions"):
             body.pop("review_id", None)
             if "incident_id" in body:
                 body["incident_id"] = _an_incident()
+                if method == "PATCH":
+                    # The review the action came from belongs to the incident it leaves.
+                    body["review_id"] = None
+            for action in body.get("actions") or [body]:
+                if not isinstance(action, dict):
+                    continue
+                if isinstance(action.get("external_refs"), list):
+                    action["external_refs"] = _each_ticket_once(action["external_refs"])
+                if action.get("status") in ("done", "cancelled") and not action.get("resolution"):
+                    action["resolution"] = "The fuzzer closed it."
+            if path == "/api/v1/actions/by-ref/{system}/{key}":
+                # The first push for a ticket creates its action, which needs these.
+                body.setdefault("incident_id", _an_incident())
+                for name, value in (("title", "Fuzzed ticket"), ("owner_email", "owner@example.com"),
+                                    ("due_date", "2030-01-01")):
+                    if body.get(name) is None:
+                        body[name] = value
     if case.query and method == "GET" and path.endswith("/actions"):
         if ("external_system" in case.query) != ("external_key" in case.query):
             case.query.pop("external_system", None)

@@ -12,7 +12,8 @@ use super::extract::{self, ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, Freshness, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
 use crate::domain::action::{
-    Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_due_date,
+    Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_calendar_date,
+    parse_due_date,
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
@@ -89,10 +90,10 @@ pub struct ActionResponse {
 #[serde(deny_unknown_fields)]
 pub struct ExternalRefBody {
     /// 1–50 letters, digits or `- _ .`; stored lower-case.
-    #[schema(max_length = 50, example = "jira")]
+    #[schema(max_length = 50, pattern = "^[A-Za-z0-9._-]{1,50}$", example = "jira")]
     pub system: String,
     /// 1–100 letters, digits or `- _ . : #`.
-    #[schema(max_length = 100, example = "SEC-123")]
+    #[schema(max_length = 100, pattern = "^[A-Za-z0-9._:#-]{1,100}$", example = "SEC-123")]
     pub key: String,
     /// Where people open the ticket (http or https).
     #[schema(
@@ -209,7 +210,6 @@ pub struct CreateActionRequest {
     #[schema(max_length = 200)]
     pub team: Option<String>,
     /// Between 2000-01-01 and 2199-12-31.
-    #[schema(pattern = "^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub due_date: NaiveDate,
     /// Defaults to `medium`.
     pub priority: Option<Priority>,
@@ -259,7 +259,7 @@ pub struct UpdateActionRequest {
     #[schema(value_type = Option<String>, max_length = 200)]
     pub team: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate, pattern = "^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$")]
+    #[schema(value_type = NaiveDate)]
     pub due_date: Patch<NaiveDate>,
     #[serde(default)]
     #[schema(value_type = Priority)]
@@ -308,7 +308,8 @@ impl CreateActionRequest {
         let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
         let due_date = errors.take(parse_due_date("due_date", self.due_date));
         let resolution = errors.take(LongText::parse_optional("resolution", self.resolution.as_deref()));
-        let snoozed_until = errors.take(self.snoozed_until.map(|d| parse_due_date("snoozed_until", d)).transpose());
+        let snoozed_until =
+            errors.take(self.snoozed_until.map(|d| parse_calendar_date("snoozed_until", d)).transpose());
         let tags = errors.take_all(Tags::parse("tags", self.tags.as_deref().unwrap_or_default()));
         let external_refs =
             errors.take_all(parse_refs("external_refs", self.external_refs.as_deref().unwrap_or_default()));
@@ -377,10 +378,15 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
             tags,
             external_refs,
             snoozed_until: errors
-                .take(body.snoozed_until.try_map(|d| parse_due_date("snoozed_until", d)))
+                .take(body.snoozed_until.try_map(|d| parse_calendar_date("snoozed_until", d)))
                 .unwrap_or_default(),
             due_date_change_reason: errors
-                .take(LongText::parse_optional("due_date_change_reason", body.due_date_change_reason.as_deref()))
+                .take(
+                    body.due_date_change_reason
+                        .as_deref()
+                        .map(|reason| LongText::parse("due_date_change_reason", reason))
+                        .transpose(),
+                )
                 .flatten(),
         };
         errors.into_result().map(|()| patch)
@@ -413,7 +419,7 @@ pub struct ActionListQuery {
     )]
     pub category: Option<String>,
     /// Only actions with this tag.
-    #[param(example = "mfa")]
+    #[param(example = "mfa", pattern = "^[A-Za-z0-9._:/-]{1,50}$")]
     pub tag: Option<String>,
     /// `true`: only overdue actions; `false`: only those that are not.
     #[param(value_type = Option<bool>)]
@@ -440,14 +446,14 @@ pub struct ActionListQuery {
     #[param(value_type = Option<bool>)]
     pub owner_inactive: Option<String>,
     /// With `external_key`: the action linked to this ticket, e.g. `jira`.
-    #[param(example = "jira")]
+    #[param(example = "jira", pattern = "^[A-Za-z0-9._-]{1,50}$")]
     pub external_system: Option<String>,
     /// With `external_system`: the ticket's key, e.g. `SEC-123`.
-    #[param(example = "SEC-123")]
+    #[param(example = "SEC-123", pattern = "^[A-Za-z0-9._:#-]{1,100}$")]
     pub external_key: Option<String>,
     /// One of due_date, -due_date, priority, created_at (default), -created_at, updated_at, -updated_at;
     /// ties are broken by id.
-    #[param(example = "due_date")]
+    #[param(example = "due_date", pattern = "^(-?due_date|priority|-?created_at|-?updated_at)$")]
     pub sort: Option<String>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -595,6 +601,7 @@ pub(super) async fn list_actions(
             ("Location" = String, description = "URL of the new action"),
             ("ETag" = String, description = "Entity tag of the new action"))),
         (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A ticket in `external_refs` is linked to another action, or a request with the same Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -656,6 +663,7 @@ pub async fn list_for_incident(
         (status = 201, description = "Created", body = ActionResponse, headers(
             ("Location" = String, description = "URL of the new action"),
             ("ETag" = String, description = "Entity tag of the new action"))),
+        (status = 409, description = "A ticket in `external_refs` is linked to another action, or a request with the same Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or no such incident", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -747,6 +755,7 @@ pub async fn get(
         (status = 200, description = "The changed action", body = ActionResponse, headers(("ETag" = String, description = "New entity tag"))),
         (status = 404, description = "No such action", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A ticket in `external_refs` is linked to another action", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, a missing resolution, or no such incident", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -861,13 +870,12 @@ pub struct UpsertActionRequest {
     pub title: Option<String>,
     #[schema(max_length = 10000)]
     pub description: Option<String>,
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, format = Email)]
     pub owner_email: Option<String>,
     #[schema(max_length = 200)]
     pub owner_name: Option<String>,
     #[schema(max_length = 200)]
     pub team: Option<String>,
-    #[schema(pattern = "^2[01][0-9]{2}-[0-9]{2}-[0-9]{2}$")]
     pub due_date: Option<NaiveDate>,
     pub priority: Option<Priority>,
     pub category: Option<ActionCategory>,
@@ -955,8 +963,8 @@ impl UpsertActionRequest {
 /// action. Needs the editor role.
 #[utoipa::path(
     tag = "actions",
-    params(("system" = String, Path, description = "The ticketing system, e.g. `jira`"),
-           ("key" = String, Path, description = "The ticket's key, e.g. `SEC-123`")),
+    params(("system" = String, Path, description = "The ticketing system, e.g. `jira`", pattern = "^[A-Za-z0-9._-]{1,50}$"),
+           ("key" = String, Path, description = "The ticket's key, e.g. `SEC-123`", pattern = "^[A-Za-z0-9._:#-]{1,100}$")),
     request_body = UpsertActionRequest,
     responses(
         (status = 200, description = "The linked action, updated", body = ActionResponse, headers(("ETag" = String, description = "New entity tag"))),

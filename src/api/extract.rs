@@ -59,9 +59,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// serde reads a struct from a JSON array as well as from an object (its members by position), so
+/// `{"answers": [null, null]}` would pass for answers. Every object of the API is an object: the request
+/// body itself is checked here, and members whose members are all optional (where an array would
+/// quietly pass for an empty object) are read with `objects::optional`.
+pub mod objects {
+    use serde::de::{DeserializeOwned, Error};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::{Map, Value};
+
+    fn from_map<T: DeserializeOwned, E: Error>(map: Map<String, Value>) -> Result<T, E> {
+        serde_json::from_value(Value::Object(map)).map_err(E::custom)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+        Option::<Map<String, Value>>::deserialize(d)?.map(from_map).transpose()
+    }
+}
+
 /// Syntax errors are the client's malformed JSON (400); well-formed JSON of the wrong shape names the
 /// field at fault (422).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|first| *first == b'[') {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -233,7 +233,7 @@ pub struct IncidentListQuery {
     #[param(max_length = 200)]
     pub q: Option<String>,
     /// One of created_at (default), -created_at, updated_at, -updated_at; ties are broken by id.
-    #[param(example = "-created_at")]
+    #[param(example = "-created_at", pattern = "^-?(created_at|updated_at)$")]
     pub sort: Option<String>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]

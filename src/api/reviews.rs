@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::actions::{ActionResponse, CreateActionRequest};
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, entity_tag, if_match_versions};
+use super::extract::{self, ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, Freshness, access, micros, required, resource};
 use crate::db;
 use crate::domain::email::EmailAddress;
@@ -197,6 +197,7 @@ pub struct CreateReviewRequest {
     pub attendees: Option<Vec<AttendeeBody>>,
     #[schema(max_length = 10000)]
     pub agenda: Option<String>,
+    #[serde(default, deserialize_with = "extract::objects::optional")]
     pub answers: Option<ReviewAnswers>,
 }
 
@@ -227,6 +228,7 @@ pub struct UpdateReviewRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub agenda: Patch<String>,
+    #[serde(default, deserialize_with = "extract::objects::optional")]
     pub answers: Option<ReviewAnswersPatch>,
 }
 
@@ -468,6 +470,7 @@ pub async fn update(
     responses(
         (status = 201, description = "All actions created", body = BulkActionsResponse),
         (status = 404, description = "No such review", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A ticket in `external_refs` is linked to another action, or a request with the same Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Some item is invalid; nothing was created", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -52,6 +52,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     spec
 }
 
+/// The dates `domain::action::parse_due_date` takes, 2000-01-01 to 2199-12-31 (leap days included), as a
+/// pattern in place of `format: date`: a generator that draws any date and throws away those outside two
+/// centuries rarely gets a request out.
+pub const DUE_DATE: &str = "^(?:2[01][0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:20(?:[02468][048]|[13579][26])|21(?:0[48]|[2468][048]|[13579][26]))-02-29)$";
+
 /// Characters `domain::text` refuses in one-line text (controls, line breaks included) and in text of
 /// several lines (controls but line breaks and tabs), as regular expression ranges.
 const ONE_LINE_REFUSED: &str = "\\u0000-\\u001F\\u007F-\\u009F";
@@ -69,16 +74,28 @@ impl Modify for RequestTextRules {
     fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = spec.components.as_mut() {
             for (name, schema) in components.schemas.iter_mut() {
-                if !(name.ends_with("Request") || name.ends_with("Body") || name == "ReviewAnswers") {
+                if !(name.ends_with("Request")
+                    || name.ends_with("Body")
+                    || name.ends_with("Patch")
+                    || name == "ReviewAnswers")
+                {
                     continue;
                 }
-                // A merge-patch sets text or clears it with `null`; blank text is refused there.
-                let non_blank = ["UpdateActionRequest", "UpdateIncidentRequest", "UpdateTimelineEntryRequest"]
-                    .contains(&name.as_str());
+                // A merge-patch (and the upsert by ticket, which changes only what is sent) sets text or
+                // clears it with `null`; blank text is refused there. `ReviewAnswersPatch` is the
+                // exception: a blank answer clears it, as in the form a facilitator fills in.
+                let non_blank = name.starts_with("Update") || name == "UpsertActionRequest";
                 let RefOr::T(Schema::Object(object)) = schema else { continue };
                 for (property, field) in object.properties.iter_mut() {
+                    if property == "tags" {
+                        tag_items(field);
+                        continue;
+                    }
                     let RefOr::T(Schema::Object(field)) = field else { continue };
-                    if property == "timezone" {
+                    if property == "due_date" {
+                        field.format = None;
+                        field.pattern = Some(DUE_DATE.to_owned());
+                    } else if property == "timezone" {
                         let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| serde_json::Value::from(tz.name()));
                         field.enum_values = Some(names.chain([serde_json::Value::Null]).collect());
                         field.max_length = None;
@@ -99,6 +116,16 @@ impl Modify for RequestTextRules {
                 }
             }
         }
+    }
+}
+
+/// Tags are what `domain::action::Tag` accepts; utoipa puts a field's pattern on the array, not its items.
+fn tag_items(field: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::Array(array)) = field else { return };
+    if let ArrayItems::RefOrSchema(items) = &mut array.items
+        && let RefOr::T(Schema::Object(item)) = items.as_mut()
+    {
+        item.pattern = Some("^[A-Za-z0-9._:/-]{1,50}$".to_owned());
     }
 }
 
@@ -433,5 +460,30 @@ impl Modify for RequestIdHeader {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::DUE_DATE;
+    use crate::domain::action::parse_due_date;
+
+    /// A client checking a due date against the spec's pattern gets the answer the server gives, on
+    /// every day from 1999-12-31 to 2200-01-01 and on impossible days such as 2100-02-29.
+    #[test]
+    fn the_due_date_pattern_takes_exactly_the_dates_the_server_takes() {
+        let pattern = regex::Regex::new(DUE_DATE).unwrap();
+        let mut day = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
+        while day <= NaiveDate::from_ymd_opt(2200, 1, 1).unwrap() {
+            let text = day.format("%Y-%m-%d").to_string();
+            assert_eq!(pattern.is_match(&text), parse_due_date("due_date", day).is_ok(), "{text}");
+            day = day.succ_opt().unwrap();
+        }
+        for impossible in ["2100-02-29", "2101-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-1-10"] {
+            assert!(!pattern.is_match(impossible), "{impossible}");
+        }
+        assert!(pattern.is_match("2000-02-29") && pattern.is_match("2196-02-29"));
     }
 }

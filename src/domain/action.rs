@@ -1,6 +1,6 @@
 //! Corrective actions: what a lessons-learned review decided to do, by whom, by when.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -135,16 +135,16 @@ pub struct Tag(String);
 impl Tag {
     const MAX: usize = 50;
 
+    /// The same rule as the OpenAPI spec's pattern `^[A-Za-z0-9._:/-]{1,50}$`: exactly that, nothing trimmed.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let value = raw.trim().to_lowercase();
-        let valid_char = |c: char| c.is_alphanumeric() || "-_.:/".contains(c);
-        if value.is_empty() || value.chars().count() > Self::MAX || !value.chars().all(valid_char) {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || "-_.:/".contains(c);
+        if raw.is_empty() || raw.len() > Self::MAX || !raw.chars().all(valid_char) {
             return Err(FieldError::new(
                 field,
                 format!("must be 1 to {} letters, digits or - _ . : / (no spaces)", Self::MAX),
             ));
         }
-        Ok(Self(value))
+        Ok(Self(raw.to_ascii_lowercase()))
     }
 
     pub(crate) fn from_stored(value: String) -> Self {
@@ -379,6 +379,16 @@ impl Action {
 }
 
 /// Due dates are calendar dates; anything outside this range is a typo, not a plan.
+/// A date of four-digit year, the `format: date` of the spec (RFC 3339 `full-date`): a snooze may be set
+/// to any of them, and stored dates compare as text on SQLite.
+pub fn parse_calendar_date(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> {
+    if (1..=9999).contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(FieldError::new(field, "must be a date between 0001-01-01 and 9999-12-31"))
+    }
+}
+
 pub fn parse_due_date(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> {
     let earliest = NaiveDate::from_ymd_opt(2000, 1, 1);
     let latest = NaiveDate::from_ymd_opt(2199, 12, 31);

@@ -3,11 +3,11 @@
 
 use super::{FieldError, FieldErrors};
 
-/// The ticketing system: lower-case letters, digits and `- _ .`, 1–50 characters ("jira", "servicenow").
+/// The ticketing system: 1–50 ASCII letters, digits and `- _ .` ("jira", "servicenow"), stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct System(String);
 
-/// The ticket's key in that system: 1–100 letters, digits and `- _ . : #` ("SEC-123", "INC0012345").
+/// The ticket's key in that system: 1–100 ASCII letters, digits and `- _ . : #` ("SEC-123", "INC0012345").
 /// No slash or space, so it fits in a URL path segment as it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key(String);
@@ -29,13 +29,13 @@ pub struct ExternalRef {
 pub struct ExternalRefs(Vec<ExternalRef>);
 
 impl System {
+    /// The same rule as the OpenAPI spec's pattern `^[A-Za-z0-9._-]{1,50}$`: exactly that, nothing trimmed.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let value = raw.trim().to_lowercase();
         let valid = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-        if value.is_empty() || value.len() > 50 || !value.chars().all(valid) {
+        if raw.is_empty() || raw.len() > 50 || !raw.chars().all(valid) {
             return Err(FieldError::new(field, "must be 1 to 50 letters, digits or - _ . (e.g. jira)"));
         }
-        Ok(Self(value))
+        Ok(Self(raw.to_ascii_lowercase()))
     }
 
     pub(crate) fn from_stored(value: String) -> Self {
@@ -48,13 +48,13 @@ impl System {
 }
 
 impl Key {
+    /// The same rule as the OpenAPI spec's pattern `^[A-Za-z0-9._:#-]{1,100}$`: exactly that, nothing trimmed.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let value = raw.trim();
-        let valid = |c: char| c.is_alphanumeric() || "-_.:#".contains(c);
-        if value.is_empty() || value.chars().count() > 100 || !value.chars().all(valid) {
+        let valid = |c: char| c.is_ascii_alphanumeric() || "-_.:#".contains(c);
+        if raw.is_empty() || raw.len() > 100 || !raw.chars().all(valid) {
             return Err(FieldError::new(field, "must be 1 to 100 letters, digits or - _ . : # (e.g. SEC-123)"));
         }
-        Ok(Self(value.to_owned()))
+        Ok(Self(raw.to_owned()))
     }
 
     pub(crate) fn from_stored(value: String) -> Self {
@@ -172,8 +172,10 @@ mod tests {
 
     #[test]
     fn systems_keys_and_urls_are_checked() {
-        assert_eq!(System::parse("s", " Jira ").unwrap().as_str(), "jira");
+        assert_eq!(System::parse("s", "Jira").unwrap().as_str(), "jira");
+        assert!(System::parse("s", " jira").is_err(), "the spec's pattern has no room for spaces");
         assert!(System::parse("s", "ji ra").is_err());
+        assert!(Key::parse("k", "SÉC-1").is_err(), "the spec's pattern is ASCII");
         assert_eq!(Key::parse("k", "SEC-123").unwrap().as_str(), "SEC-123");
         assert!(Key::parse("k", "SEC/123").is_err());
         assert!(HttpUrl::parse("u", "https://jira.example.com/browse/SEC-123").is_ok());

@@ -65,6 +65,17 @@ impl Reference {
     }
 }
 
+/// How far ahead of our clock a client's may run: a milestone time up to this far in the future is
+/// taken as "now" on their clock, not as a time still to come.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Which milestone times a patch sets (or clears) itself.
+#[derive(Debug, Clone, Copy)]
+struct MilestonesSent {
+    contained: bool,
+    resolved: bool,
+}
+
 /// What a client may set on an incident; everything else is the server's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentFields {
@@ -143,11 +154,15 @@ impl IncidentFields {
     /// The fields of a new incident, with the milestone of its status stamped if the client left it out.
     pub fn settle_new(mut self, now: DateTime<Utc>) -> Result<Self, FieldErrors> {
         self.stamp_milestone(now);
-        self.check_milestone_order()?;
+        self.check_milestones(None, now)?;
         Ok(self)
     }
 
     pub fn apply(&self, patch: IncidentPatch, now: DateTime<Utc>) -> Result<Self, FieldErrors> {
+        let times_sent = MilestonesSent {
+            contained: !matches!(patch.contained_at, Patch::Absent),
+            resolved: !matches!(patch.resolved_at, Patch::Absent),
+        };
         let mut next = Self {
             reference: patch.reference.apply_to(self.reference.clone()),
             title: patch.title.unwrap_or_else(|| self.title.clone()),
@@ -161,10 +176,28 @@ impl IncidentFields {
             discovered_by: patch.discovered_by.apply_to(self.discovered_by.clone()),
         };
         if next.status != self.status {
+            next.forget_unreached_milestones(times_sent);
             next.stamp_milestone(now);
         }
-        next.check_milestone_order()?;
+        next.check_milestones(Some(self), now)?;
         Ok(next)
+    }
+
+    // A reopened incident (resolved back to open or contained, contained back to open) has not reached
+    // the later milestones any more; keeping their old times would make the durations in the report wrong
+    // and the next milestone's stamp land before them. Times the patch itself sets are kept.
+    fn forget_unreached_milestones(&mut self, sent: MilestonesSent) {
+        let (contained, resolved) = match self.status {
+            IncidentStatus::Open => (false, false),
+            IncidentStatus::Contained => (true, false),
+            IncidentStatus::Resolved | IncidentStatus::Closed => (true, true),
+        };
+        if !contained && !sent.contained {
+            self.contained_at = None;
+        }
+        if !resolved && !sent.resolved {
+            self.resolved_at = None;
+        }
     }
 
     // Reaching "contained" or "resolved" is a milestone; when the client does not say when it happened,
@@ -179,6 +212,26 @@ impl IncidentFields {
                 self.resolved_at.get_or_insert(now);
             }
         }
+    }
+
+    /// Milestones come in order and have happened: a time later than now (give or take `CLOCK_SKEW`
+    /// between the client's clock and ours) is refused when it is set, so that a stamp of "now" for the
+    /// next milestone cannot fall before it. `before` is the incident as stored, whose times stand.
+    fn check_milestones(&self, before: Option<&Self>, now: DateTime<Utc>) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let latest = now + CLOCK_SKEW;
+        let times = [
+            ("detected_at", self.detected_at, before.and_then(|b| b.detected_at)),
+            ("contained_at", self.contained_at, before.and_then(|b| b.contained_at)),
+            ("resolved_at", self.resolved_at, before.and_then(|b| b.resolved_at)),
+        ];
+        for (field, time, stored) in times {
+            if time.is_some_and(|t| t > latest) && time != stored {
+                errors.push(FieldError::new(field, "must not be in the future"));
+            }
+        }
+        errors.into_result()?;
+        self.check_milestone_order()
     }
 
     fn check_milestone_order(&self) -> Result<(), FieldErrors> {
@@ -230,5 +283,28 @@ mod tests {
         let patch = IncidentPatch { contained_at: Patch::Value(early), ..Default::default() };
         let errors = fields().apply(patch, now).unwrap_err();
         assert_eq!(errors.iter().next().unwrap().field, "contained_at");
+    }
+
+    #[test]
+    fn reopening_forgets_the_milestones_not_reached_any_more() {
+        let resolved_then = Utc.with_ymd_and_hms(2026, 1, 11, 9, 0, 0).unwrap();
+        let resolved = fields()
+            .apply(IncidentPatch { status: Some(IncidentStatus::Resolved), ..Default::default() }, resolved_then)
+            .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap();
+        let back = IncidentPatch { status: Some(IncidentStatus::Contained), ..Default::default() };
+        let contained = resolved.apply(back, now).unwrap();
+        assert_eq!((contained.contained_at, contained.resolved_at), (Some(now), None));
+        let reopened = contained.apply(IncidentPatch { status: Some(IncidentStatus::Open), ..Default::default() }, now);
+        assert_eq!(reopened.unwrap().contained_at, None);
+    }
+
+    #[test]
+    fn milestones_in_the_future_are_refused_beyond_clock_skew() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap();
+        let detected = |at| IncidentFields { detected_at: Some(at), ..fields() }.settle_new(now);
+        assert!(detected(now + chrono::Duration::minutes(4)).is_ok(), "a client clock a little ahead");
+        let errors = detected(now + chrono::Duration::hours(1)).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().field, "detected_at");
     }
 }

@@ -300,10 +300,17 @@ impl ReviewFields {
         for (question, answer) in patch.answers {
             answers.set(question, answer);
         }
+        let status = patch.status.unwrap_or(self.status);
+        // Back to scheduled (the meeting is to be held again): the old time it was held goes with it,
+        // unless the patch names one, which is then refused as for any scheduled review.
+        let held_at = match patch.held_at {
+            Patch::Absent if !status.is_held() => None,
+            given => given.apply_to(self.held_at),
+        };
         let next = Self {
-            status: patch.status.unwrap_or(self.status),
+            status,
             scheduled_for: patch.scheduled_for.apply_to(self.scheduled_for),
-            held_at: patch.held_at.apply_to(self.held_at),
+            held_at,
             facilitator_email: patch.facilitator_email.apply_to(self.facilitator_email.clone()),
             scribe_email: patch.scribe_email.apply_to(self.scribe_email.clone()),
             attendees: patch.attendees.unwrap_or_else(|| self.attendees.clone()),
@@ -387,5 +394,14 @@ mod tests {
         let patch = ReviewPatch { held_at: Patch::Value(now), ..Default::default() };
         let errors = fields().apply(patch, now).unwrap_err();
         assert_eq!(errors.iter().next().unwrap().field, "held_at");
+    }
+
+    #[test]
+    fn a_review_back_to_scheduled_forgets_when_it_was_held() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
+        let held = fields().apply(ReviewPatch { status: Some(ReviewStatus::Held), ..Default::default() }, now).unwrap();
+        assert_eq!(held.held_at, Some(now));
+        let again = ReviewPatch { status: Some(ReviewStatus::Scheduled), ..Default::default() };
+        assert_eq!(held.apply(again, now).unwrap().held_at, None);
     }
 }

@@ -118,6 +118,30 @@ async fn reaching_a_milestone_stamps_its_time_and_times_stay_in_order() {
 }
 
 #[tokio::test]
+async fn a_reopened_incident_forgets_the_milestones_it_no_longer_has_and_times_cannot_be_in_the_future() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({"detected_at": "2026-11-02T08:00:00Z"})).await;
+    let path = format!("/api/v1/incidents/{}", id(&incident));
+    let resolved: serde_json::Value = app.patch(&path, &json!({"status": "resolved"})).await.json().await.unwrap();
+    assert!(resolved["resolved_at"].is_string());
+
+    // Containment failed after all: it was resolved (without being contained first) and is reopened.
+    let response = app.patch(&path, &json!({"status": "contained"})).await;
+    assert_eq!(response.status(), 200);
+    let contained: serde_json::Value = response.json().await.unwrap();
+    assert!(contained["contained_at"].is_string());
+    assert_eq!(contained["resolved_at"], serde_json::Value::Null);
+    let reopened: serde_json::Value = app.patch(&path, &json!({"status": "open"})).await.json().await.unwrap();
+    assert_eq!((&reopened["contained_at"], &reopened["resolved_at"]), (&json!(null), &json!(null)));
+
+    let next_year = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    let future = app
+        .post("/api/v1/incidents", &json!({"title": "Time travel", "severity": "low", "detected_at": next_year}))
+        .await;
+    assert_eq!(error_fields(&assert_problem(future, 422, "validation_failed").await), ["detected_at"]);
+}
+
+#[tokio::test]
 async fn an_incident_with_actions_cannot_be_deleted() {
     let app = spawn_app().await;
     let incident = app.create_incident(json!({})).await;

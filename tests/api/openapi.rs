@@ -67,3 +67,26 @@ fn every_operation_is_documented_with_its_errors() {
         }
     }
 }
+
+/// Where the server refuses blank text (a merge-patch, the upsert by ticket), the spec says so; where
+/// blank means "nothing" (optional text when creating, a review answer) it allows it.
+#[test]
+fn the_spec_says_where_blank_text_is_refused() {
+    let spec = serde_json::to_value(action_tracker::api::openapi()).unwrap();
+    let pattern = |schema: &str, property: &str| {
+        spec["components"]["schemas"][schema]["properties"][property]["pattern"].as_str().unwrap_or_default().to_owned()
+    };
+    let refuses_blank = |pattern: &str| pattern.contains("[^\\s");
+    for (schema, property) in [
+        ("UpdateActionRequest", "due_date_change_reason"),
+        ("UpdateReviewRequest", "agenda"),
+        ("UpsertActionRequest", "description"),
+        ("UpsertActionRequest", "due_date_change_reason"),
+    ] {
+        assert!(refuses_blank(&pattern(schema, property)), "{schema}.{property}: {}", pattern(schema, property));
+    }
+    for (schema, property) in [("CreateActionRequest", "description"), ("ReviewAnswersPatch", "when")] {
+        let pattern = pattern(schema, property);
+        assert!(!pattern.is_empty() && !refuses_blank(&pattern), "{schema}.{property}: {pattern}");
+    }
+}

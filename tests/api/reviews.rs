@@ -45,7 +45,8 @@ async fn a_review_records_the_meeting_and_its_answers_question_by_question() {
 
     let unknown = app.patch(&location, &json!({"answers": {"what_was_for_lunch": "pizza"}})).await;
     let problem = assert_problem(unknown, 422, "validation_failed").await;
-    assert!(error_fields(&problem)[0].contains("what_was_for_lunch"), "{problem}");
+    assert_eq!(error_fields(&problem), ["answers"]);
+    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("what_was_for_lunch"), "{problem}");
     let bad_attendee = app.patch(&location, &json!({"attendees": [{"email": "not an address"}]})).await;
     let problem = assert_problem(bad_attendee, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["attendees[0].email"]);
@@ -118,4 +119,36 @@ async fn the_review_is_due_two_weeks_after_resolution_until_one_is_held() {
     assert_ne!(etag, before, "a cached copy showing the review overdue is no longer current");
     let conditional = app.request_as(Some(&app.admin_token), Method::GET, &path, None).await;
     assert_eq!(conditional.status(), 200);
+}
+
+/// serde would read a struct from an array, member by member; the API's objects must be objects.
+#[tokio::test]
+async fn answers_and_bodies_must_be_json_objects() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let review = app.create_review(&incident, json!({})).await;
+    let path = format!("/api/v1/reviews/{}", id(&review));
+
+    let listed = app.patch(&path, &json!({"answers": [null, null]})).await;
+    assert_eq!(error_fields(&assert_problem(listed, 422, "validation_failed").await), ["answers"]);
+    let bare_array = app.patch(&path, &json!([null, "held"])).await;
+    assert_eq!(error_fields(&assert_problem(bare_array, 422, "validation_failed").await), ["body"]);
+    let unchanged: serde_json::Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(unchanged["version"], review["version"]);
+
+    let answered = app.patch(&path, &json!({"answers": {"what_happened": "Phishing"}})).await;
+    assert_eq!(answered.status(), 200);
+}
+
+#[tokio::test]
+async fn a_review_moved_back_to_scheduled_is_no_longer_held() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let review = app.create_review(&incident, json!({"status": "held"})).await;
+    assert!(review["held_at"].is_string());
+    let path = format!("/api/v1/reviews/{}", id(&review));
+    let response = app.patch(&path, &json!({"status": "scheduled"})).await;
+    assert_eq!(response.status(), 200);
+    let again: Value = response.json().await.unwrap();
+    assert_eq!((again["status"].as_str(), &again["held_at"]), (Some("scheduled"), &Value::Null));
 }

@@ -49,6 +49,38 @@ async fn a_ticket_links_to_one_action_and_finds_it() {
     assert_eq!(error_fields(&problem), ["external_refs[0].key", "external_refs[0].url"]);
 }
 
+/// Ticket names and tags are exactly what the spec's patterns say, so a client that checks its values
+/// against the spec is never refused, and one that does not is never half-understood.
+#[tokio::test]
+async fn ticket_names_and_tags_are_the_plain_ascii_the_spec_states() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let odd = json!({"external_refs": [{"system": " jira", "key": "SÉC-1"}], "tags": ["sécurité", " mfa"]});
+    let refused = app.post(&format!("/api/v1/incidents/{incident}/actions"), &merge_action(odd)).await;
+    let problem = assert_problem(refused, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["tags[0]", "tags[1]", "external_refs[0].system", "external_refs[0].key"]);
+
+    for query in ["external_system=%20jira&external_key=SEC-1", "tag=s%C3%A9curit%C3%A9", "sort=%20due_date"] {
+        let listed = app.get(&format!("/api/v1/actions?{query}")).await;
+        assert_problem(listed, 422, "validation_failed").await;
+    }
+    let upsert = app.request(Method::PUT, "/api/v1/actions/by-ref/jira/SEC%201", Some(&json!({}))).await;
+    assert_eq!(error_fields(&assert_problem(upsert, 422, "validation_failed").await), ["key"]);
+
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let reference = &spec["components"]["schemas"]["ExternalRefBody"]["properties"];
+    assert_eq!(reference["system"]["pattern"], "^[A-Za-z0-9._-]{1,50}$");
+    assert_eq!(reference["key"]["pattern"], "^[A-Za-z0-9._:#-]{1,100}$");
+    let tags = &spec["components"]["schemas"]["CreateActionRequest"]["properties"]["tags"];
+    assert_eq!(tags["items"]["pattern"], "^[A-Za-z0-9._:/-]{1,50}$");
+}
+
+fn merge_action(extra: Value) -> Value {
+    let mut body = json!({"title": "Patch the VPN", "owner_email": "a@example.com", "due_date": "2030-01-01"});
+    crate::helpers::merge(&mut body, extra);
+    body
+}
+
 #[tokio::test]
 async fn a_ticketing_system_creates_then_updates_its_action_by_reference() {
     let app = spawn_app().await;
