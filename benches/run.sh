@@ -6,7 +6,8 @@
 #   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test benches/run.sh    # PostgreSQL
 #
 # Settings (environment): ACTIONS [1000000], CLIENTS [16], DURATION seconds per scenario [15],
-# REMINDER_ACTIONS [100000], REMINDER_OWNERS [10000]. Installs wrk (Debian) when missing.
+# REMINDER_ACTIONS [100000], REMINDER_OWNERS [10000], SMTP_CONNECTIONS for the sweep [32: a relay that
+# allows that many; the service defaults to 8]. Installs wrk (Debian) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ CLIENTS="${CLIENTS:-16}"
 DURATION="${DURATION:-15}"
 REMINDER_ACTIONS="${REMINDER_ACTIONS:-100000}"
 REMINDER_OWNERS="${REMINDER_OWNERS:-10000}"
+SMTP_CONNECTIONS="${SMTP_CONNECTIONS:-32}"
 PORT=18080
 BASE="http://127.0.0.1:$PORT"
 
@@ -173,6 +175,7 @@ DATABASE_URL="$(fresh_database at_bench_reminders)"
 AS_OF="$(python3 -c 'import datetime as d; t=d.date.today(); t+=d.timedelta((2-t.weekday())%7); print(f"{t}T10:00:00Z")')"
 REMIND_START="$(date +%s.%N)"
 REMIND_OUT="$(/usr/bin/time -f 'peak_rss_kb %M' env SMTP_URL="smtp://127.0.0.1:12525" MAIL_MAX_ATTEMPTS=1 \
+    SMTP_CONNECTIONS="$SMTP_CONNECTIONS" \
     "$BIN" remind --once --as-of "$AS_OF" 2>&1 >/dev/null || true)"
 REMIND_END="$(date +%s.%N)"
 echo "$REMIND_OUT" | tail -n 3 >&2
@@ -193,6 +196,6 @@ $(printf '%s\n' "${ROWS[@]}")
 - /stats uncached (one request after the run): $(python3 -c "print(f'{float(\"$STATS_COLD\")*1000:.0f} ms')")
 - Peak RSS of the service: $((RSS_KB / 1024)) MB
 
-Reminder sweep ($REMINDER_ACTIONS overdue actions, $REMINDER_OWNERS owners, local SMTP sink):
+Reminder sweep ($REMINDER_ACTIONS overdue actions, $REMINDER_OWNERS owners, local SMTP sink, SMTP_CONNECTIONS=$SMTP_CONNECTIONS):
 \`$QUEUED_LINE\`; wall time $(python3 -c "print(f'{$REMIND_END - $REMIND_START:.1f} s')"), peak RSS $((${REMIND_RSS:-0} / 1024)) MB.
 EOF

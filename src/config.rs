@@ -103,6 +103,12 @@ pub struct MailSettings {
     #[arg(long = "smtp-url", env = "SMTP_URL", hide_env_values = true, global = true)]
     pub smtp_url: Option<Secret>,
 
+    /// SMTP conversations in flight at once, each on its own connection. Relays limit this per client
+    /// (Microsoft 365 allows 3); every e-mail waits for the relay's answer, so more go out per second
+    /// with more connections.
+    #[arg(long = "smtp-connections", env = "SMTP_CONNECTIONS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
+    pub connections: u32,
+
     /// The sender of every e-mail.
     #[arg(
         long = "mail-from",

@@ -31,8 +31,6 @@ enum Outcome {
 
 /// E-mails claimed per round trip to the database.
 const BATCH: i64 = 50;
-/// SMTP conversations in flight at once (each on its own pooled connection).
-const CONCURRENT_SENDS: usize = 8;
 
 pub struct Reminders {
     db: Db,
@@ -42,7 +40,7 @@ pub struct Reminders {
     base_url: String,
     escalation_contact: Option<EmailAddress>,
     review_due_days: i64,
-    retry: MailSettings,
+    mail_settings: MailSettings,
     /// Most e-mails one recipient gets in 24 hours (MAIL_MAX_PER_RECIPIENT_PER_DAY).
     daily_cap: i64,
     sweep_interval: Duration,
@@ -99,7 +97,7 @@ impl Reminders {
             base_url,
             escalation_contact,
             review_due_days: r.review_due_days,
-            retry: settings.mail.clone(),
+            mail_settings: settings.mail.clone(),
             daily_cap: settings.limits.mail_per_recipient_per_day,
             sweep_interval: r.sweep_interval,
             db,
@@ -306,7 +304,8 @@ impl Reminders {
             if shutdown.is_some_and(Shutdown::is_requested) {
                 return Ok(report);
             }
-            let lease_until = crate::domain::now() + chrono::Duration::from_std(self.retry.lease).unwrap_or_default();
+            let lease_until =
+                crate::domain::now() + chrono::Duration::from_std(self.mail_settings.lease).unwrap_or_default();
             let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH, self.daily_cap).await?;
             if claimed.is_empty() {
                 return Ok(report);
@@ -316,7 +315,7 @@ impl Reminders {
             // recorded as soon as the server answers, so a crash resends only the e-mails in flight.
             let outcomes: Vec<Result<Outcome, StoreError>> = futures_util::stream::iter(claimed)
                 .map(|delivery| self.send_and_record(delivery))
-                .buffer_unordered(CONCURRENT_SENDS)
+                .buffer_unordered(self.mail_settings.connections as usize)
                 .collect()
                 .await;
             for outcome in outcomes {
@@ -336,7 +335,7 @@ impl Reminders {
                 Ok(Outcome::Sent)
             }
             Err(error) => {
-                let retry_at = self.retry.retry_at(delivery.attempts);
+                let retry_at = self.mail_settings.retry_at(delivery.attempts);
                 tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "e-mail not accepted");
                 db::deliveries::mark_attempt_failed(&self.db, delivery.id, error, retry_at).await?;
                 Ok(if retry_at.is_some() { Outcome::Retrying } else { Outcome::Failed })

@@ -8,6 +8,7 @@ use anyhow::Context;
 use askama::Template;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailSettings;
@@ -199,6 +200,7 @@ impl Mailer {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| anyhow::anyhow!("SMTP_URL cannot be used: {e}"))?
                     .timeout(Some(std::time::Duration::from_secs(30)))
+                    .pool_config(PoolConfig::new().max_size(settings.connections))
                     .build(),
             ),
             None => {

@@ -104,6 +104,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
             retry_base: std::time::Duration::from_secs(0),
             retry_max: std::time::Duration::from_secs(0),
             lease: std::time::Duration::from_secs(300),
+            connections: 8,
         },
         reminders: ReminderSettings {
             due_soon_days: 3,

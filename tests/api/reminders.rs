@@ -427,3 +427,27 @@ async fn cron_runs_of_remind_once_send_the_review_reminder_once_per_period() {
     let received: Vec<String> = smtp.take().into_iter().map(|e| e.subject).collect();
     assert_eq!(received.len(), 2, "{received:?}");
 }
+
+/// SMTP_CONNECTIONS is how many conversations the sender holds open at once: a relay that allows two
+/// never sees a third, and two are used when there is enough to send.
+#[tokio::test]
+async fn the_sender_keeps_to_smtp_connections() {
+    let smtp = SmtpServer::start();
+    smtp.slow(std::time::Duration::from_millis(50));
+    let url = smtp.url();
+    let app = spawn_app_with(move |settings| {
+        settings.mail.smtp_url = Some(Secret::new(url));
+        settings.mail.connections = 2;
+    })
+    .await;
+    let incident = id(&app.create_incident(json!({})).await);
+    for owner in 0..12 {
+        let body = json!({"due_date": "2026-03-10", "owner_email": format!("owner{owner}@example.com")});
+        app.create_action(&incident, body).await;
+    }
+    let reminders = app.reminders();
+    assert_eq!(reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap().len(), 12);
+    assert_eq!(reminders.deliver().await.unwrap().sent, 12);
+    assert_eq!(smtp.count(), 12);
+    assert_eq!(smtp.most_messages_at_once(), 2);
+}

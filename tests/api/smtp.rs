@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +29,9 @@ struct Shared {
     refuse: AtomicBool,
     /// Milliseconds to wait before answering the end of each message.
     delay_ms: AtomicU64,
+    /// Messages between their end of data and our answer now, and the most there were at once.
+    answering: AtomicUsize,
+    most_answering: AtomicUsize,
 }
 
 /// One SMTP session: enough of RFC 5321 for a client like lettre (EHLO, MAIL, RCPT, DATA with
@@ -72,7 +75,10 @@ fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                 let unstuffed = if data_line.starts_with(b"..") { &data_line[1..] } else { &data_line[..] };
                 data.extend_from_slice(unstuffed);
             }
+            let answering = shared.answering.fetch_add(1, Ordering::SeqCst) + 1;
+            shared.most_answering.fetch_max(answering, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(shared.delay_ms.load(Ordering::SeqCst)));
+            shared.answering.fetch_sub(1, Ordering::SeqCst);
             if shared.refuse.load(Ordering::SeqCst) {
                 b"451 4.3.0 try again later\r\n"
             } else {
@@ -151,6 +157,12 @@ impl SmtpServer {
     /// How many messages were accepted so far (and not yet taken).
     pub fn count(&self) -> usize {
         self.shared.inbox.lock().unwrap().len()
+    }
+
+    /// The most messages that were waiting for our answer at the same time: the conversations a client
+    /// had in flight at once.
+    pub fn most_messages_at_once(&self) -> usize {
+        self.shared.most_answering.load(Ordering::SeqCst)
     }
 
     /// Everything received so far, and forgets it.
