@@ -48,7 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export DATA_DIR="$WORK" RUST_LOG=warn BACKGROUND_WORK=false LISTEN_ADDR="127.0.0.1:$PORT"
+# The per-token rate limit is off: the load generator is one client sending as fast as it can.
+export DATA_DIR="$WORK" RUST_LOG=warn BACKGROUND_WORK=false LISTEN_ADDR="127.0.0.1:$PORT" RATE_LIMIT_PER_MINUTE=0
 JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 LINK_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 export JWT_SECRET LINK_SECRET
@@ -164,7 +165,8 @@ warnings.simplefilter("ignore")
 class Sink(smtpd.SMTPServer):
     def process_message(self, *args, **kwargs):
         return None
-Sink(("127.0.0.1", int(sys.argv[1])), None)
+sink = Sink(("127.0.0.1", int(sys.argv[1])), None)
+sink.socket.listen(128)  # smtpd listens with a backlog of 5, too few for SMTP_CONNECTIONS connecting at once
 asyncore.loop()
 EOF
 python3 "$WORK/sink.py" 12525 >/dev/null 2>&1 &

@@ -109,6 +109,12 @@ pub struct MailSettings {
     #[arg(long = "smtp-connections", env = "SMTP_CONNECTIONS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
     pub connections: u32,
 
+    /// Longest one SMTP conversation may take, from connecting to the relay's answer to the message; a
+    /// relay that stops answering (or accepts the connection and never greets) is given up on after it,
+    /// and the e-mail is retried. Keep it well under MAIL_LEASE.
+    #[arg(long = "smtp-timeout", env = "SMTP_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    pub smtp_timeout: Duration,
+
     /// The sender of every e-mail.
     #[arg(
         long = "mail-from",

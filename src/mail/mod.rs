@@ -184,6 +184,8 @@ impl Digest {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    /// SMTP_TIMEOUT: the longest one conversation with the relay may take.
+    timeout: std::time::Duration,
 }
 
 enum Transport {
@@ -199,7 +201,7 @@ impl Mailer {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| anyhow::anyhow!("SMTP_URL cannot be used: {e}"))?
-                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .timeout(Some(settings.smtp_timeout))
                     .pool_config(PoolConfig::new().max_size(settings.connections))
                     .build(),
             ),
@@ -209,7 +211,7 @@ impl Mailer {
                 Transport::Files(AsyncFileTransport::new(outbox))
             }
         };
-        Ok(Self { from, transport })
+        Ok(Self { from, transport, timeout: settings.smtp_timeout })
     }
 
     /// Hands the e-mail to the SMTP server (or writes it); `Err` carries a reason safe to store and show.
@@ -229,7 +231,14 @@ impl Mailer {
             )
             .map_err(|e| format!("building the message: {e}"))?;
         match &self.transport {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            // lettre's own timeout does not cover every wait: a relay that accepts the connection and never
+            // greets would hold this conversation, and the sender, for ever.
+            Transport::Smtp(smtp) => match tokio::time::timeout(self.timeout, smtp.send(message)).await {
+                Ok(sent) => sent.map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => {
+                    Err(format!("the SMTP server did not answer within {}", humantime::format_duration(self.timeout)))
+                }
+            },
             Transport::Files(files) => {
                 let id = files.send(message).await.map_err(|e| e.to_string())?;
                 tracing::info!(recipient = %email.recipient, subject = %email.subject, file = %id, "e-mail written to the outbox folder");

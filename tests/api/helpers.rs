@@ -105,6 +105,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
             retry_max: std::time::Duration::from_secs(0),
             lease: std::time::Duration::from_secs(300),
             connections: 8,
+            smtp_timeout: std::time::Duration::from_secs(60),
         },
         reminders: ReminderSettings {
             due_soon_days: 3,

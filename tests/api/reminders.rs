@@ -451,3 +451,34 @@ async fn the_sender_keeps_to_smtp_connections() {
     assert_eq!(smtp.count(), 12);
     assert_eq!(smtp.most_messages_at_once(), 2);
 }
+
+/// A relay that accepts the connection and then says nothing (overloaded, or a half-open firewall) must
+/// not hold the sender: after SMTP_TIMEOUT the e-mail goes back to the outbox for a retry.
+#[tokio::test]
+async fn a_relay_that_never_answers_is_given_up_on_after_smtp_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(4).collect();
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        drop(held);
+    });
+    let app = spawn_app_with(move |settings| {
+        settings.mail.smtp_url = Some(Secret::new(url));
+        settings.mail.smtp_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let incident = id(&app.create_incident(json!({})).await);
+    app.create_action(&incident, json!({"due_date": "2026-03-10", "owner_email": "dana@example.com"})).await;
+    let reminders = app.reminders();
+    reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
+
+    let report = tokio::time::timeout(std::time::Duration::from_secs(20), reminders.deliver())
+        .await
+        .expect("the sender gave up on the silent relay")
+        .unwrap();
+    assert_eq!((report.sent, report.retrying), (0, 1));
+    let deliveries: Value = app.get("/api/v1/deliveries").await.json().await.unwrap();
+    let last_error = deliveries["items"][0]["last_error"].as_str().unwrap_or_default().to_owned();
+    assert!(last_error.contains("did not answer within 1s"), "{deliveries}");
+}
