@@ -55,7 +55,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The dates `domain::action::parse_due_date` takes, 2000-01-01 to 2199-12-31 (leap days included), as a
 /// pattern in place of `format: date`: a generator that draws any date and throws away those outside two
 /// centuries rarely gets a request out.
-pub const DUE_DATE: &str = "^(?:2[01][0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:20(?:[02468][048]|[13579][26])|21(?:0[48]|[2468][048]|[13579][26]))-02-29)$";
+const DUE_DATE: &str = "^(?:2[01][0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:20(?:[02468][048]|[13579][26])|21(?:0[48]|[2468][048]|[13579][26]))-02-29)$";
 
 /// Characters `domain::text` refuses in one-line text (controls, line breaks included) and in text of
 /// several lines (controls but line breaks and tabs), as regular expression ranges.
