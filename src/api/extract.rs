@@ -60,21 +60,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 /// serde reads a struct from a JSON array as well as from an object (its members by position), so
-/// `{"answers": [null, null]}` would pass for answers. Every object of the API is an object: the request
-/// body itself is checked here, and members whose members are all optional (where an array would
-/// quietly pass for an empty object) are read with `objects::optional`.
-pub mod objects {
-    use serde::de::{DeserializeOwned, Error};
-    use serde::{Deserialize, Deserializer};
-    use serde_json::{Map, Value};
-
-    fn from_map<T: DeserializeOwned, E: Error>(map: Map<String, Value>) -> Result<T, E> {
-        serde_json::from_value(Value::Object(map)).map_err(E::custom)
-    }
-
-    pub fn optional<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
-        Option::<Map<String, Value>>::deserialize(d)?.map(from_map).transpose()
-    }
+/// `{"answers": [null, null]}` would pass for answers. The request body itself is checked in `parse_json`;
+/// a member whose own members are all optional (where an array would quietly pass for an empty object)
+/// is read with this.
+pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize;
+    let Some(map) = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
 }
 
 /// Syntax errors are the client's malformed JSON (400); well-formed JSON of the wrong shape names the

@@ -197,7 +197,7 @@ pub struct CreateReviewRequest {
     pub attendees: Option<Vec<AttendeeBody>>,
     #[schema(max_length = 10000)]
     pub agenda: Option<String>,
-    #[serde(default, deserialize_with = "extract::objects::optional")]
+    #[serde(default, deserialize_with = "extract::optional_object")]
     pub answers: Option<ReviewAnswers>,
 }
 
@@ -228,7 +228,7 @@ pub struct UpdateReviewRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub agenda: Patch<String>,
-    #[serde(default, deserialize_with = "extract::objects::optional")]
+    #[serde(default, deserialize_with = "extract::optional_object")]
     pub answers: Option<ReviewAnswersPatch>,
 }
 

@@ -66,8 +66,8 @@ const MULTI_LINE_REFUSED: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\
 /// schema-valid values is not refused. utoipa cannot derive it from `String` fields, so it is added by
 /// the limits the text types use (`domain::text`: 200 characters on one line, 10 000 on several): no
 /// control characters, and required text not blank (optional text may be blank, which is absent, except
-/// in a merge-patch); a
-/// required address (254 characters) is an e-mail address; a time zone is one of the IANA names.
+/// in a merge-patch or the upsert by ticket); a required address (254 characters) is an e-mail address;
+/// a time zone is one of the IANA names; due dates and tags are what the domain takes.
 struct RequestTextRules;
 
 impl Modify for RequestTextRules {
