@@ -17,5 +17,6 @@ pub mod reminders;
 pub mod report;
 pub mod shutdown;
 pub mod startup;
+pub mod tallies;
 pub mod telemetry;
 pub mod webhooks;

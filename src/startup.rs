@@ -47,6 +47,7 @@ impl Application {
         if settings.background_work {
             background.extend(Arc::clone(&reminders).spawn(&shutdown));
             background.push(crate::webhooks::Webhooks::new(settings, db.clone())?.spawn(&shutdown));
+            background.push(crate::tallies::spawn(db.clone(), settings.timezone, &shutdown));
         }
         let state = web::Data::new(AppState {
             db,

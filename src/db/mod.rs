@@ -19,6 +19,7 @@ mod rows;
 pub mod schema;
 pub mod seed;
 pub mod stats;
+pub mod tallies;
 pub mod timeline;
 pub mod webhooks;
 

@@ -230,6 +230,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// What changes to actions added to and took from the tallies, not folded in yet (see db::tallies).
+    action_tally_changes (id) {
+        id -> BigInt,
+        status -> Text,
+        priority -> SmallInt,
+        category -> Text,
+        due_date -> Date,
+        owner_email -> Text,
+        on_time -> SmallInt,
+        close_seconds -> Nullable<BigInt>,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    action_tallies_by_due (status, due_date, on_time) {
+        status -> Text,
+        due_date -> Date,
+        on_time -> SmallInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    action_tallies_by_kind (status, priority, category) {
+        status -> Text,
+        priority -> SmallInt,
+        category -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    action_tallies_by_close (close_bucket) {
+        close_bucket -> BigInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    owner_tallies (owner_email) {
+        owner_email -> Text,
+        open -> BigInt,
+        overdue -> BigInt,
+    }
+}
+
+diesel::table! {
+    tally_state (id) {
+        id -> SmallInt,
+        as_of -> Nullable<Date>,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(action_refs -> actions (action_id));

@@ -56,65 +56,70 @@ const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 /// Seeds `plan` into `db`, as of `now`; refuses a database with incidents unless `plan.force`.
 pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded, StoreError> {
-    db.run(move |conn| {
-        let existing: i64 = incidents::table.count().get_result(conn)?;
-        if existing > 0 && !plan.force {
-            return Err(StoreError::Conflict(format!(
-                "the database already holds {existing} incidents; pass --force to add more"
-            )));
-        }
-        let mut rng = StdRng::seed_from_u64(0x5eed);
-        let today = now.date_naive();
-        let incident_ids: Vec<String> = (0..plan.incidents.max(1)).map(|_| Uuid::now_v7().to_string()).collect();
-        let mut seeded = Seeded::default();
-        for chunk in incident_ids.chunks(BATCH) {
-            let rows: Vec<IncidentRow> = chunk.iter().map(|id| incident(&mut rng, id, now)).collect();
-            conn.transaction::<_, StoreError, _>(|conn| {
-                insert_incidents(conn, &rows)?;
-                Ok(())
-            })?;
-            seeded.incidents += rows.len();
-        }
-        let first_number = first_action_number(conn)?;
-        let mut number = first_number;
-        let owners = plan.owners.max(1);
-        let mut remaining = plan.actions;
-        while remaining > 0 {
-            // One transaction per 20 000 actions keeps memory flat and commits often enough.
-            let mut actions = Vec::new();
-            let mut tags = Vec::new();
-            for _ in 0..remaining.min(BATCH * 20) {
-                let incident_id = &incident_ids[rng.gen_range(0..incident_ids.len())];
-                let mut row = action(&mut rng, incident_id, number, owners, today, now);
-                if plan.all_overdue {
-                    row.status = "open".to_owned();
-                    row.resolution = None;
-                    row.completed_at = None;
-                    row.due_date = today - Duration::days(rng.gen_range(1..60));
-                }
-                if rng.gen_bool(0.6) {
-                    tags.push((row.id.clone(), TAGS[rng.gen_range(0..TAGS.len())]));
-                }
-                actions.push(row);
-                number += 1;
+    let today = now.date_naive();
+    let seeded = db
+        .run(move |conn| {
+            let existing: i64 = incidents::table.count().get_result(conn)?;
+            if existing > 0 && !plan.force {
+                return Err(StoreError::Conflict(format!(
+                    "the database already holds {existing} incidents; pass --force to add more"
+                )));
             }
-            conn.transaction::<_, StoreError, _>(|conn| {
-                for chunk in actions.chunks(BATCH) {
-                    insert_actions(conn, chunk)?;
+            let mut rng = StdRng::seed_from_u64(0x5eed);
+            let today = now.date_naive();
+            let incident_ids: Vec<String> = (0..plan.incidents.max(1)).map(|_| Uuid::now_v7().to_string()).collect();
+            let mut seeded = Seeded::default();
+            for chunk in incident_ids.chunks(BATCH) {
+                let rows: Vec<IncidentRow> = chunk.iter().map(|id| incident(&mut rng, id, now)).collect();
+                conn.transaction::<_, StoreError, _>(|conn| {
+                    insert_incidents(conn, &rows)?;
+                    Ok(())
+                })?;
+                seeded.incidents += rows.len();
+            }
+            let first_number = first_action_number(conn)?;
+            let mut number = first_number;
+            let owners = plan.owners.max(1);
+            let mut remaining = plan.actions;
+            while remaining > 0 {
+                // One transaction per 20 000 actions keeps memory flat and commits often enough.
+                let mut actions = Vec::new();
+                let mut tags = Vec::new();
+                for _ in 0..remaining.min(BATCH * 20) {
+                    let incident_id = &incident_ids[rng.gen_range(0..incident_ids.len())];
+                    let mut row = action(&mut rng, incident_id, number, owners, today, now);
+                    if plan.all_overdue {
+                        row.status = "open".to_owned();
+                        row.resolution = None;
+                        row.completed_at = None;
+                        row.due_date = today - Duration::days(rng.gen_range(1..60));
+                    }
+                    if rng.gen_bool(0.6) {
+                        tags.push((row.id.clone(), TAGS[rng.gen_range(0..TAGS.len())]));
+                    }
+                    actions.push(row);
+                    number += 1;
                 }
-                for chunk in tags.chunks(BATCH * 10) {
-                    insert_tags(conn, chunk)?;
-                }
-                Ok(())
-            })?;
-            remaining -= actions.len();
-            seeded.actions += actions.len();
-            seeded.tags += tags.len();
-        }
-        set_next_action_number(conn, number)?;
-        Ok(seeded)
-    })
-    .await
+                conn.transaction::<_, StoreError, _>(|conn| {
+                    for chunk in actions.chunks(BATCH) {
+                        insert_actions(conn, chunk)?;
+                    }
+                    for chunk in tags.chunks(BATCH * 10) {
+                        insert_tags(conn, chunk)?;
+                    }
+                    Ok(())
+                })?;
+                remaining -= actions.len();
+                seeded.actions += actions.len();
+                seeded.tags += tags.len();
+            }
+            set_next_action_number(conn, number)?;
+            Ok(seeded)
+        })
+        .await?;
+    // Counting a million actions once beats folding a million appended changes.
+    super::tallies::rebuild(db, today).await?;
+    Ok(seeded)
 }
 
 fn incident(rng: &mut StdRng, id: &str, now: DateTime<Utc>) -> IncidentRow {

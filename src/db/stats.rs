@@ -1,7 +1,9 @@
-//! Aggregates for dashboards, computed by the database: counts and sums in one pass over the filtered
-//! actions, grouped counts, and percentiles by ordered offset (SQLite has no percentile function; the
-//! same statement works on both backends). Where the SQL differs (date arithmetic, months), the two
-//! spellings stand side by side.
+//! Aggregates for dashboards. Numbers over every action add up the tallies (`db::tallies`); numbers
+//! over a filter are counted from the matching actions in one pass, plus grouped counts, and percentiles
+//! by ordered offset (SQLite has no percentile function; the same statement works on both backends).
+//! Where the SQL differs (date arithmetic, months), the two spellings stand side by side.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
@@ -11,7 +13,7 @@ use uuid::Uuid;
 
 use super::rows::to_column;
 use super::schema::{actions, incidents};
-use super::{Db, DbConnection, StoreError};
+use super::{Db, DbConnection, StoreError, tallies};
 use crate::domain::action::ActionStatus;
 use crate::domain::email::EmailAddress;
 use crate::domain::text::ShortText;
@@ -99,9 +101,110 @@ fn seconds_between(conn: &DbConnection, from: &str, to: &str) -> String {
     }
 }
 
+impl StatsFilter {
+    fn is_everything(&self) -> bool {
+        self.incident_id.is_none() && self.owner.is_none() && self.team.is_none() && self.since.is_none()
+    }
+}
+
+/// The numbers for every action come from the tallies (see `db::tallies`) once they are built; a filter
+/// narrows to rows found by index (an incident's or an owner's actions), counted directly.
 #[tracing::instrument(skip(db))]
 pub async fn actions(db: &Db, filter: StatsFilter, today: NaiveDate) -> Result<ActionTotals, StoreError> {
     db.run(move |conn| {
+        if filter.is_everything()
+            && let Some(totals) = from_tallies(conn, today)?
+        {
+            return Ok(totals);
+        }
+        counted(conn, &filter, today)
+    })
+    .await
+}
+
+fn from_tallies(conn: &mut DbConnection, today: NaiveDate) -> Result<Option<ActionTotals>, StoreError> {
+    if tallies::as_of(conn)?.is_none() {
+        return Ok(None);
+    }
+    let is_active = |status: &str| ActionStatus::ACTIVE.iter().any(|s| <&str>::from(*s) == status);
+    let day = |offset: i64| today + chrono::Duration::days(offset);
+    let mut totals = ActionTotals::default();
+    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    for row in tallies::by_due(conn)? {
+        totals.total += row.n;
+        *by_status.entry(row.status.clone()).or_default() += row.n;
+        match row.status.as_str() {
+            "done" => {
+                totals.done += row.n;
+                if row.on_time == 1 {
+                    totals.done_on_time += row.n;
+                }
+            }
+            "cancelled" => totals.cancelled += row.n,
+            status if is_active(status) => {
+                let due = row.due_date;
+                if due < today {
+                    totals.overdue += row.n;
+                }
+                if due >= today && due <= day(7) {
+                    totals.due_next_7_days += row.n;
+                }
+                let bucket = if due >= today {
+                    None
+                } else if due >= day(-7) {
+                    Some(0)
+                } else if due >= day(-30) {
+                    Some(1)
+                } else if due >= day(-90) {
+                    Some(2)
+                } else {
+                    Some(3)
+                };
+                if let Some(bucket) = bucket {
+                    totals.aging[bucket] += row.n;
+                }
+            }
+            _ => {}
+        }
+    }
+    totals.by_status = by_status.into_iter().filter(|(_, n)| *n != 0).collect();
+    let mut by_priority: BTreeMap<i16, i64> = BTreeMap::new();
+    let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
+    for row in tallies::by_kind(conn)?.into_iter().filter(|row| is_active(&row.status)) {
+        *by_priority.entry(row.priority).or_default() += row.n;
+        *by_category.entry(row.category).or_default() += row.n;
+    }
+    totals.by_priority = by_priority.into_iter().filter(|(_, n)| *n != 0).collect();
+    totals.by_category = by_category.into_iter().filter(|(_, n)| *n != 0).collect();
+    totals.top_overdue_owners = tallies::top_overdue_owners(conn, today, TOP_OWNERS)?;
+    totals.owner_inactive = tallies::owner_inactive(conn)?;
+    let close = tallies::by_close(conn)?;
+    let closed: i64 = close.iter().map(|(_, n)| n).sum();
+    let percentile = |q: f64| -> Option<f64> {
+        let mut rank = percentile_offset(closed, q)?;
+        close.iter().find_map(|(seconds, n)| {
+            if rank < *n {
+                return Some(*seconds as f64);
+            }
+            rank -= n;
+            None
+        })
+    };
+    totals.median_seconds_to_close = percentile(0.5);
+    totals.p90_seconds_to_close = percentile(0.9);
+    Ok(Some(totals))
+}
+
+const TOP_OWNERS: i64 = 10;
+
+/// Which value, counted from 0 in ascending order, stands for quantile `q` of `n` values.
+fn percentile_offset(n: i64, q: f64) -> Option<i64> {
+    (n > 0).then(|| ((n - 1) as f64 * q).round() as i64)
+}
+
+fn counted(conn: &mut DbConnection, filter: &StatsFilter, today: NaiveDate) -> Result<ActionTotals, StoreError> {
+    let filter = filter.clone();
+    {
         let active_list = active().iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
         let is_active = format!("status IN ({active_list})");
         let day = |offset: i64| format!("'{}'", today + chrono::Duration::days(offset));
@@ -167,16 +270,14 @@ pub async fn actions(db: &Db, filter: StatsFilter, today: NaiveDate) -> Result<A
         .filter(actions::status.eq_any(active()))
         .filter(actions::due_date.lt(today))
         .order((diesel::dsl::count_star().desc(), actions::owner_email.asc()))
-        .limit(10)
+        .limit(TOP_OWNERS)
         .load(conn)?;
 
         let to_close = seconds_between(conn, "created_at", "completed_at");
         let close_at = |conn: &mut DbConnection, q: f64| -> Result<Option<f64>, StoreError> {
-            let n = done;
-            if n == 0 {
+            let Some(offset) = percentile_offset(done, q) else {
                 return Ok(None);
-            }
-            let offset = ((n - 1) as f64 * q).round() as i64;
+            };
             let value: Option<f64> = filtered(&filter)
                 .filter(actions::status.eq("done"))
                 .filter(actions::completed_at.is_not_null())
@@ -186,7 +287,7 @@ pub async fn actions(db: &Db, filter: StatsFilter, today: NaiveDate) -> Result<A
                 .first(conn)
                 .optional()?
                 .flatten();
-            Ok(value)
+            Ok(value.map(|seconds| tallies::close_bucket(seconds.round() as i64) as f64))
         };
         let median_seconds_to_close = close_at(conn, 0.5)?;
         let p90_seconds_to_close = close_at(conn, 0.9)?;
@@ -206,8 +307,7 @@ pub async fn actions(db: &Db, filter: StatsFilter, today: NaiveDate) -> Result<A
             median_seconds_to_close,
             p90_seconds_to_close,
         })
-    })
-    .await
+    }
 }
 
 #[tracing::instrument(skip(db))]
@@ -280,10 +380,26 @@ pub struct MetricsSnapshot {
 pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, StoreError> {
     use super::schema::{deliveries, reminders, webhook_deliveries};
     db.run(move |conn| {
-        let actions: Vec<(String, i16, i64)> = actions::table
-            .group_by((actions::status, actions::priority))
-            .select((actions::status, actions::priority, diesel::dsl::count_star()))
-            .load(conn)?;
+        let (actions, overdue) = if tallies::as_of(conn)?.is_some() {
+            let mut by_status_priority: BTreeMap<(String, i16), i64> = BTreeMap::new();
+            for row in tallies::by_kind(conn)? {
+                *by_status_priority.entry((row.status, row.priority)).or_default() += row.n;
+            }
+            let active = active();
+            let overdue: i64 = tallies::by_due(conn)?
+                .iter()
+                .filter(|row| row.due_date < today && active.contains(&row.status.as_str()))
+                .map(|row| row.n)
+                .sum();
+            let actions = by_status_priority
+                .into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|((status, rank), n)| (status, rank, n))
+                .collect();
+            (actions, overdue)
+        } else {
+            counted_gauges(conn, today)?
+        };
         let actions = actions
             .into_iter()
             .map(|(status, rank, count)| {
@@ -291,11 +407,6 @@ pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, Store
                 (status, priority.to_owned(), count)
             })
             .collect();
-        let overdue: i64 = actions::table
-            .filter(actions::status.eq_any(active()))
-            .filter(actions::due_date.lt(today))
-            .count()
-            .get_result(conn)?;
         let emails: Vec<(String, i64)> = deliveries::table
             .group_by(deliveries::status)
             .select((deliveries::status, diesel::dsl::count_star()))
@@ -313,4 +424,21 @@ pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, Store
         Ok(MetricsSnapshot { actions, overdue, emails, webhooks, reminders_sent })
     })
     .await
+}
+
+/// (status, priority rank, count)
+type StatusPriorityCounts = Vec<(String, i16, i64)>;
+
+/// Actions by (status, priority) and the overdue count, counted from the actions themselves.
+fn counted_gauges(conn: &mut DbConnection, today: NaiveDate) -> Result<(StatusPriorityCounts, i64), StoreError> {
+    let actions: StatusPriorityCounts = actions::table
+        .group_by((actions::status, actions::priority))
+        .select((actions::status, actions::priority, diesel::dsl::count_star()))
+        .load(conn)?;
+    let overdue: i64 = actions::table
+        .filter(actions::status.eq_any(active()))
+        .filter(actions::due_date.lt(today))
+        .count()
+        .get_result(conn)?;
+    Ok((actions, overdue))
 }

@@ -1,0 +1,15 @@
+DROP TRIGGER actions_tally_update ON actions;
+DROP TRIGGER actions_tally_delete ON actions;
+DROP TRIGGER actions_tally_insert ON actions;
+DROP FUNCTION actions_tally_updated();
+DROP FUNCTION actions_tally_deleted();
+DROP FUNCTION actions_tally_inserted();
+DROP VIEW action_tally_rows;
+DROP FUNCTION action_close_seconds(TEXT, TIMESTAMP, TIMESTAMP);
+DROP FUNCTION action_on_time(TEXT, TIMESTAMP, DATE);
+DROP TABLE tally_state;
+DROP TABLE owner_tallies;
+DROP TABLE action_tallies_by_close;
+DROP TABLE action_tallies_by_kind;
+DROP TABLE action_tallies_by_due;
+DROP TABLE action_tally_changes;

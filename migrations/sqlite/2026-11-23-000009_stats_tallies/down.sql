@@ -1,0 +1,10 @@
+DROP TRIGGER actions_tally_update;
+DROP TRIGGER actions_tally_delete;
+DROP TRIGGER actions_tally_insert;
+DROP VIEW action_tally_rows;
+DROP TABLE tally_state;
+DROP TABLE owner_tallies;
+DROP TABLE action_tallies_by_close;
+DROP TABLE action_tallies_by_kind;
+DROP TABLE action_tallies_by_due;
+DROP TABLE action_tally_changes;
