@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
             let planned = reminders.sweep(as_of, args.dry_run).await?;
             let swept = started.elapsed();
             for email in &planned {
-                println!("{}\t{}\t{}", email.email.recipient, email.email.subject, email.action_keys.join(","));
+                println!("{}\t{}\t{}", email.recipient, email.subject, email.action_keys.join(","));
             }
             if !args.dry_run {
                 let hooks =

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::LinkKeys;
 use crate::config::{MailSettings, Settings};
-use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Subject, SweepInput};
+use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Queued, Subject, SweepInput};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
@@ -111,14 +111,24 @@ impl Reminders {
     /// Decides and queues the reminders due at `now`. Each recipient's local day and business hours
     /// decide, so one sweep may write to Auckland and skip Los Angeles.
     #[tracing::instrument(skip(self))]
-    pub async fn sweep(self: &Arc<Self>, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<PlannedEmail>, StoreError> {
+    pub async fn sweep(self: &Arc<Self>, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<Queued>, StoreError> {
         // The latest local date anywhere (UTC+14) bounds what any recipient could be due today.
         let latest_today = (now + chrono::Duration::hours(14)).date_naive();
         let horizon = latest_today + chrono::Duration::days(self.ladder.due_soon_days.max(0));
-        let this = Arc::clone(self);
-        let planned =
-            db::reminders::sweep(&self.db, latest_today, horizon, now, dry_run, move |input| this.plan(input, now))
-                .await?;
+        let (planner, renderer) = (Arc::clone(self), Arc::clone(self));
+        let planned = db::reminders::sweep(
+            &self.db,
+            latest_today,
+            horizon,
+            now,
+            dry_run,
+            move |input| Ok(planner.plan(input, now)),
+            move |(recipient, mut pending): (String, Pending)| {
+                pending.action_keys.dedup();
+                renderer.planned(recipient, &pending.digest, pending.reminders, pending.action_keys)
+            },
+        )
+        .await?;
         tracing::info!(emails = planned.len(), dry_run, "reminder sweep done");
         Ok(planned)
     }
@@ -127,8 +137,8 @@ impl Reminders {
         input.people.get(email.as_str()).and_then(|p| p.fields.timezone).unwrap_or(self.ladder.timezone)
     }
 
-    /// One digest per recipient with every reminder due for it now.
-    fn plan(&self, input: &SweepInput, now: DateTime<Utc>) -> Result<Vec<PlannedEmail>, StoreError> {
+    /// One digest per recipient with every reminder due for it now, not yet rendered.
+    fn plan(&self, input: &SweepInput, now: DateTime<Utc>) -> Vec<(String, Pending)> {
         let mut digests: BTreeMap<String, Pending> = BTreeMap::new();
         for candidate in &input.actions {
             let owner = input.people.get(candidate.owner_email.as_str());
@@ -194,13 +204,7 @@ impl Reminders {
                 pending.reminders.push((Subject::Review(candidate.incident_id), rung));
             }
         }
-        digests
-            .into_iter()
-            .map(|(recipient, mut pending)| {
-                pending.action_keys.dedup();
-                self.planned(recipient, &pending.digest, pending.reminders, pending.action_keys)
-            })
-            .collect()
+        digests.into_iter().collect()
     }
 
     fn history(&self, sent: Option<&Vec<(ReminderKind, i64, DateTime<Utc>)>>, timezone: Tz) -> History {

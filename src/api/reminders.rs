@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::error::{ApiError, Problem};
 use super::extract::ApiJson;
 use super::{Data, access, page, page_size};
-use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::PlannedEmail};
+use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::Queued};
 use crate::domain::FieldError;
 use crate::domain::listing::{NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
@@ -48,12 +48,12 @@ pub struct RunReport {
     pub delivered: Option<DeliveryReport>,
 }
 
-fn planned_response(planned: &PlannedEmail, dry_run: bool) -> PlannedEmailResponse {
+fn planned_response(planned: &Queued, dry_run: bool) -> PlannedEmailResponse {
     let mut kinds: Vec<ReminderKind> = planned.reminders.iter().map(|(_, rung)| rung.kind).collect();
     kinds.dedup();
     PlannedEmailResponse {
-        recipient: planned.email.recipient.clone(),
-        subject: planned.email.subject.clone(),
+        recipient: planned.recipient.clone(),
+        subject: planned.subject.clone(),
         kinds,
         action_keys: planned.action_keys.clone(),
         delivery_id: (!dry_run).then_some(planned.delivery_id),
@@ -246,7 +246,7 @@ pub async fn remind(state: Data, principal: Principal, id: web::Path<Uuid>) -> R
         .await
         .map_err(|e| ApiError::from_store(e, || format!("action with id {id}")))?;
     match outcome {
-        Nudge::Queued(planned) => Ok(HttpResponse::Accepted().json(planned_response(&planned, false))),
+        Nudge::Queued(planned) => Ok(HttpResponse::Accepted().json(planned_response(&Queued::from(planned), false))),
         Nudge::TooSoon(seconds) => Err(ApiError::TooManyRequests {
             detail: "this action's owner was reminded less than an hour ago".into(),
             retry_after: seconds,

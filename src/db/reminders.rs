@@ -80,6 +80,29 @@ pub struct PlannedEmail {
     pub action_keys: Vec<String>,
 }
 
+/// What a sweep queued (or, in a dry run, would queue): an e-mail without its body. Bodies are rendered
+/// and stored one digest at a time, so a sweep of ten thousand digests never holds them all.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub delivery_id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    pub reminders: Vec<(Subject, Rung)>,
+    pub action_keys: Vec<String>,
+}
+
+impl From<PlannedEmail> for Queued {
+    fn from(planned: PlannedEmail) -> Self {
+        Queued {
+            delivery_id: planned.delivery_id,
+            recipient: planned.email.recipient,
+            subject: planned.email.subject,
+            reminders: planned.reminders,
+            action_keys: planned.action_keys,
+        }
+    }
+}
+
 /// What each action (or incident's review) was already sent: per kind, how many and when the last one
 /// was decided.
 pub type Sent = HashMap<Uuid, Vec<(ReminderKind, i64, DateTime<Utc>)>>;
@@ -272,61 +295,61 @@ fn notify_subscribers(
     super::webhooks::enqueue_action_notice(conn, kind, action_id, &serde_json::Value::Object(resource), at)
 }
 
-/// Stores the reminders as decided at `as_of`; their e-mails are due for delivery right away.
-fn store(conn: &mut DbConnection, planned: &[PlannedEmail], as_of: DateTime<Utc>) -> Result<(), StoreError> {
+/// Stores an e-mail's reminders as decided at `as_of`; the e-mail is due for delivery right away.
+/// `listening` is asked once per sweep ([`super::webhooks::subscribed`]): a sweep of 100 k overdue
+/// actions must not load each one for nobody.
+fn store(
+    conn: &mut DbConnection,
+    email: &PlannedEmail,
+    as_of: DateTime<Utc>,
+    listening: &[WebhookEvent],
+) -> Result<(), StoreError> {
     let now = crate::domain::now();
-    // Whether anyone listens, asked once: a sweep of 100 k overdue actions must not load each one for
-    // nobody.
-    let listening = super::webhooks::subscribed(conn)?;
-    for email in planned {
-        diesel::insert_into(deliveries::table)
-            .values(DeliveryRow::new_pending(email.delivery_id, &email.email, now))
-            .execute(conn)?;
-        // An e-mail's reminders go in with one statement (a digest may carry dozens).
-        let actions: Vec<_> = email
-            .reminders
-            .iter()
-            .filter_map(|(subject, rung)| match subject {
-                Subject::Action(action_id) => Some((
-                    reminders::id.eq(Uuid::now_v7().to_string()),
-                    reminders::action_id.eq(action_id.to_string()),
-                    reminders::kind.eq(<&str>::from(rung.kind)),
-                    reminders::period.eq(rung.period.clone()),
-                    reminders::recipient.eq(email.email.recipient.clone()),
-                    reminders::delivery_id.eq(email.delivery_id.to_string()),
-                    reminders::created_at.eq(to_column(as_of)),
-                )),
-                Subject::Review(_) => None,
-            })
-            .collect();
-        if !actions.is_empty() {
-            match conn {
-                DbConnection::Postgres(pg) => diesel::insert_into(reminders::table).values(&actions).execute(pg)?,
-                DbConnection::Sqlite(sqlite) => {
-                    diesel::insert_into(reminders::table).values(&actions).execute(sqlite)?
+    diesel::insert_into(deliveries::table)
+        .values(DeliveryRow::new_pending(email.delivery_id, &email.email, now))
+        .execute(conn)?;
+    // An e-mail's reminders go in with one statement (a digest may carry dozens).
+    let actions: Vec<_> = email
+        .reminders
+        .iter()
+        .filter_map(|(subject, rung)| match subject {
+            Subject::Action(action_id) => Some((
+                reminders::id.eq(Uuid::now_v7().to_string()),
+                reminders::action_id.eq(action_id.to_string()),
+                reminders::kind.eq(<&str>::from(rung.kind)),
+                reminders::period.eq(rung.period.clone()),
+                reminders::recipient.eq(email.email.recipient.clone()),
+                reminders::delivery_id.eq(email.delivery_id.to_string()),
+                reminders::created_at.eq(to_column(as_of)),
+            )),
+            Subject::Review(_) => None,
+        })
+        .collect();
+    if !actions.is_empty() {
+        match conn {
+            DbConnection::Postgres(pg) => diesel::insert_into(reminders::table).values(&actions).execute(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::insert_into(reminders::table).values(&actions).execute(sqlite)?,
+        };
+    }
+    for (subject, rung) in &email.reminders {
+        match subject {
+            Subject::Action(action_id) => {
+                if !listening.is_empty() {
+                    notify_subscribers(conn, listening, *action_id, rung, as_of)?;
                 }
-            };
-        }
-        for (subject, rung) in &email.reminders {
-            match subject {
-                Subject::Action(action_id) => {
-                    if !listening.is_empty() {
-                        notify_subscribers(conn, &listening, *action_id, rung, as_of)?;
-                    }
-                }
-                Subject::Review(incident_id) => {
-                    diesel::insert_into(review_reminders::table)
-                        .values((
-                            review_reminders::id.eq(Uuid::now_v7().to_string()),
-                            review_reminders::incident_id.eq(incident_id.to_string()),
-                            review_reminders::kind.eq(<&str>::from(rung.kind)),
-                            review_reminders::period.eq(&rung.period),
-                            review_reminders::recipient.eq(&email.email.recipient),
-                            review_reminders::delivery_id.eq(email.delivery_id.to_string()),
-                            review_reminders::created_at.eq(to_column(as_of)),
-                        ))
-                        .execute(conn)?;
-                }
+            }
+            Subject::Review(incident_id) => {
+                diesel::insert_into(review_reminders::table)
+                    .values((
+                        review_reminders::id.eq(Uuid::now_v7().to_string()),
+                        review_reminders::incident_id.eq(incident_id.to_string()),
+                        review_reminders::kind.eq(<&str>::from(rung.kind)),
+                        review_reminders::period.eq(&rung.period),
+                        review_reminders::recipient.eq(&email.email.recipient),
+                        review_reminders::delivery_id.eq(email.delivery_id.to_string()),
+                        review_reminders::created_at.eq(to_column(as_of)),
+                    ))
+                    .execute(conn)?;
             }
         }
     }
@@ -336,17 +359,20 @@ fn store(conn: &mut DbConnection, planned: &[PlannedEmail], as_of: DateTime<Utc>
 /// One sweep: active actions due on or before `horizon` and not snoozed past `latest_today` (the latest
 /// "today" anywhere; the planner checks each owner's own), and resolved incidents without a held review,
 /// planned by `plan`, stored unless `dry_run`. Returns what was (or would be) queued.
-#[tracing::instrument(skip(db, plan))]
-pub async fn sweep<F>(
+/// `plan` decides the digests, and `render` turns each into an e-mail just before it is stored.
+#[tracing::instrument(skip(db, plan, render))]
+pub async fn sweep<D, F, R>(
     db: &Db,
     latest_today: NaiveDate,
     horizon: NaiveDate,
     now: DateTime<Utc>,
     dry_run: bool,
     plan: F,
-) -> Result<Vec<PlannedEmail>, StoreError>
+    render: R,
+) -> Result<Vec<Queued>, StoreError>
 where
-    F: Fn(&SweepInput) -> Result<Vec<PlannedEmail>, StoreError> + Send + Sync + 'static,
+    F: Fn(&SweepInput) -> Result<Vec<D>, StoreError> + Send + Sync + 'static,
+    R: Fn(D) -> Result<PlannedEmail, StoreError> + Send + Sync + 'static,
 {
     db.write(move |conn| {
         lock_sweeps(conn)?;
@@ -369,11 +395,18 @@ where
         addresses.dedup();
         let people = super::people::directory(conn, &addresses)?;
         let input = SweepInput { actions, action_sent, reviews, review_sent, people };
-        let planned = plan(&input)?;
-        if !dry_run {
-            store(conn, &planned, now)?;
+        let digests = plan(&input)?;
+        drop(input);
+        let listening = super::webhooks::subscribed(conn)?;
+        let mut queued = Vec::with_capacity(digests.len());
+        for digest in digests {
+            let email = render(digest)?;
+            if !dry_run {
+                store(conn, &email, now, &listening)?;
+            }
+            queued.push(Queued::from(email));
         }
-        Ok(planned)
+        Ok(queued)
     })
     .await
 }
@@ -419,7 +452,8 @@ where
         let mut candidates = [candidate(row)?];
         with_tickets(conn, &mut candidates)?;
         let planned = plan(&candidates[0])?;
-        store(conn, std::slice::from_ref(&planned), now)?;
+        let listening = super::webhooks::subscribed(conn)?;
+        store(conn, &planned, now, &listening)?;
         Ok(Nudge::Queued(planned))
     })
     .await
