@@ -133,6 +133,11 @@ settle() {
     done
 }
 
+# One uncached /stats on its own before any load (the median of five), while the tallies are as `seed`
+# built them.
+STATS_IDLE="$(for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{time_total}\n' "$BASE/api/v1/stats" -H "$AUTH"; done |
+    sort -n | sed -n 3p)"
+
 say "measuring at $CLIENTS connections, ${DURATION}s each"
 measure "GET /actions/{id}" -H "$AUTH" "$BASE/api/v1/actions/$ACTION_ID"
 GET_RPS="$(awk -F'|' '{print $3}' <<<"${ROWS[0]}" | tr -d ' ')"
@@ -195,7 +200,7 @@ Seed: $SEED_OUTPUT. $CLIENTS connections, ${DURATION} s per row, wrk 2 threads, 
 $(printf '%s\n' "${ROWS[@]}")
 
 - pgbench -S -M prepared, $CLIENTS clients: $PGBENCH_TPS TPS; GET by id ÷ pgbench: $RATIO
-- /stats uncached (one request after the run): $(python3 -c "print(f'{float(\"$STATS_COLD\")*1000:.0f} ms')")
+- /stats uncached, one request on its own: $(python3 -c "print(f'{float(\"$STATS_IDLE\")*1000:.0f} ms')") before the load; $(python3 -c "print(f'{float(\"$STATS_COLD\")*1000:.0f} ms')") after it, adding up the PATCH and POST rows' changes, which nothing folded (\`BACKGROUND_WORK=false\`)
 - Peak RSS of the service: $((RSS_KB / 1024)) MB
 
 Reminder sweep ($REMINDER_ACTIONS overdue actions, $REMINDER_OWNERS owners, local SMTP sink, SMTP_CONNECTIONS=$SMTP_CONNECTIONS):
