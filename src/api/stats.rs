@@ -53,7 +53,8 @@ pub struct ActionStats {
     pub completion_rate: Option<f64>,
     /// Done by the due date ÷ done; null without any done.
     pub on_time_completion_rate: Option<f64>,
-    /// From creation to done, in whole seconds.
+    /// From creation to done, in seconds, truncated to the minute under a day, to the hour under 30
+    /// days and to the day beyond (also `p90_seconds_to_close`).
     pub median_seconds_to_close: Option<f64>,
     pub p90_seconds_to_close: Option<f64>,
 }
