@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Nullable, Text};
 use uuid::Uuid;
 
 use super::incidents::{bad_cursor, check_version, exists as incident_exists, lower};
@@ -443,32 +441,62 @@ fn save(conn: &mut DbConnection, version: i64, next: &Action) -> Result<(), Stor
     Ok(())
 }
 
-/// One action with its tags, ticket links and whether its owner left, in one round trip: a GET by id
-/// is the hottest read, and four queries cost four waits on the database.
+/// The JSON aggregates the one-statement GET uses, declared so that the statement is built from typed
+/// parts: a statement with raw SQL fragments is never cached, and parsing and planning it again on every
+/// request cost PostgreSQL three times what running it does (pgbench on the GET's SQL: 3 650 TPS
+/// unprepared, 12 150 prepared).
+mod json_sql {
+    use diesel::sql_types::{Nullable, Text};
+
+    diesel::define_sql_function! {
+        /// PostgreSQL: a group's values as a JSON array (JSON arrays stay nested).
+        #[aggregate]
+        fn json_agg(value: Text) -> Nullable<Text>;
+    }
+    diesel::define_sql_function! {
+        /// PostgreSQL: a JSON array of the arguments.
+        fn json_build_array(a: Text, b: Text, c: Nullable<Text>) -> Text;
+    }
+    diesel::define_sql_function! {
+        /// SQLite: a group's values as a JSON array (JSON arrays stay nested).
+        #[aggregate]
+        fn json_group_array(value: Text) -> Nullable<Text>;
+    }
+    diesel::define_sql_function! {
+        /// SQLite: a JSON array of the arguments.
+        fn json_array(a: Text, b: Text, c: Nullable<Text>) -> Text;
+    }
+}
+
+/// One action with its tags, ticket links and whether its owner left, in one round trip and one
+/// prepared statement: a GET by id is the hottest read. The backends differ only in the names of the
+/// JSON functions.
 pub(super) fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreError> {
-    // The subqueries aggregate to JSON text; only the aggregate functions' names differ.
-    let (tags, refs) = match conn {
-        DbConnection::Postgres(_) => (
-            "(SELECT json_agg(tag)::text FROM action_tags WHERE action_tags.action_id = actions.id)",
-            "(SELECT json_agg(json_build_array(system, \"key\", url))::text FROM action_refs \
-             WHERE action_refs.action_id = actions.id)",
-        ),
-        DbConnection::Sqlite(_) => (
-            "(SELECT json_group_array(tag) FROM action_tags WHERE action_tags.action_id = actions.id)",
-            "(SELECT json_group_array(json_array(system, \"key\", url)) FROM action_refs \
-             WHERE action_refs.action_id = actions.id)",
-        ),
+    macro_rules! load_one {
+        ($conn:expr, $aggregate:path, $array:path) => {
+            actions::table
+                .filter(actions::id.eq(id.to_string()))
+                .select((
+                    ActionRow::as_select(),
+                    action_tags::table
+                        .filter(action_tags::action_id.eq(actions::id))
+                        .select($aggregate(action_tags::tag))
+                        .single_value(),
+                    action_refs::table
+                        .filter(action_refs::action_id.eq(actions::id))
+                        .select($aggregate($array(action_refs::system, action_refs::key, action_refs::url)))
+                        .single_value(),
+                    diesel::dsl::exists(
+                        people::table.filter(people::email.eq(actions::owner_email)).filter(people::active.eq(0)),
+                    ),
+                ))
+                .first::<(ActionRow, Option<String>, Option<String>, bool)>($conn)?
+        };
+    }
+    let (row, tags, refs, owner_inactive) = match conn {
+        DbConnection::Postgres(pg) => load_one!(pg, json_sql::json_agg, json_sql::json_build_array),
+        DbConnection::Sqlite(sqlite) => load_one!(sqlite, json_sql::json_group_array, json_sql::json_array),
     };
-    let inactive = "EXISTS (SELECT 1 FROM people WHERE people.email = actions.owner_email AND people.active = 0)";
-    let (row, tags, refs, owner_inactive): (ActionRow, Option<String>, Option<String>, bool) = actions::table
-        .filter(actions::id.eq(id.to_string()))
-        .select((
-            ActionRow::as_select(),
-            sql::<Nullable<Text>>(tags),
-            sql::<Nullable<Text>>(refs),
-            sql::<Bool>(inactive),
-        ))
-        .first(conn)?;
     let tags: Vec<String> = from_json("tags", tags)?;
     let refs: Vec<(String, String, Option<String>)> = from_json("external refs", refs)?;
     let refs = refs
