@@ -203,111 +203,102 @@ fn percentile_offset(n: i64, q: f64) -> Option<i64> {
 }
 
 fn counted(conn: &mut DbConnection, filter: &StatsFilter, today: NaiveDate) -> Result<ActionTotals, StoreError> {
-    let filter = filter.clone();
-    {
-        let active_list = active().iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
-        let is_active = format!("status IN ({active_list})");
-        let day = |offset: i64| format!("'{}'", today + chrono::Duration::days(offset));
-        let on_time = match conn {
-            DbConnection::Postgres(_) => "CAST(completed_at AS DATE) <= due_date",
-            DbConnection::Sqlite(_) => "date(completed_at) <= due_date",
-        };
-        let gone = "owner_email IN (SELECT email FROM people WHERE active = 0)";
-        let columns = [
-            "COUNT(*)".to_owned(),
-            count_where(&format!("{is_active} AND due_date < {}", day(0))),
-            count_where(&format!("{is_active} AND due_date >= {} AND due_date <= {}", day(0), day(7))),
-            count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(0), day(-7))),
-            count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(-7), day(-30))),
-            count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(-30), day(-90))),
-            count_where(&format!("{is_active} AND due_date < {}", day(-90))),
-            count_where(&format!("{is_active} AND {gone}")),
-            count_where("status = 'done'"),
-            count_where(&format!("status = 'done' AND {on_time}")),
-            count_where("status = 'cancelled'"),
-        ]
-        .join(", ");
-        let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = filtered(&filter)
-            .select(sql::<(BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt)>(
-                &columns,
-            ))
-            .first(conn)?;
-        let (total, overdue, due_next_7_days, a1, a2, a3, a4, owner_inactive, done, done_on_time, cancelled) = row;
+    let active_list = active().iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
+    let is_active = format!("status IN ({active_list})");
+    let day = |offset: i64| format!("'{}'", today + chrono::Duration::days(offset));
+    let on_time = match conn {
+        DbConnection::Postgres(_) => "CAST(completed_at AS DATE) <= due_date",
+        DbConnection::Sqlite(_) => "date(completed_at) <= due_date",
+    };
+    let gone = "owner_email IN (SELECT email FROM people WHERE active = 0)";
+    let columns = [
+        "COUNT(*)".to_owned(),
+        count_where(&format!("{is_active} AND due_date < {}", day(0))),
+        count_where(&format!("{is_active} AND due_date >= {} AND due_date <= {}", day(0), day(7))),
+        count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(0), day(-7))),
+        count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(-7), day(-30))),
+        count_where(&format!("{is_active} AND due_date < {} AND due_date >= {}", day(-30), day(-90))),
+        count_where(&format!("{is_active} AND due_date < {}", day(-90))),
+        count_where(&format!("{is_active} AND {gone}")),
+        count_where("status = 'done'"),
+        count_where(&format!("status = 'done' AND {on_time}")),
+        count_where("status = 'cancelled'"),
+    ]
+    .join(", ");
+    let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = filtered(filter)
+        .select(sql::<(BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt)>(
+            &columns,
+        ))
+        .first(conn)?;
+    let (total, overdue, due_next_7_days, a1, a2, a3, a4, owner_inactive, done, done_on_time, cancelled) = row;
 
-        let by_status: Vec<(String, i64)> = narrowed!(
-            actions::table.group_by(actions::status).select((actions::status, diesel::dsl::count_star())).into_boxed(),
-            &filter
-        )
-        .order(actions::status.asc())
-        .load(conn)?;
-        let by_priority: Vec<(i16, i64)> = narrowed!(
-            actions::table
-                .group_by(actions::priority)
-                .select((actions::priority, diesel::dsl::count_star()))
-                .into_boxed(),
-            &filter
-        )
-        .filter(actions::status.eq_any(active()))
-        .order(actions::priority.asc())
-        .load(conn)?;
-        let by_category: Vec<(String, i64)> = narrowed!(
-            actions::table
-                .group_by(actions::category)
-                .select((actions::category, diesel::dsl::count_star()))
-                .into_boxed(),
-            &filter
-        )
-        .filter(actions::status.eq_any(active()))
-        .order(actions::category.asc())
-        .load(conn)?;
-        let top_overdue_owners: Vec<(String, i64)> = narrowed!(
-            actions::table
-                .group_by(actions::owner_email)
-                .select((actions::owner_email, diesel::dsl::count_star()))
-                .into_boxed(),
-            &filter
-        )
-        .filter(actions::status.eq_any(active()))
-        .filter(actions::due_date.lt(today))
-        .order((diesel::dsl::count_star().desc(), actions::owner_email.asc()))
-        .limit(TOP_OWNERS)
-        .load(conn)?;
+    let by_status: Vec<(String, i64)> = narrowed!(
+        actions::table.group_by(actions::status).select((actions::status, diesel::dsl::count_star())).into_boxed(),
+        filter
+    )
+    .order(actions::status.asc())
+    .load(conn)?;
+    let by_priority: Vec<(i16, i64)> = narrowed!(
+        actions::table.group_by(actions::priority).select((actions::priority, diesel::dsl::count_star())).into_boxed(),
+        filter
+    )
+    .filter(actions::status.eq_any(active()))
+    .order(actions::priority.asc())
+    .load(conn)?;
+    let by_category: Vec<(String, i64)> = narrowed!(
+        actions::table.group_by(actions::category).select((actions::category, diesel::dsl::count_star())).into_boxed(),
+        filter
+    )
+    .filter(actions::status.eq_any(active()))
+    .order(actions::category.asc())
+    .load(conn)?;
+    let top_overdue_owners: Vec<(String, i64)> = narrowed!(
+        actions::table
+            .group_by(actions::owner_email)
+            .select((actions::owner_email, diesel::dsl::count_star()))
+            .into_boxed(),
+        filter
+    )
+    .filter(actions::status.eq_any(active()))
+    .filter(actions::due_date.lt(today))
+    .order((diesel::dsl::count_star().desc(), actions::owner_email.asc()))
+    .limit(TOP_OWNERS)
+    .load(conn)?;
 
-        let to_close = seconds_between(conn, "created_at", "completed_at");
-        let close_at = |conn: &mut DbConnection, q: f64| -> Result<Option<f64>, StoreError> {
-            let Some(offset) = percentile_offset(done, q) else {
-                return Ok(None);
-            };
-            let value: Option<f64> = filtered(&filter)
-                .filter(actions::status.eq("done"))
-                .filter(actions::completed_at.is_not_null())
-                .select(sql::<Nullable<Double>>(&to_close))
-                .order(sql::<Double>(&to_close).asc())
-                .offset(offset)
-                .first(conn)
-                .optional()?
-                .flatten();
-            Ok(value.map(|seconds| tallies::close_bucket(seconds.round() as i64) as f64))
+    let to_close = seconds_between(conn, "created_at", "completed_at");
+    let close_at = |conn: &mut DbConnection, q: f64| -> Result<Option<f64>, StoreError> {
+        let Some(offset) = percentile_offset(done, q) else {
+            return Ok(None);
         };
-        let median_seconds_to_close = close_at(conn, 0.5)?;
-        let p90_seconds_to_close = close_at(conn, 0.9)?;
-        Ok(ActionTotals {
-            total,
-            by_status,
-            overdue,
-            due_next_7_days,
-            aging: [a1, a2, a3, a4],
-            by_priority,
-            by_category,
-            top_overdue_owners,
-            owner_inactive,
-            done,
-            done_on_time,
-            cancelled,
-            median_seconds_to_close,
-            p90_seconds_to_close,
-        })
-    }
+        let value: Option<f64> = filtered(filter)
+            .filter(actions::status.eq("done"))
+            .filter(actions::completed_at.is_not_null())
+            .select(sql::<Nullable<Double>>(&to_close))
+            .order(sql::<Double>(&to_close).asc())
+            .offset(offset)
+            .first(conn)
+            .optional()?
+            .flatten();
+        Ok(value.map(|seconds| tallies::close_bucket(seconds.round() as i64) as f64))
+    };
+    let median_seconds_to_close = close_at(conn, 0.5)?;
+    let p90_seconds_to_close = close_at(conn, 0.9)?;
+    Ok(ActionTotals {
+        total,
+        by_status,
+        overdue,
+        due_next_7_days,
+        aging: [a1, a2, a3, a4],
+        by_priority,
+        by_category,
+        top_overdue_owners,
+        owner_inactive,
+        done,
+        done_on_time,
+        cancelled,
+        median_seconds_to_close,
+        p90_seconds_to_close,
+    })
 }
 
 #[tracing::instrument(skip(db))]
