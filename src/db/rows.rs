@@ -23,7 +23,9 @@ use crate::domain::text::Text;
 use crate::domain::timeline::{TimelineEntry, TimelineFields};
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = incidents, treat_none_as_null = true)]
+// None is NULL on insert too (not DEFAULT): SQLite then takes many rows in one INSERT, and PostgreSQL
+// can COPY them (see db::seed). No nullable column of these tables has a default.
+#[diesel(table_name = incidents, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct IncidentRow {
     pub id: String,
     pub reference: Option<String>,
@@ -44,7 +46,7 @@ pub struct IncidentRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = actions, treat_none_as_null = true)]
+#[diesel(table_name = actions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ActionRow {
     pub id: String,
     pub number: i64,

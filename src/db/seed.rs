@@ -1,5 +1,6 @@
 //! Filling an empty database with realistic data, fast: for trying the service and for benchmarks.
-//! Rows go in with multi-row INSERTs in large transactions; action keys continue from the seeded ones.
+//! Rows go in by COPY (PostgreSQL) or multi-row INSERTs (SQLite), all in one transaction; action keys
+//! continue from the seeded ones.
 //! Seeded rows have no audit history (they were not changed by anyone).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -54,35 +55,43 @@ const TEAMS: [&str; 6] = ["IT Security", "Network", "Identity", "Platform", "Ser
 const TAGS: [&str; 8] = ["mfa", "aws", "phishing", "vpn", "edr", "backup", "oauth", "training"];
 const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
-/// Seeds `plan` into `db`, as of `now`; refuses a database with incidents unless `plan.force`.
+/// Seeds `plan` into `db`, as of `now`, in one transaction; refuses a database with incidents unless
+/// `plan.force`.
 pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded, StoreError> {
     let today = now.date_naive();
     let seeded = db
-        .run(move |conn| {
+        .write(move |conn| {
             let existing: i64 = incidents::table.count().get_result(conn)?;
             if existing > 0 && !plan.force {
                 return Err(StoreError::Conflict(format!(
                     "the database already holds {existing} incidents; pass --force to add more"
                 )));
             }
+            let first_number = first_action_number(conn)?;
+            // Into empty tables, building each index and checking each foreign key once at the end is
+            // several times faster than keeping them up row by row. Into a live database (--force) the
+            // indexes stay: dropping them would stall every reader.
+            let deferred = if first_number == 1 {
+                Deferred::take(conn, &["action_tags", "actions"])?
+            } else {
+                Deferred::default()
+            };
+            if let DbConnection::Postgres(pg) = conn {
+                pg.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+            }
             let mut rng = StdRng::seed_from_u64(0x5eed);
-            let today = now.date_naive();
             let incident_ids: Vec<String> = (0..plan.incidents.max(1)).map(|_| Uuid::now_v7().to_string()).collect();
             let mut seeded = Seeded::default();
             for chunk in incident_ids.chunks(BATCH) {
                 let rows: Vec<IncidentRow> = chunk.iter().map(|id| incident(&mut rng, id, now)).collect();
-                conn.transaction::<_, StoreError, _>(|conn| {
-                    insert_incidents(conn, &rows)?;
-                    Ok(())
-                })?;
+                insert_incidents(conn, &rows)?;
                 seeded.incidents += rows.len();
             }
-            let first_number = first_action_number(conn)?;
             let mut number = first_number;
             let owners = plan.owners.max(1);
             let mut remaining = plan.actions;
             while remaining > 0 {
-                // One transaction per 20 000 actions keeps memory flat and commits often enough.
+                // Generating 20 000 actions at a time keeps memory flat.
                 let mut actions = Vec::new();
                 let mut tags = Vec::new();
                 for _ in 0..remaining.min(BATCH * 20) {
@@ -100,19 +109,13 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
                     actions.push(row);
                     number += 1;
                 }
-                conn.transaction::<_, StoreError, _>(|conn| {
-                    for chunk in actions.chunks(BATCH) {
-                        insert_actions(conn, chunk)?;
-                    }
-                    for chunk in tags.chunks(BATCH * 10) {
-                        insert_tags(conn, chunk)?;
-                    }
-                    Ok(())
-                })?;
+                insert_actions(conn, &actions)?;
+                insert_tags(conn, &tags)?;
                 remaining -= actions.len();
                 seeded.actions += actions.len();
                 seeded.tags += tags.len();
             }
+            deferred.restore(conn)?;
             set_next_action_number(conn, number)?;
             Ok(seeded)
         })
@@ -120,6 +123,64 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
     // Counting a million actions once beats folding a million appended changes.
     super::tallies::rebuild(db, today).await?;
     Ok(seeded)
+}
+
+/// The secondary indexes and foreign keys of some tables, taken off while they are filled: the
+/// statements that put them back. PostgreSQL's manual advises this for bulk loads ("Populating a
+/// Database"). It runs inside the seeding transaction, so a failed seed leaves them as they were.
+#[derive(Default)]
+struct Deferred {
+    restore: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct DeferredItem {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    take: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    restore: String,
+}
+
+impl Deferred {
+    fn take(conn: &mut DbConnection, tables: &[&str]) -> Result<Self, StoreError> {
+        let mut deferred = Self::default();
+        for table in tables {
+            // Unique indexes and primary keys stay: they are part of what the rows must satisfy.
+            let items: Vec<DeferredItem> = match conn {
+                DbConnection::Postgres(pg) => diesel::sql_query(
+                    "SELECT format('DROP INDEX %s', i.indexrelid::regclass) AS take, \
+                            pg_get_indexdef(i.indexrelid) AS restore, 1 AS pass \
+                     FROM pg_index i WHERE i.indrelid = to_regclass($1) AND NOT i.indisunique \
+                     UNION ALL \
+                     SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname), \
+                            format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, \
+                                   pg_get_constraintdef(c.oid)), 2 \
+                     FROM pg_constraint c WHERE c.conrelid = to_regclass($1) AND c.contype = 'f' \
+                     ORDER BY 3",
+                )
+                .bind::<diesel::sql_types::Text, _>(*table)
+                .load(pg)?,
+                DbConnection::Sqlite(sqlite) => diesel::sql_query(
+                    "SELECT 'DROP INDEX \"' || name || '\"' AS take, sql AS restore FROM sqlite_master \
+                     WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
+                )
+                .bind::<diesel::sql_types::Text, _>(*table)
+                .load(sqlite)?,
+            };
+            for item in items {
+                conn.batch_execute(&item.take)?;
+                deferred.restore.push(item.restore);
+            }
+        }
+        Ok(deferred)
+    }
+
+    fn restore(self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        for statement in &self.restore {
+            conn.batch_execute(statement)?;
+        }
+        Ok(())
+    }
 }
 
 fn incident(rng: &mut StdRng, id: &str, now: DateTime<Utc>) -> IncidentRow {
@@ -202,9 +263,11 @@ fn action(
     }
 }
 
+// PostgreSQL takes rows fastest by COPY; SQLite by multi-row INSERTs of BATCH rows.
+
 fn insert_incidents(conn: &mut DbConnection, rows: &[IncidentRow]) -> Result<(), StoreError> {
     match conn {
-        DbConnection::Postgres(pg) => diesel::insert_into(incidents::table).values(rows).execute(pg)?,
+        DbConnection::Postgres(pg) => diesel::copy_from(incidents::table).from_insertable(rows).execute(pg)?,
         DbConnection::Sqlite(sqlite) => diesel::insert_into(incidents::table).values(rows).execute(sqlite)?,
     };
     Ok(())
@@ -212,20 +275,30 @@ fn insert_incidents(conn: &mut DbConnection, rows: &[IncidentRow]) -> Result<(),
 
 fn insert_actions(conn: &mut DbConnection, rows: &[ActionRow]) -> Result<(), StoreError> {
     match conn {
-        DbConnection::Postgres(pg) => diesel::insert_into(actions::table).values(rows).execute(pg)?,
-        DbConnection::Sqlite(sqlite) => diesel::insert_into(actions::table).values(rows).execute(sqlite)?,
-    };
+        DbConnection::Postgres(pg) => {
+            diesel::copy_from(actions::table).from_insertable(rows).execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for chunk in rows.chunks(BATCH) {
+                diesel::insert_into(actions::table).values(chunk).execute(sqlite)?;
+            }
+        }
+    }
     Ok(())
 }
 
 fn insert_tags(conn: &mut DbConnection, tags: &[(String, &str)]) -> Result<(), StoreError> {
-    for chunk in tags.chunks(BATCH) {
-        let values: Vec<_> =
-            chunk.iter().map(|(id, tag)| (action_tags::action_id.eq(id.as_str()), action_tags::tag.eq(*tag))).collect();
-        match conn {
-            DbConnection::Postgres(pg) => diesel::insert_into(action_tags::table).values(&values).execute(pg)?,
-            DbConnection::Sqlite(sqlite) => diesel::insert_into(action_tags::table).values(&values).execute(sqlite)?,
-        };
+    let values: Vec<_> =
+        tags.iter().map(|(id, tag)| (action_tags::action_id.eq(id.as_str()), action_tags::tag.eq(*tag))).collect();
+    match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::copy_from(action_tags::table).from_insertable(&values).execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for chunk in values.chunks(BATCH) {
+                diesel::insert_into(action_tags::table).values(chunk).execute(sqlite)?;
+            }
+        }
     }
     Ok(())
 }
