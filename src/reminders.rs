@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::LinkKeys;
 use crate::config::{MailSettings, Settings};
-use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Queued, Subject, SweepInput};
+use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Queued, Scope, Subject, SweepInput};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
@@ -115,11 +115,17 @@ impl Reminders {
         // The latest local date anywhere (UTC+14) bounds what any recipient could be due today.
         let latest_today = (now + chrono::Duration::hours(14)).date_naive();
         let horizon = latest_today + chrono::Duration::days(self.ladder.due_soon_days.max(0));
+        let scope = Scope {
+            latest_today,
+            horizon,
+            contact: self.escalation_contact.as_ref().map(|contact| contact.as_str().to_owned()),
+            escalate_due_by: (self.ladder.escalate_after_days > 0)
+                .then(|| latest_today - chrono::Duration::days(self.ladder.escalate_after_days)),
+        };
         let (planner, renderer) = (Arc::clone(self), Arc::clone(self));
         let planned = db::reminders::sweep(
             &self.db,
-            latest_today,
-            horizon,
+            scope,
             now,
             dry_run,
             move |input| Ok(planner.plan(input, now)),
@@ -137,7 +143,7 @@ impl Reminders {
         input.people.get(email.as_str()).and_then(|p| p.fields.timezone).unwrap_or(self.ladder.timezone)
     }
 
-    /// One digest per recipient with every reminder due for it now, not yet rendered.
+    /// One digest per recipient of this round with every reminder due for it now, not yet rendered.
     fn plan(&self, input: &SweepInput, now: DateTime<Utc>) -> Vec<(String, Pending)> {
         let mut digests: BTreeMap<String, Pending> = BTreeMap::new();
         for candidate in &input.actions {
@@ -166,6 +172,9 @@ impl Reminders {
                     (_, None) if owner_gone => continue,
                     _ => (candidate.owner_email.as_str().to_owned(), true),
                 };
+                if !input.recipients.contains(&recipient) {
+                    continue;
+                }
                 let item = self.item(candidate, today, for_owner);
                 let pending = digests.entry(recipient).or_default();
                 match rung.kind {
@@ -180,6 +189,9 @@ impl Reminders {
         }
         for candidate in &input.reviews {
             let Some(recipient) = candidate.facilitator.as_ref().or(self.escalation_contact.as_ref()) else { continue };
+            if !input.recipients.contains(recipient.as_str()) {
+                continue;
+            }
             let timezone = self.timezone_of(input, recipient);
             if !self.ladder.may_send_at(now, timezone) {
                 continue;

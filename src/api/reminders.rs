@@ -49,12 +49,10 @@ pub struct RunReport {
 }
 
 fn planned_response(planned: &Queued, dry_run: bool) -> PlannedEmailResponse {
-    let mut kinds: Vec<ReminderKind> = planned.reminders.iter().map(|(_, rung)| rung.kind).collect();
-    kinds.dedup();
     PlannedEmailResponse {
         recipient: planned.recipient.clone(),
         subject: planned.subject.clone(),
-        kinds,
+        kinds: planned.kinds.clone(),
         action_keys: planned.action_keys.clone(),
         delivery_id: (!dry_run).then_some(planned.delivery_id),
     }

@@ -1,12 +1,14 @@
-//! Reminder decisions. A sweep runs in one write transaction: it loads the actions that may be due a
-//! reminder, the resolved incidents still waiting for their lessons-learned review, the reminders both
-//! already had and the directory entries of the people concerned; lets a planner decide and render the
-//! e-mails; and stores each (action or incident, kind, period) with its outbox row. The unique keys on
+//! Reminder decisions. A sweep runs in one write transaction, recipient by recipient, a few hundred at a
+//! time, so its memory does not grow with the number of reminders: for each round it loads the actions
+//! that may be due a reminder to those recipients, the resolved incidents still waiting for their
+//! lessons-learned review, the reminders both already had and the directory entries of the people
+//! concerned; lets a planner decide and render the e-mails; and stores each (action or incident, kind,
+//! period) with its outbox row. The unique keys on
 //! (action, kind, period) and (incident, kind, period), and on PostgreSQL an advisory lock that makes
 //! concurrent sweeps take turns, mean a reminder is queued once per period whatever the number of
 //! sweeps, restarts or replicas.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::connection::SimpleConnection;
@@ -15,7 +17,7 @@ use uuid::Uuid;
 
 use super::deliveries::DeliveryRow;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
-use super::schema::{action_refs, actions, deliveries, incidents, reminders, review_reminders, reviews};
+use super::schema::{action_refs, actions, deliveries, incidents, people, reminders, review_reminders, reviews};
 use super::{Db, DbConnection, StoreError};
 use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
@@ -60,9 +62,13 @@ pub enum Subject {
     Review(Uuid),
 }
 
-/// Everything a sweep decides from.
+/// Everything one round of a sweep decides from.
 #[derive(Debug, Default)]
 pub struct SweepInput {
+    /// The recipients of this round: plan e-mails to them only. The actions below include those whose
+    /// reminders they may get (their own, their reports', the escalation contact's) and may include
+    /// some whose reminders go to someone else, in another round.
+    pub recipients: BTreeSet<String>,
     pub actions: Vec<Candidate>,
     pub action_sent: Sent,
     pub reviews: Vec<ReviewCandidate>,
@@ -87,21 +93,46 @@ pub struct Queued {
     pub delivery_id: Uuid,
     pub recipient: String,
     pub subject: String,
-    pub reminders: Vec<(Subject, Rung)>,
+    /// The kinds of reminder in the e-mail, each once.
+    pub kinds: Vec<ReminderKind>,
     pub action_keys: Vec<String>,
 }
 
 impl From<PlannedEmail> for Queued {
     fn from(planned: PlannedEmail) -> Self {
+        let mut kinds: Vec<ReminderKind> = Vec::new();
+        for (_, rung) in &planned.reminders {
+            if !kinds.contains(&rung.kind) {
+                kinds.push(rung.kind);
+            }
+        }
         Queued {
             delivery_id: planned.delivery_id,
             recipient: planned.email.recipient,
             subject: planned.email.subject,
-            reminders: planned.reminders,
+            kinds,
             action_keys: planned.action_keys,
         }
     }
 }
+
+/// What a sweep looks at: the actions that may be due a reminder, and who answers for their owners, as
+/// far as the sweep must know to find what a manager or the escalation contact hears about.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The latest "today" anywhere: actions snoozed past it are left out (the planner checks each
+    /// owner's own day).
+    pub latest_today: NaiveDate,
+    /// Actions due after this day need no reminder yet.
+    pub horizon: NaiveDate,
+    /// REMINDER_ESCALATION_EMAIL: answers for owners with no manager in the directory.
+    pub contact: Option<String>,
+    /// The latest due date that can be escalated in this sweep; `None` when escalation is off.
+    pub escalate_due_by: Option<NaiveDate>,
+}
+
+/// Recipients decided per round: few enough that a round's candidates and digests stay small.
+const RECIPIENTS_PER_ROUND: usize = 500;
 
 /// What each action (or incident's review) was already sent: per kind, how many and when the last one
 /// was decided.
@@ -356,15 +387,84 @@ fn store(
     Ok(())
 }
 
-/// One sweep: active actions due on or before `horizon` and not snoozed past `latest_today` (the latest
-/// "today" anywhere; the planner checks each owner's own), and resolved incidents without a held review,
-/// planned by `plan`, stored unless `dry_run`. Returns what was (or would be) queued.
-/// `plan` decides the digests, and `render` turns each into an e-mail just before it is stored.
+/// The actions a sweep considers: active, due by the horizon and not snoozed past the latest today.
+fn due_actions(scope: &Scope) -> actions::BoxedQuery<'static, <DbConnection as Connection>::Backend> {
+    actions::table
+        .filter(actions::status.eq_any(active()))
+        .filter(actions::due_date.le(scope.horizon))
+        .filter(actions::snoozed_until.is_null().or(actions::snoozed_until.le(scope.latest_today)))
+        .into_boxed()
+}
+
+/// Everyone a sweep may write to, in order: owners of due actions, managers, the escalation contact and
+/// the facilitators of reviews not held.
+fn recipients(conn: &mut DbConnection, scope: &Scope, reviews: &[ReviewCandidate]) -> Result<Vec<String>, StoreError> {
+    let owners: Vec<String> = due_actions(scope).select(actions::owner_email).distinct().load(conn)?;
+    let managers: Vec<Option<String>> = people::table
+        .filter(people::manager_email.is_not_null())
+        .select(people::manager_email)
+        .distinct()
+        .load(conn)?;
+    let mut all: BTreeSet<String> = owners.into_iter().chain(managers.into_iter().flatten()).collect();
+    all.extend(scope.contact.clone());
+    all.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(|f| f.as_str().to_owned())));
+    Ok(all.into_iter().collect())
+}
+
+/// The actions whose reminders may go to `round`: their own, those of the people who report to them,
+/// and, when the escalation contact is among them, those it answers for.
+fn round_candidates(conn: &mut DbConnection, scope: &Scope, round: &[String]) -> Result<Vec<Candidate>, StoreError> {
+    let mut rows: Vec<Row> = due_actions(scope)
+        .inner_join(incidents::table)
+        .filter(actions::owner_email.eq_any(round))
+        .select(CANDIDATE_COLUMNS)
+        .load(conn)?;
+    let reports: Vec<String> =
+        people::table.filter(people::manager_email.eq_any(round)).select(people::email).load(conn)?;
+    for reports in reports.chunks(CHUNK) {
+        rows.extend(
+            due_actions(scope)
+                .inner_join(incidents::table)
+                .filter(actions::owner_email.eq_any(reports))
+                .select(CANDIDATE_COLUMNS)
+                .load::<Row>(conn)?,
+        );
+    }
+    if let Some(contact) = scope.contact.as_ref().filter(|contact| round.contains(contact)) {
+        // The contact answers for owners without a manager: for their escalations, and for everything
+        // of those who left.
+        let managed = people::table.filter(people::manager_email.is_not_null()).select(people::email);
+        let gone = || people::table.filter(people::active.eq(0)).select(people::email);
+        let mut query = due_actions(scope)
+            .inner_join(incidents::table)
+            .filter(diesel::dsl::not(actions::owner_email.eq_any(managed)))
+            .select(CANDIDATE_COLUMNS);
+        query = match scope.escalate_due_by {
+            Some(last) => query.filter(actions::due_date.le(last).or(actions::owner_email.eq_any(gone()))),
+            None => query.filter(actions::owner_email.eq_any(gone())),
+        };
+        tracing::debug!(%contact, "loading what the escalation contact answers for");
+        rows.extend(query.load::<Row>(conn)?);
+    }
+    // An owner and their manager may share a round.
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    rows.dedup_by(|a, b| a.0 == b.0);
+    let mut candidates = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
+    with_tickets(conn, &mut candidates)?;
+    Ok(candidates)
+}
+
+/// One sweep at `now`: the actions in `scope` and the resolved incidents without a held review,
+/// planned by `plan` a round of recipients at a time and stored unless `dry_run`. `render` turns each
+/// digest into an e-mail just before it is stored. Returns what was (or would be) queued.
+///
+/// A round stores its reminders before the next round reads what was already sent. That changes no
+/// decision: each rung of the ladder goes to one recipient, so it is decided in one round, and whether a
+/// rung is due depends only on the reminders of its own kind.
 #[tracing::instrument(skip(db, plan, render))]
 pub async fn sweep<D, F, R>(
     db: &Db,
-    latest_today: NaiveDate,
-    horizon: NaiveDate,
+    scope: Scope,
     now: DateTime<Utc>,
     dry_run: bool,
     plan: F,
@@ -376,35 +476,42 @@ where
 {
     db.write(move |conn| {
         lock_sweeps(conn)?;
-        let rows: Vec<Row> = actions::table
-            .inner_join(incidents::table)
-            .filter(actions::status.eq_any(active()))
-            .filter(actions::due_date.le(horizon))
-            .filter(actions::snoozed_until.is_null().or(actions::snoozed_until.le(latest_today)))
-            .select(CANDIDATE_COLUMNS)
-            .order(actions::id.asc())
-            .load(conn)?;
-        let mut actions = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
-        with_tickets(conn, &mut actions)?;
-        let action_sent = already_sent(conn, &actions)?;
         let reviews = review_candidates(conn, now)?;
         let review_sent = review_already_sent(conn, &reviews)?;
-        let mut addresses: Vec<&str> = actions.iter().map(|c| c.owner_email.as_str()).collect();
-        addresses.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(EmailAddress::as_str)));
-        addresses.sort_unstable();
-        addresses.dedup();
-        let people = super::people::directory(conn, &addresses)?;
-        let input = SweepInput { actions, action_sent, reviews, review_sent, people };
-        let digests = plan(&input)?;
-        drop(input);
+        let everyone = recipients(conn, &scope, &reviews)?;
         let listening = super::webhooks::subscribed(conn)?;
-        let mut queued = Vec::with_capacity(digests.len());
-        for digest in digests {
-            let email = render(digest)?;
-            if !dry_run {
-                store(conn, &email, now, &listening)?;
+        let mut queued = Vec::new();
+        for round in everyone.chunks(RECIPIENTS_PER_ROUND) {
+            let actions = round_candidates(conn, &scope, round)?;
+            let action_sent = already_sent(conn, &actions)?;
+            let recipients: BTreeSet<String> = round.iter().cloned().collect();
+            let reviews: Vec<ReviewCandidate> = reviews
+                .iter()
+                .filter(|r| {
+                    let recipient = r.facilitator.as_ref().map(EmailAddress::as_str).or(scope.contact.as_deref());
+                    recipient.is_some_and(|recipient| recipients.contains(recipient))
+                })
+                .cloned()
+                .collect();
+            let review_sent: Sent = reviews
+                .iter()
+                .filter_map(|r| Some((r.incident_id, review_sent.get(&r.incident_id)?.clone())))
+                .collect();
+            let mut addresses: Vec<&str> = actions.iter().map(|c| c.owner_email.as_str()).collect();
+            addresses.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(EmailAddress::as_str)));
+            addresses.sort_unstable();
+            addresses.dedup();
+            let people = super::people::directory(conn, &addresses)?;
+            let input = SweepInput { recipients, actions, action_sent, reviews, review_sent, people };
+            let digests = plan(&input)?;
+            drop(input);
+            for digest in digests {
+                let email = render(digest)?;
+                if !dry_run {
+                    store(conn, &email, now, &listening)?;
+                }
+                queued.push(Queued::from(email));
             }
-            queued.push(Queued::from(email));
         }
         Ok(queued)
     })

@@ -1,6 +1,6 @@
 //! Reminder e-mails end to end: the sweep decides, the outbox holds, a real SMTP server receives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use action_tracker::config::Secret;
 use action_tracker::domain::principal::Role;
@@ -394,6 +394,53 @@ async fn escalations_go_to_the_manager_and_reminders_for_someone_who_left_go_to_
         ],
         "the escalation contact is only the fallback, and nobody writes to someone who left"
     );
+}
+
+#[tokio::test]
+async fn a_sweep_over_more_recipients_than_one_round_decides_as_if_in_one_piece() {
+    let app = spawn_app().await;
+    // 700 owners and the escalation contact are two rounds; the contact's comes first and is stored
+    // before most owners' reminders are decided.
+    let seeded = app
+        .command(&["seed", "--incidents", "2", "--actions", "1500", "--owners", "700", "--all-overdue"])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let mut day = Utc::now().date_naive();
+    while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+        day = day.succ_opt().unwrap();
+    }
+    let noon = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for action in app.walk("/api/v1/actions?limit=200").await {
+        let key = action["key"].as_str().unwrap().to_owned();
+        let due: NaiveDate = action["due_date"].as_str().unwrap().parse().unwrap();
+        expected.entry(action["owner_email"].as_str().unwrap().to_owned()).or_default().push(key.clone());
+        if (day - due).num_days() >= 7 {
+            expected.entry("ciso@example.com".to_owned()).or_default().push(key);
+        }
+    }
+    expected.values_mut().for_each(|keys| keys.sort());
+    assert!(expected.len() > 500 && expected["ciso@example.com"].len() > 100, "{}", expected.len());
+    let differing = |queued: &[action_tracker::db::reminders::Queued]| {
+        let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for email in queued {
+            let mut sorted = email.action_keys.clone();
+            sorted.sort();
+            assert!(keys.insert(email.recipient.clone(), sorted).is_none(), "two e-mails to {}", email.recipient);
+        }
+        let mut differing: Vec<&String> =
+            keys.keys().chain(expected.keys()).filter(|r| keys.get(*r) != expected.get(*r)).collect();
+        differing.dedup();
+        differing.into_iter().cloned().collect::<BTreeSet<String>>()
+    };
+    let reminders = app.reminders();
+    let dry_run = reminders.sweep(noon, true).await.unwrap();
+    assert_eq!(differing(&dry_run), BTreeSet::new(), "recipients whose e-mail is not what is due");
+    let queued = reminders.sweep(noon, false).await.unwrap();
+    assert_eq!(differing(&queued), BTreeSet::new(), "storing one round changes no decision of the next");
+    assert!(reminders.sweep(noon, false).await.unwrap().is_empty(), "nothing twice");
 }
 
 /// `remind --once --as-of` against the test's own database, as cron would run it.
