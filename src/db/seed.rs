@@ -122,6 +122,15 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
         .await?;
     // Counting a million actions once beats folding a million appended changes.
     super::tallies::rebuild(db, today).await?;
+    // Left to autovacuum, the first minutes of use would share the machine with it, and index-only scans
+    // would wait for the visibility map. VACUUM cannot run inside a transaction, hence here.
+    db.run(|conn| {
+        if let DbConnection::Postgres(pg) = conn {
+            pg.batch_execute("VACUUM (ANALYZE) incidents, actions, action_tags")?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(seeded)
 }
 
