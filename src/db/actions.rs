@@ -314,89 +314,110 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
 #[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) -> Result<Page<Action>, StoreError> {
     db.run(move |conn| {
-        let active: Vec<&str> = ActionStatus::ACTIVE.iter().map(|s| <&str>::from(*s)).collect();
-        let mut query = actions::table.select(ActionRow::as_select()).into_boxed();
-        if !filter.statuses.is_empty() {
-            query = query.filter(actions::status.eq_any(filter.statuses.iter().map(|s| <&str>::from(*s))));
-        }
-        if let Some(owner) = &filter.owner {
-            query = query.filter(actions::owner_email.eq(owner.as_str().to_owned()));
-        }
-        if let Some(incident_id) = filter.incident_id {
-            query = query.filter(actions::incident_id.eq(incident_id.to_string()));
-        }
-        if !filter.priorities.is_empty() {
-            query = query.filter(actions::priority.eq_any(filter.priorities.iter().map(|p| p.rank())));
-        }
-        if !filter.categories.is_empty() {
-            query = query.filter(actions::category.eq_any(filter.categories.iter().map(|c| <&str>::from(*c))));
-        }
-        if let Some(tag) = &filter.tag {
-            let tagged =
-                action_tags::table.filter(action_tags::tag.eq(tag.as_str().to_owned())).select(action_tags::action_id);
-            query = query.filter(actions::id.eq_any(tagged));
-        }
-        match filter.overdue {
-            Some((true, today)) => {
-                query = query.filter(actions::status.eq_any(active.clone()).and(actions::due_date.lt(today)));
-            }
-            Some((false, today)) => {
-                query = query.filter(actions::status.ne_all(active.clone()).or(actions::due_date.ge(today)));
-            }
-            None => {}
-        }
-        if let Some(date) = filter.due_before {
-            query = query.filter(actions::due_date.lt(date));
-        }
-        if let Some(date) = filter.due_after {
-            query = query.filter(actions::due_date.gt(date));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(actions::updated_at.ge(to_column(since)));
-        }
-        if let Some(needle) = &filter.title_contains {
-            query = query.filter(lower(actions::title).like(contains_pattern(needle)).escape('\\'));
-        }
-        if let Some((system, key)) = &filter.external_ref {
-            let linked = action_refs::table
-                .filter(action_refs::system.eq(system.as_str().to_owned()))
-                .filter(action_refs::key.eq(key.as_str().to_owned()))
-                .select(action_refs::action_id);
-            query = query.filter(actions::id.eq_any(linked));
-        }
-        if let Some(review_id) = filter.review_id {
-            query = query.filter(actions::review_id.eq(review_id.to_string()));
-        }
-        match filter.verified {
-            Some(true) => query = query.filter(actions::verified_at.is_not_null()),
-            Some(false) => query = query.filter(actions::verified_at.is_null()),
-            None => {}
-        }
-        if let Some(inactive) = filter.owner_inactive {
-            let gone = people::table.filter(people::active.eq(0)).select(people::email);
-            query = if inactive {
-                query.filter(actions::owner_email.eq_any(gone))
-            } else {
-                query.filter(actions::owner_email.ne_all(gone))
-            };
-        }
+        // The page with each action's tags, ticket links and whether its owner left, in one statement
+        // and one round trip, as for GET by id; the backends differ only in the JSON functions' names.
+        macro_rules! list_in {
+            ($conn:expr, $aggregate:path, $array:path) => {{
+                let active: Vec<&str> = ActionStatus::ACTIVE.iter().map(|s| <&str>::from(*s)).collect();
+                let mut query = actions::table.select(detailed!($aggregate, $array)).into_boxed();
+                if !filter.statuses.is_empty() {
+                    query = query.filter(actions::status.eq_any(filter.statuses.iter().map(|s| <&str>::from(*s))));
+                }
+                if let Some(owner) = &filter.owner {
+                    query = query.filter(actions::owner_email.eq(owner.as_str().to_owned()));
+                }
+                if let Some(incident_id) = filter.incident_id {
+                    query = query.filter(actions::incident_id.eq(incident_id.to_string()));
+                }
+                if !filter.priorities.is_empty() {
+                    query = query.filter(actions::priority.eq_any(filter.priorities.iter().map(|p| p.rank())));
+                }
+                if !filter.categories.is_empty() {
+                    query = query.filter(actions::category.eq_any(filter.categories.iter().map(|c| <&str>::from(*c))));
+                }
+                if let Some(tag) = &filter.tag {
+                    let tagged = action_tags::table
+                        .filter(action_tags::tag.eq(tag.as_str().to_owned()))
+                        .select(action_tags::action_id);
+                    query = query.filter(actions::id.eq_any(tagged));
+                }
+                match filter.overdue {
+                    Some((true, today)) => {
+                        query = query.filter(actions::status.eq_any(active.clone()).and(actions::due_date.lt(today)));
+                    }
+                    Some((false, today)) => {
+                        query = query.filter(actions::status.ne_all(active.clone()).or(actions::due_date.ge(today)));
+                    }
+                    None => {}
+                }
+                if let Some(date) = filter.due_before {
+                    query = query.filter(actions::due_date.lt(date));
+                }
+                if let Some(date) = filter.due_after {
+                    query = query.filter(actions::due_date.gt(date));
+                }
+                if let Some(since) = filter.updated_since {
+                    query = query.filter(actions::updated_at.ge(to_column(since)));
+                }
+                if let Some(needle) = &filter.title_contains {
+                    query = query.filter(lower(actions::title).like(contains_pattern(needle)).escape('\\'));
+                }
+                if let Some((system, key)) = &filter.external_ref {
+                    let linked = action_refs::table
+                        .filter(action_refs::system.eq(system.as_str().to_owned()))
+                        .filter(action_refs::key.eq(key.as_str().to_owned()))
+                        .select(action_refs::action_id);
+                    query = query.filter(actions::id.eq_any(linked));
+                }
+                if let Some(review_id) = filter.review_id {
+                    query = query.filter(actions::review_id.eq(review_id.to_string()));
+                }
+                match filter.verified {
+                    Some(true) => query = query.filter(actions::verified_at.is_not_null()),
+                    Some(false) => query = query.filter(actions::verified_at.is_null()),
+                    None => {}
+                }
+                if let Some(inactive) = filter.owner_inactive {
+                    let gone = people::table.filter(people::active.eq(0)).select(people::email);
+                    query = if inactive {
+                        query.filter(actions::owner_email.eq_any(gone))
+                    } else {
+                        query.filter(actions::owner_email.ne_all(gone))
+                    };
+                }
 
-        let after = page.after.as_ref().map(|cursor| (cursor.key, cursor.id.to_string()));
-        let query = match (page.sort, after) {
-            (ActionSort::CreatedAt, after) => keyset!(query, actions::created_at, actions::id, asc, time_key(after)?),
-            (ActionSort::CreatedAtDesc, after) => {
-                keyset!(query, actions::created_at, actions::id, desc, time_key(after)?)
-            }
-            (ActionSort::UpdatedAt, after) => keyset!(query, actions::updated_at, actions::id, asc, time_key(after)?),
-            (ActionSort::UpdatedAtDesc, after) => {
-                keyset!(query, actions::updated_at, actions::id, desc, time_key(after)?)
-            }
-            (ActionSort::DueDate, after) => keyset!(query, actions::due_date, actions::id, asc, date_key(after)?),
-            (ActionSort::DueDateDesc, after) => keyset!(query, actions::due_date, actions::id, desc, date_key(after)?),
-            (ActionSort::Priority, after) => keyset!(query, actions::priority, actions::id, asc, rank_key(after)?),
+                let after = page.after.as_ref().map(|cursor| (cursor.key, cursor.id.to_string()));
+                let query = match (page.sort, after) {
+                    (ActionSort::CreatedAt, after) => {
+                        keyset!(query, actions::created_at, actions::id, asc, time_key(after)?)
+                    }
+                    (ActionSort::CreatedAtDesc, after) => {
+                        keyset!(query, actions::created_at, actions::id, desc, time_key(after)?)
+                    }
+                    (ActionSort::UpdatedAt, after) => {
+                        keyset!(query, actions::updated_at, actions::id, asc, time_key(after)?)
+                    }
+                    (ActionSort::UpdatedAtDesc, after) => {
+                        keyset!(query, actions::updated_at, actions::id, desc, time_key(after)?)
+                    }
+                    (ActionSort::DueDate, after) => {
+                        keyset!(query, actions::due_date, actions::id, asc, date_key(after)?)
+                    }
+                    (ActionSort::DueDateDesc, after) => {
+                        keyset!(query, actions::due_date, actions::id, desc, date_key(after)?)
+                    }
+                    (ActionSort::Priority, after) => {
+                        keyset!(query, actions::priority, actions::id, asc, rank_key(after)?)
+                    }
+                };
+                query.limit(page.limit + 1).load::<Detailed>($conn)?
+            }};
+        }
+        let rows = match conn {
+            DbConnection::Postgres(pg) => list_in!(pg, json_sql::json_agg, json_sql::json_build_array),
+            DbConnection::Sqlite(sqlite) => list_in!(sqlite, json_sql::json_group_array, json_sql::json_array),
         };
-        let rows: Vec<ActionRow> = query.limit(page.limit + 1).load(conn)?;
-        let items = with_tags(conn, rows)?;
+        let items = rows.into_iter().map(assemble).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |last| page.sort.cursor_after(last)))
     })
     .await
@@ -468,6 +489,31 @@ mod json_sql {
     }
 }
 
+/// An action row with its tags and ticket links as JSON arrays, and whether its owner left.
+type Detailed = (ActionRow, Option<String>, Option<String>, bool);
+
+/// The columns of [`Detailed`], for one backend's JSON functions: the tags and ticket links as
+/// correlated subqueries, so that one statement answers for a whole page.
+macro_rules! detailed {
+    ($aggregate:path, $array:path) => {
+        (
+            ActionRow::as_select(),
+            action_tags::table
+                .filter(action_tags::action_id.eq(actions::id))
+                .select($aggregate(action_tags::tag))
+                .single_value(),
+            action_refs::table
+                .filter(action_refs::action_id.eq(actions::id))
+                .select($aggregate($array(action_refs::system, action_refs::key, action_refs::url)))
+                .single_value(),
+            diesel::dsl::exists(
+                people::table.filter(people::email.eq(actions::owner_email)).filter(people::active.eq(0)),
+            ),
+        )
+    };
+}
+use detailed;
+
 /// One action with its tags, ticket links and whether its owner left, in one round trip and one
 /// prepared statement: a GET by id is the hottest read. The backends differ only in the names of the
 /// JSON functions.
@@ -476,27 +522,18 @@ pub(super) fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreErr
         ($conn:expr, $aggregate:path, $array:path) => {
             actions::table
                 .filter(actions::id.eq(id.to_string()))
-                .select((
-                    ActionRow::as_select(),
-                    action_tags::table
-                        .filter(action_tags::action_id.eq(actions::id))
-                        .select($aggregate(action_tags::tag))
-                        .single_value(),
-                    action_refs::table
-                        .filter(action_refs::action_id.eq(actions::id))
-                        .select($aggregate($array(action_refs::system, action_refs::key, action_refs::url)))
-                        .single_value(),
-                    diesel::dsl::exists(
-                        people::table.filter(people::email.eq(actions::owner_email)).filter(people::active.eq(0)),
-                    ),
-                ))
-                .first::<(ActionRow, Option<String>, Option<String>, bool)>($conn)?
+                .select(detailed!($aggregate, $array))
+                .first::<Detailed>($conn)?
         };
     }
-    let (row, tags, refs, owner_inactive) = match conn {
+    let detailed = match conn {
         DbConnection::Postgres(pg) => load_one!(pg, json_sql::json_agg, json_sql::json_build_array),
         DbConnection::Sqlite(sqlite) => load_one!(sqlite, json_sql::json_group_array, json_sql::json_array),
     };
+    assemble(detailed)
+}
+
+fn assemble((row, tags, refs, owner_inactive): Detailed) -> Result<Action, StoreError> {
     let tags: Vec<String> = from_json("tags", tags)?;
     let refs: Vec<(String, String, Option<String>)> = from_json("external refs", refs)?;
     let refs = refs

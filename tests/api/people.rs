@@ -60,6 +60,7 @@ async fn a_person_reads_their_own_queue_and_inactive_owners_are_flagged() {
     let owners: Vec<&str> =
         orphaned["items"].as_array().unwrap().iter().map(|a| a["owner_email"].as_str().unwrap()).collect();
     assert_eq!(owners, ["gone@example.com"]);
+    assert_eq!(orphaned["items"][0], action, "a list says the owner left, as GET does");
 
     let own = app.token("stays@example.com", &[]);
     let queue = app.request_as(Some(&own), Method::GET, "/api/v1/people/stays@example.com/actions", None).await;

@@ -12,7 +12,7 @@ async fn a_ticket_links_to_one_action_and_finds_it() {
     let app = spawn_app().await;
     let incident = id(&app.create_incident(json!({})).await);
     let jira = json!([{"system": "Jira", "key": "SEC-1", "url": "https://jira.example.com/browse/SEC-1"}]);
-    let action = app.create_action(&incident, json!({"external_refs": jira})).await;
+    let action = app.create_action(&incident, json!({"external_refs": jira, "tags": ["mfa", "vpn"]})).await;
     assert_eq!(
         action["external_refs"],
         json!([{"system": "jira", "key": "SEC-1", "url": "https://jira.example.com/browse/SEC-1"}])
@@ -20,7 +20,7 @@ async fn a_ticket_links_to_one_action_and_finds_it() {
 
     let found: Value = app.get("/api/v1/actions?external_system=jira&external_key=SEC-1").await.json().await.unwrap();
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
-    assert_eq!(found["items"][0]["id"], action["id"]);
+    assert_eq!(found["items"][0], action, "a list shows each action as GET does, tags and tickets included");
     let none: Value = app.get("/api/v1/actions?external_system=jira&external_key=SEC-2").await.json().await.unwrap();
     assert_eq!(none["items"], json!([]));
     let half = app.get("/api/v1/actions?external_system=jira").await;
