@@ -430,7 +430,7 @@ fn round_candidates(conn: &mut DbConnection, scope: &Scope, round: &[String]) ->
                 .load::<Row>(conn)?,
         );
     }
-    if let Some(contact) = scope.contact.as_ref().filter(|contact| round.contains(contact)) {
+    if scope.contact.as_ref().is_some_and(|contact| round.contains(contact)) {
         // The contact answers for owners without a manager: for their escalations, and for everything
         // of those who left.
         let managed = people::table.filter(people::manager_email.is_not_null()).select(people::email);
@@ -443,7 +443,6 @@ fn round_candidates(conn: &mut DbConnection, scope: &Scope, round: &[String]) ->
             Some(last) => query.filter(actions::due_date.le(last).or(actions::owner_email.eq_any(gone()))),
             None => query.filter(actions::owner_email.eq_any(gone())),
         };
-        tracing::debug!(%contact, "loading what the escalation contact answers for");
         rows.extend(query.load::<Row>(conn)?);
     }
     // An owner and their manager may share a round.
