@@ -292,9 +292,9 @@ pub struct DatabaseSettings {
     )]
     pub url: DatabaseUrl,
 
-    /// Most database connections this process keeps open.
-    #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", default_value_t = 10, global = true)]
-    pub pool_size: u32,
+    /// Most database connections this process keeps open [default: twice the CPU cores].
+    #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub pool_size: Option<u32>,
 
     /// How long a request waits for a database connection before it is answered 503.
     #[arg(
@@ -316,6 +316,18 @@ pub struct DatabaseSettings {
         global = true
     )]
     pub statement_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    /// Twice the cores by default. Each connection is a query running at once; past about two per core
+    /// they only wait in the CPU scheduler, which serves no one in order, so the tail latency grows with no
+    /// gain in throughput (BENCHMARKS.md, seventh round).
+    pub fn pool_size(&self) -> u32 {
+        self.pool_size.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+            u32::try_from(cores * 2).unwrap_or(u32::MAX)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -398,5 +410,21 @@ mod tests {
         let url: DatabaseUrl = "postgres://app:s3cret@db.internal:5432/tracker".parse().unwrap();
         assert_eq!(url.to_string(), "postgres://db.internal:5432/tracker");
         assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct DatabaseOnly {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    }
+
+    #[test]
+    fn the_pool_is_twice_the_cores_unless_set_and_never_empty() {
+        use clap::Parser;
+        let cores = std::thread::available_parallelism().unwrap().get() as u32;
+        let parse = |args: &[&str]| DatabaseOnly::try_parse_from([&["action-tracker"], args].concat());
+        assert_eq!(parse(&[]).unwrap().database.pool_size(), 2 * cores);
+        assert_eq!(parse(&["--database-pool-size", "3"]).unwrap().database.pool_size(), 3);
+        assert!(parse(&["--database-pool-size", "0"]).is_err());
     }
 }

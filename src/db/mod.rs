@@ -123,7 +123,7 @@ impl Db {
             statement_timeout: settings.statement_timeout,
         };
         let pool = Pool::builder()
-            .max_size(settings.pool_size)
+            .max_size(settings.pool_size())
             .min_idle(Some(1))
             .connection_timeout(settings.timeout)
             .test_on_check_out(false)

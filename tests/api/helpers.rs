@@ -83,7 +83,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
     Settings {
         database: DatabaseSettings {
             url,
-            pool_size: 4,
+            pool_size: Some(4),
             timeout: std::time::Duration::from_secs(5),
             statement_timeout: std::time::Duration::from_secs(60),
         },
