@@ -19,7 +19,9 @@ RUN apt-get update \
 WORKDIR /src
 
 # Build the dependencies first, in their own layer, so code changes do not rebuild them.
+# .cargo/config.toml holds how the bundled SQLite is compiled (see the comment there).
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

@@ -303,3 +303,23 @@ fn next_action_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
     };
     Ok(number.value)
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+
+    /// `.cargo/config.toml` asks for QPSG; a build that lost the setting would re-plan statements on
+    /// every run, several times slower, and nothing else would notice.
+    #[test]
+    fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options").load(&mut conn).unwrap();
+        assert!(options.iter().any(|option| option.compile_options == "ENABLE_QPSG"));
+    }
+}
