@@ -23,6 +23,7 @@ pub mod tallies;
 pub mod timeline;
 pub mod webhooks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -31,6 +32,7 @@ use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::Semaphore;
 
 use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::domain::FieldErrors;
@@ -106,6 +108,12 @@ pub struct Guard {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager>,
+    /// SQLite lets one writer in at a time. The others would wait in its busy handler, which sleeps up to
+    /// 100 ms between tries, so under load some writes waited hundreds of milliseconds while later ones
+    /// got in first. This process's writers queue here instead, in order; other processes on the same
+    /// file still meet the busy handler. None on PostgreSQL, whose row locks need no such queue.
+    sqlite_writers: Option<Arc<Semaphore>>,
+    wait: Duration,
 }
 
 impl Db {
@@ -129,7 +137,8 @@ impl Db {
             .test_on_check_out(false)
             .build(manager)
             .with_context(|| format!("connecting to {}", settings.url))?;
-        Ok(Self { pool })
+        let sqlite_writers = matches!(settings.url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(Semaphore::new(1)));
+        Ok(Self { pool, sqlite_writers, wait: settings.timeout })
     }
 
     /// Brings the schema up to date. Safe to run from several replicas at once on PostgreSQL.
@@ -177,7 +186,17 @@ impl Db {
         F: Fn(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     {
         const ATTEMPTS: usize = 5;
+        let turn = match &self.sqlite_writers {
+            Some(writers) => Some(
+                tokio::time::timeout(self.wait, Arc::clone(writers).acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("timed out waiting for the database's write lock".into()))?
+                    .map_err(|closed| StoreError::Unavailable(closed.to_string()))?,
+            ),
+            None => None,
+        };
         self.run(move |conn| {
+            let _turn = turn;
             let mut attempt = 1;
             loop {
                 match write_transaction(conn, &work) {
