@@ -296,7 +296,8 @@ pub struct DatabaseSettings {
     #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub pool_size: Option<u32>,
 
-    /// How long a request waits for a database connection before it is answered 503.
+    /// How long a request waits for a database connection, or on SQLite for its turn to write, before it
+    /// is answered 503.
     #[arg(
         long = "database-timeout",
         env = "DATABASE_TIMEOUT",
