@@ -112,7 +112,7 @@ pub struct MailSettings {
     /// Longest one SMTP conversation may take, from connecting to the relay's answer to the message; a
     /// relay that stops answering (or accepts the connection and never greets) is given up on after it,
     /// and the e-mail is retried. Keep it well under MAIL_LEASE.
-    #[arg(long = "smtp-timeout", env = "SMTP_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long = "smtp-timeout", env = "SMTP_TIMEOUT", default_value = "60s", value_parser = positive_duration, global = true)]
     pub smtp_timeout: Duration,
 
     /// The sender of every e-mail.
@@ -134,7 +134,7 @@ pub struct MailSettings {
     pub link_secret: Option<Secret>,
 
     /// How long a one-click link in an e-mail works.
-    #[arg(long = "link-ttl", env = "LINK_TTL", default_value = "7d", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long = "link-ttl", env = "LINK_TTL", default_value = "7d", value_parser = positive_duration, global = true)]
     pub link_ttl: Duration,
 
     /// Attempts to deliver one e-mail before it is marked failed.
@@ -152,7 +152,7 @@ pub struct MailSettings {
     /// How long a sender holds the e-mails and webhook deliveries it claimed. A crashed sender's rows
     /// go out again once it runs out; keep it longer than sending one batch may take, or a live
     /// sender's rows are taken over and sent twice.
-    #[arg(long = "mail-lease", env = "MAIL_LEASE", default_value = "5m", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long = "mail-lease", env = "MAIL_LEASE", default_value = "5m", value_parser = positive_duration, global = true)]
     pub lease: Duration,
 }
 
@@ -211,7 +211,7 @@ pub struct ReminderSettings {
     pub review_due_days: i64,
 
     /// How often `serve` sweeps for reminders that are due.
-    #[arg(long = "reminder-sweep-interval", env = "REMINDER_SWEEP_INTERVAL", default_value = "15m", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long = "reminder-sweep-interval", env = "REMINDER_SWEEP_INTERVAL", default_value = "15m", value_parser = positive_duration, global = true)]
     pub sweep_interval: Duration,
 }
 
@@ -220,7 +220,7 @@ pub struct ReminderSettings {
 pub struct LimitSettings {
     /// A request still running after this long is answered 503 with Retry-After. Work it started in the
     /// database finishes or rolls back on its own; retry with the same Idempotency-Key to be safe.
-    #[arg(long = "request-timeout", env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long = "request-timeout", env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = positive_duration, global = true)]
     pub request_timeout: Duration,
 
     /// Requests per minute one bearer token (or one client address without a token) may make to the API,
@@ -302,7 +302,7 @@ pub struct DatabaseSettings {
         long = "database-timeout",
         env = "DATABASE_TIMEOUT",
         default_value = "5s",
-        value_parser = humantime::parse_duration,
+        value_parser = positive_duration,
         global = true
     )]
     pub timeout: Duration,
@@ -313,10 +313,21 @@ pub struct DatabaseSettings {
         long = "database-statement-timeout",
         env = "DATABASE_STATEMENT_TIMEOUT",
         default_value = "60s",
-        value_parser = humantime::parse_duration,
+        value_parser = positive_duration,
         global = true
     )]
     pub statement_timeout: Duration,
+}
+
+/// A duration for which zero means nothing sensible: a timeout that has always run out, a lease that has
+/// always expired, a timer that never waits. Zero is refused at start-up rather than failing later (a
+/// zero sweep interval stopped the sweep task with a panic; a zero database timeout, the pool).
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value) {
+        Ok(duration) if duration.is_zero() => Err("must be longer than zero".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 impl DatabaseSettings {
@@ -414,18 +425,36 @@ mod tests {
     }
 
     #[derive(Debug, clap::Parser)]
-    struct DatabaseOnly {
+    struct Cli {
         #[command(flatten)]
-        database: DatabaseSettings,
+        settings: Settings,
     }
 
     #[test]
     fn the_pool_is_twice_the_cores_unless_set_and_never_empty() {
         use clap::Parser;
         let cores = std::thread::available_parallelism().unwrap().get() as u32;
-        let parse = |args: &[&str]| DatabaseOnly::try_parse_from([&["action-tracker"], args].concat());
-        assert_eq!(parse(&[]).unwrap().database.pool_size(), 2 * cores);
-        assert_eq!(parse(&["--database-pool-size", "3"]).unwrap().database.pool_size(), 3);
+        let parse = |args: &[&str]| Cli::try_parse_from([&["action-tracker"], args].concat());
+        assert_eq!(parse(&[]).unwrap().settings.database.pool_size(), 2 * cores);
+        assert_eq!(parse(&["--database-pool-size", "3"]).unwrap().settings.database.pool_size(), 3);
         assert!(parse(&["--database-pool-size", "0"]).is_err());
+    }
+
+    #[test]
+    fn timeouts_leases_and_intervals_of_zero_are_refused() {
+        use clap::Parser;
+        for flag in [
+            "--database-timeout",
+            "--database-statement-timeout",
+            "--smtp-timeout",
+            "--link-ttl",
+            "--mail-lease",
+            "--reminder-sweep-interval",
+            "--request-timeout",
+        ] {
+            let error = Cli::try_parse_from(["action-tracker", flag, "0s"]).unwrap_err();
+            assert!(error.to_string().contains("must be longer than zero"), "{flag}: {error}");
+            assert!(Cli::try_parse_from(["action-tracker", flag, "2s"]).is_ok(), "{flag}");
+        }
     }
 }
