@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::{ApiError, Problem};
-use super::extract::{self, ApiJson, entity_tag, if_match_versions};
+use super::extract::{self, ApiJson, entity_tag_with, if_match_versions};
 use super::{AppState, Data, Freshness, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
 use crate::domain::action::{
@@ -553,7 +553,14 @@ fn action_resource(
     action: &Action,
 ) -> HttpResponse {
     let today = state.today();
-    resource(req, builder, &ActionResponse::new(action, today), entity_tag(action.version, today))
+    let etag = action_entity_tag(action.version, action.owner_inactive, today);
+    resource(req, builder, &ActionResponse::new(action, today), etag)
+}
+
+/// An action's representation also says whether its owner left, which a person's record decides, not
+/// the action's version; the tag tells the two states apart so a revalidating dashboard hears of it.
+fn action_entity_tag(version: i64, owner_inactive: bool, today: chrono::NaiveDate) -> String {
+    entity_tag_with(version, today, if owner_inactive { "i" } else { "" })
 }
 
 async fn create_action(
@@ -730,10 +737,10 @@ pub async fn get(
     let id = id.into_inner();
     // A dashboard revalidating its copy needs only the version (and the owner, to be allowed to ask).
     if req.headers().contains_key(header::IF_NONE_MATCH) {
-        let (version, owner) =
-            db::actions::version_and_owner(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
-        access::read_action_of(&principal, &owner)?;
-        let etag = entity_tag(version, state.today());
+        let current =
+            db::actions::revalidation(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
+        access::read_action_of(&principal, &current.owner)?;
+        let etag = action_entity_tag(current.version, current.owner_inactive, state.today());
         if extract::none_match_hits(&req, &etag) {
             return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish());
         }

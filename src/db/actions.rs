@@ -154,16 +154,29 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Action, StoreError> {
     db.run(move |conn| load(conn, id)).await
 }
 
-/// An action's version and owner: enough to authorize a read and answer a conditional GET without
-/// loading the rest.
+/// What a conditional GET of an action needs, without loading the rest: the version, the owner (to
+/// authorize the read) and whether the owner left, which changes the representation but not the version.
+#[derive(Debug)]
+pub struct Revalidation {
+    pub version: i64,
+    pub owner: EmailAddress,
+    pub owner_inactive: bool,
+}
+
 #[tracing::instrument(skip(db))]
-pub async fn version_and_owner(db: &Db, id: Uuid) -> Result<(i64, EmailAddress), StoreError> {
+pub async fn revalidation(db: &Db, id: Uuid) -> Result<Revalidation, StoreError> {
     db.run(move |conn| {
-        let (version, owner): (i64, String) = actions::table
+        let (version, owner, owner_inactive): (i64, String, bool) = actions::table
             .filter(actions::id.eq(id.to_string()))
-            .select((actions::version, actions::owner_email))
+            .select((
+                actions::version,
+                actions::owner_email,
+                diesel::dsl::exists(
+                    people::table.filter(people::email.eq(actions::owner_email)).filter(people::active.eq(0)),
+                ),
+            ))
             .first(conn)?;
-        Ok((version, EmailAddress::from_stored(owner)))
+        Ok(Revalidation { version, owner: EmailAddress::from_stored(owner), owner_inactive })
     })
     .await
 }

@@ -92,3 +92,31 @@ async fn concurrent_patches_without_if_match_all_apply() {
     let current: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(current["version"], 7, "no update was lost");
 }
+
+#[tokio::test]
+async fn a_dashboard_revalidating_an_action_learns_that_its_owner_left() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(&id(&incident), json!({"owner_email": "leaver@example.com"})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let etag = app.get(&path).await.headers()["etag"].to_str().unwrap().to_owned();
+
+    app.put_person("leaver@example.com", json!({"active": false})).await;
+    let revalidated = app.builder(Method::GET, &path).header("If-None-Match", &etag).send().await.unwrap();
+    assert_eq!(revalidated.status(), 200, "the copy says the owner is still here");
+    let new_etag = revalidated.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+    assert_eq!(revalidated.json::<Value>().await.unwrap()["owner_inactive"], true);
+
+    let cached = app.builder(Method::GET, &path).header("If-None-Match", &new_etag).send().await.unwrap();
+    assert_eq!(cached.status(), 304, "the new copy is current until something changes again");
+
+    // The owner leaving changes no field of the action itself: a guarded update with the tag from before
+    // still applies, as it would for any tag of the same version.
+    let guarded = app.builder(Method::PATCH, &path).header("If-Match", &etag).json(&json!({"status": "in_progress"}));
+    assert_eq!(guarded.send().await.unwrap().status(), 200);
+
+    app.put_person("leaver@example.com", json!({"active": true})).await;
+    let back: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(back["owner_inactive"], false);
+}
