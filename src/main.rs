@@ -58,8 +58,10 @@ struct RemindArgs {
     /// Run once and exit (the only mode; `serve` runs the sweep on a timer).
     #[arg(long, required = true)]
     once: bool,
-    /// Sweep as if it were this time (RFC 3339), e.g. to see what a given day would send.
-    #[arg(long)]
+    /// Sweep as if it were this time (RFC 3339), e.g. with --dry-run to see what a given day would send.
+    /// Without --dry-run the e-mails go out for real, as if sent then: for tests and rehearsals on a copy
+    /// of the database, since the ladder records them at that time.
+    #[arg(long, value_parser = parse_as_of)]
     as_of: Option<chrono::DateTime<chrono::Utc>>,
     /// Show what would be sent without queuing or sending anything.
     #[arg(long)]
@@ -80,6 +82,10 @@ struct TokenArgs {
     /// The token's subject [default: the e-mail address].
     #[arg(long)]
     sub: Option<String>,
+}
+
+fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    action_tracker::domain::time::parse_instant_text("--as-of", raw).map_err(|e| e.message)
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {

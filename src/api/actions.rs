@@ -1,7 +1,7 @@
 //! `/api/v1/actions` and `/api/v1/incidents/{id}/actions`: corrective actions.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, put, web};
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -12,14 +12,14 @@ use super::extract::{self, ApiJson, entity_tag_with, if_match_versions};
 use super::{AppState, Data, Freshness, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
 use crate::domain::action::{
-    Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_calendar_date,
-    parse_due_date,
+    Action, ActionCategory, ActionFields, ActionPatch, ActionStatus, Priority, Tag, Tags, parse_due_date,
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::listing::{ActionFilter, ActionSort, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
+use crate::domain::time::{parse_calendar_date, parse_calendar_date_text, parse_instant_text};
 use crate::domain::{FieldError, FieldErrors, Patch};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -466,9 +466,7 @@ impl ActionListQuery {
     pub(super) fn parse(&self, today: NaiveDate) -> Result<(ActionFilter, PageRequest<ActionSort>), FieldErrors> {
         let mut errors = FieldErrors::new();
         let date = |field: &str, raw: &Option<String>| -> Result<Option<NaiveDate>, FieldError> {
-            raw.as_deref()
-                .map(|raw| raw.parse().map_err(|_| FieldError::new(field, "must be a date such as 2026-12-31")))
-                .transpose()
+            raw.as_deref().map(|raw| parse_calendar_date_text(field, raw)).transpose()
         };
         let statuses =
             errors.take(parse_list("status", self.status.as_deref(), "open, in_progress, blocked, done, cancelled"));
@@ -489,16 +487,8 @@ impl ActionListQuery {
         let overdue = errors.take(parse_bool("overdue", self.overdue.as_deref())).map(|o| o.map(|o| (o, today)));
         let due_before = errors.take(date("due_before", &self.due_before));
         let due_after = errors.take(date("due_after", &self.due_after));
-        let updated_since = errors.take(
-            self.updated_since
-                .as_deref()
-                .map(|raw| {
-                    DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc).trunc_subsecs(6)).map_err(|_| {
-                        FieldError::new("updated_since", "must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
-                    })
-                })
-                .transpose(),
-        );
+        let updated_since =
+            errors.take(self.updated_since.as_deref().map(|raw| parse_instant_text("updated_since", raw)).transpose());
         let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
         let review_id = errors.take(
             self.review_id
@@ -967,7 +957,9 @@ impl UpsertActionRequest {
 /// Create or update the action linked to a ticket in another system, so a ticketing system can push its
 /// state without storing our ids: 201 with the new action when none is linked to `{system}/{key}` yet,
 /// 200 with the updated one otherwise. Safe to repeat, and concurrent pushes for one ticket create one
-/// action. Needs the editor role.
+/// action. With `If-Match`, the push applies only to that version of the linked action (412 otherwise,
+/// also when no action is linked yet), so a ticket's stale copy cannot undo a newer change. Needs the
+/// editor role.
 #[utoipa::path(
     tag = "actions",
     params(("system" = String, Path, description = "The ticketing system, e.g. `jira`", pattern = "^[A-Za-z0-9._-]{1,50}$"),
@@ -978,6 +970,7 @@ impl UpsertActionRequest {
         (status = 201, description = "A new action linked to the ticket", body = ActionResponse, headers(
             ("Location" = String, description = "URL of the new action"),
             ("ETag" = String, description = "Entity tag of the new action"))),
+        (status = 412, description = "`If-Match` names another version of the linked action, or none is linked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, a field missing to create the action, or no such incident", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -1002,10 +995,17 @@ pub async fn upsert_by_ref(
         return Err(ApiError::Internal("parsed values missing without errors".into()));
     };
     let link = ExternalRef { system, key, url };
-    let (action, created) =
-        db::actions::upsert_by_ref(&state.db, link, body.0.create(), patch, access::change_context(&principal))
-            .await
-            .map_err(|e| ApiError::from_store(e, || "action".into()))?;
+    let if_match = if_match_versions(&req);
+    let (action, created) = db::actions::upsert_by_ref(
+        &state.db,
+        link,
+        if_match,
+        body.0.create(),
+        patch,
+        access::change_context(&principal),
+    )
+    .await
+    .map_err(|e| ApiError::from_store(e, || "action".into()))?;
     if created {
         let mut response = HttpResponse::Created();
         response.insert_header((header::LOCATION, format!("/api/v1/actions/{}", action.id)));

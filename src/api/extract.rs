@@ -154,9 +154,13 @@ pub fn entity_tag_with(version: i64, today: chrono::NaiveDate, extra: &str) -> S
 
 /// The versions an `If-Match` header accepts: `None` when absent, empty or `*` (any current version).
 /// Matching is on the version part, so a tag from yesterday still guards against lost updates.
-/// A header naming no tag of ours yields an empty list, which matches nothing.
+/// A header naming no tag of ours, or one that is not even text, yields an empty list, which matches
+/// nothing: a condition the client sent must never turn into no condition.
 pub fn if_match_versions(req: &HttpRequest) -> Option<Vec<i64>> {
-    let value = req.headers().get(header::IF_MATCH)?.to_str().unwrap_or_default().trim();
+    let Ok(value) = req.headers().get(header::IF_MATCH)?.to_str() else {
+        return Some(Vec::new());
+    };
+    let value = value.trim();
     if value == "*" || value.is_empty() {
         return None;
     }
@@ -194,6 +198,10 @@ mod tests {
         assert_eq!(if_match_versions(&any), None);
         let junk = TestRequest::default().insert_header((header::IF_MATCH, "nonsense")).to_http_request();
         assert_eq!(if_match_versions(&junk), Some(vec![]));
+        let unreadable = TestRequest::default()
+            .insert_header((header::IF_MATCH, header::HeaderValue::from_bytes(b"\"3-\xff\"").unwrap()))
+            .to_http_request();
+        assert_eq!(if_match_versions(&unreadable), Some(vec![]), "a header that is not text matches nothing");
     }
 
     #[test]

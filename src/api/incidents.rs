@@ -9,12 +9,13 @@ use uuid::Uuid;
 use super::access;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag_with, if_match_versions};
-use super::{AppState, Data, Freshness, micros, page, page_size, parse_list, required, resource};
+use super::{AppState, Data, Freshness, page, page_size, parse_list, required, resource};
 use crate::db;
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
+use crate::domain::time::parse_instant;
 use crate::domain::{FieldErrors, Patch};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -173,6 +174,11 @@ impl TryFrom<CreateIncidentRequest> for IncidentFields {
         let summary = errors.take(LongText::parse_optional("summary", body.summary.as_deref()));
         let category = errors.take(ShortText::parse_optional("category", body.category.as_deref()));
         let discovered_by = errors.take(ShortText::parse_optional("discovered_by", body.discovered_by.as_deref()));
+        let mut instant =
+            |field: &str, time: Option<DateTime<Utc>>| errors.take(time.map(|t| parse_instant(field, t)).transpose());
+        let detected_at = instant("detected_at", body.detected_at);
+        let contained_at = instant("contained_at", body.contained_at);
+        let resolved_at = instant("resolved_at", body.resolved_at);
         let fields = || {
             Some(IncidentFields {
                 reference: reference?,
@@ -181,9 +187,9 @@ impl TryFrom<CreateIncidentRequest> for IncidentFields {
                 severity: body.severity,
                 category: category?,
                 status: body.status.unwrap_or(IncidentStatus::Open),
-                detected_at: body.detected_at.map(micros),
-                contained_at: body.contained_at.map(micros),
-                resolved_at: body.resolved_at.map(micros),
+                detected_at: detected_at?,
+                contained_at: contained_at?,
+                resolved_at: resolved_at?,
                 discovered_by: discovered_by?,
             })
         };
@@ -205,9 +211,11 @@ impl TryFrom<UpdateIncidentRequest> for IncidentPatch {
             severity: errors.take(required("severity", body.severity)).flatten(),
             category: errors.take(body.category.try_map(|t| ShortText::parse("category", &t))).unwrap_or_default(),
             status: errors.take(required("status", body.status)).flatten(),
-            detected_at: body.detected_at.try_map(|t| Ok::<_, FieldErrors>(micros(t)))?,
-            contained_at: body.contained_at.try_map(|t| Ok::<_, FieldErrors>(micros(t)))?,
-            resolved_at: body.resolved_at.try_map(|t| Ok::<_, FieldErrors>(micros(t)))?,
+            detected_at: errors.take(body.detected_at.try_map(|t| parse_instant("detected_at", t))).unwrap_or_default(),
+            contained_at: errors
+                .take(body.contained_at.try_map(|t| parse_instant("contained_at", t)))
+                .unwrap_or_default(),
+            resolved_at: errors.take(body.resolved_at.try_map(|t| parse_instant("resolved_at", t))).unwrap_or_default(),
             discovered_by: errors
                 .take(body.discovered_by.try_map(|t| ShortText::parse("discovered_by", &t)))
                 .unwrap_or_default(),

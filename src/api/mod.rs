@@ -243,13 +243,6 @@ fn page(
     response.json(body)
 }
 
-/// Timestamps are kept to the microsecond, as both databases store them, so what a client sent equals
-/// what it reads back.
-fn micros(time: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    use chrono::SubsecRound;
-    time.trunc_subsecs(6)
-}
-
 /// A `true`/`false` query parameter.
 fn parse_bool(field: &str, raw: Option<&str>) -> Result<Option<bool>, FieldError> {
     match raw {

@@ -77,7 +77,10 @@ pub async fn run(state: Data, principal: Principal, body: ApiJson<RunRequest>) -
             FieldError::new("as_of", "is only taken with dry_run: real reminders go out at the real time").into()
         );
     }
-    let as_of = as_of.unwrap_or_else(crate::domain::now);
+    let as_of = match as_of {
+        Some(time) => crate::domain::time::parse_instant("as_of", time)?,
+        None => crate::domain::now(),
+    };
     let planned = state.reminders.sweep(as_of, dry_run).await.map_err(|e| ApiError::from_store(e, String::new))?;
     let delivered = if dry_run {
         None

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::actions::{ActionResponse, CreateActionRequest};
 use super::error::{ApiError, Problem};
 use super::extract::{self, ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, Freshness, access, micros, required, resource};
+use super::{AppState, Data, Freshness, access, required, resource};
 use crate::db;
 use crate::domain::email::EmailAddress;
 use crate::domain::principal::{Principal, Role};
@@ -18,6 +18,7 @@ use crate::domain::review::{
     Answers, Attendee, Attendees, Question, Review, ReviewFields, ReviewPatch, ReviewStatus, with_questions,
 };
 use crate::domain::text::{LongText, ShortText};
+use crate::domain::time::parse_instant;
 use crate::domain::{FieldError, FieldErrors, Patch};
 
 /// Actions one bulk request may create.
@@ -286,11 +287,13 @@ impl TryFrom<CreateReviewRequest> for ReviewFields {
         let attendees = attendees(&mut errors, body.attendees.unwrap_or_default());
         let agenda = errors.take(LongText::parse_optional("agenda", body.agenda.as_deref()));
         let answers = body.answers.unwrap_or_default().into_domain(&mut errors);
+        let scheduled_for = errors.take(body.scheduled_for.map(|t| parse_instant("scheduled_for", t)).transpose());
+        let held_at = errors.take(body.held_at.map(|t| parse_instant("held_at", t)).transpose());
         let fields = || {
             Some(ReviewFields {
                 status: body.status.unwrap_or_default(),
-                scheduled_for: body.scheduled_for.map(micros),
-                held_at: body.held_at.map(micros),
+                scheduled_for: scheduled_for?,
+                held_at: held_at?,
                 facilitator_email: facilitator_email?,
                 scribe_email: scribe_email?,
                 attendees: attendees?,
@@ -314,8 +317,10 @@ impl TryFrom<UpdateReviewRequest> for ReviewPatch {
         };
         let patch = ReviewPatch {
             status: errors.take(required("status", body.status)).flatten(),
-            scheduled_for: body.scheduled_for.try_map(|t| Ok::<_, FieldError>(micros(t))).unwrap_or_default(),
-            held_at: body.held_at.try_map(|t| Ok::<_, FieldError>(micros(t))).unwrap_or_default(),
+            scheduled_for: errors
+                .take(body.scheduled_for.try_map(|t| parse_instant("scheduled_for", t)))
+                .unwrap_or_default(),
+            held_at: errors.take(body.held_at.try_map(|t| parse_instant("held_at", t))).unwrap_or_default(),
             facilitator_email: errors
                 .take(body.facilitator_email.try_map(|e| EmailAddress::parse("facilitator_email", &e)))
                 .unwrap_or_default(),

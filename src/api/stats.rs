@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use strum::VariantArray;
 use utoipa::{IntoParams, ToSchema};
@@ -18,6 +18,7 @@ use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::ShortText;
+use crate::domain::time::parse_instant_text;
 use crate::domain::{FieldError, FieldErrors};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,16 +121,7 @@ impl StatsQuery {
         );
         let owner = errors.take(self.owner.as_deref().map(|o| EmailAddress::parse("owner", o)).transpose());
         let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
-        let since = errors.take(
-            self.since
-                .as_deref()
-                .map(|raw| {
-                    DateTime::parse_from_rfc3339(raw)
-                        .map(|t| t.with_timezone(&Utc))
-                        .map_err(|_| FieldError::new("since", "must be an RFC 3339 time such as 2026-01-01T00:00:00Z"))
-                })
-                .transpose(),
-        );
+        let since = errors.take(self.since.as_deref().map(|raw| parse_instant_text("since", raw)).transpose());
         let filter = || Some(StatsFilter { incident_id: incident_id?, owner: owner?, team: team?, since: since? });
         errors.check(filter())
     }

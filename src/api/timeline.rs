@@ -8,10 +8,11 @@ use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, Freshness, access, micros, required, resource};
+use super::{AppState, Data, Freshness, access, required, resource};
 use crate::db;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText};
+use crate::domain::time::parse_instant;
 use crate::domain::timeline::{TimelineEntry, TimelineFields, TimelineKind, TimelinePatch};
 use crate::domain::{FieldErrors, Patch};
 
@@ -106,9 +107,10 @@ impl TryFrom<CreateTimelineEntryRequest> for TimelineFields {
         let mut errors = FieldErrors::new();
         let description = errors.take(LongText::parse("description", &body.description));
         let source = errors.take(ShortText::parse_optional("source", body.source.as_deref()));
+        let occurred_at = errors.take(parse_instant("occurred_at", body.occurred_at));
         let fields = || {
             Some(TimelineFields {
-                occurred_at: micros(body.occurred_at),
+                occurred_at: occurred_at?,
                 description: description?,
                 source: source?,
                 kind: body.kind.unwrap_or_default(),
@@ -126,7 +128,10 @@ impl TryFrom<UpdateTimelineEntryRequest> for TimelinePatch {
         let description = required("description", body.description)
             .and_then(|d| d.map(|d| LongText::parse("description", &d)).transpose());
         let patch = TimelinePatch {
-            occurred_at: errors.take(required("occurred_at", body.occurred_at)).flatten().map(micros),
+            occurred_at: errors
+                .take(required("occurred_at", body.occurred_at))
+                .flatten()
+                .and_then(|t| errors.take(parse_instant("occurred_at", t))),
             description: errors.take(description).flatten(),
             source: errors.take(body.source.try_map(|s| ShortText::parse("source", &s))).unwrap_or_default(),
             kind: errors.take(required("kind", body.kind)).flatten(),

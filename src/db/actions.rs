@@ -260,11 +260,13 @@ fn change(
 
 /// Creates or changes the action linked to the ticket `link`, in one transaction: `patch` applies when
 /// one is linked (the ticket's URL updated when given), `create` otherwise. A due date moved later by
-/// the ticketing system gets the ticket as its reason. Returns the action and whether it was created.
+/// the ticketing system gets the ticket as its reason. `if_match` guards the linked action's version;
+/// with no action linked there is no version it can name. Returns the action and whether it was created.
 #[tracing::instrument(skip(db, create, patch, context), fields(system = link.system.as_str(), key = link.key.as_str()))]
 pub async fn upsert_by_ref(
     db: &Db,
     link: ExternalRef,
+    if_match: Option<Vec<i64>>,
     create: Result<ActionFields, FieldErrors>,
     patch: ActionPatch,
     context: ChangeContext,
@@ -280,6 +282,7 @@ pub async fn upsert_by_ref(
             Some(id) => {
                 lock_row(conn, "actions", "id", &id)?;
                 let current = load(conn, parse_id(&id)?)?;
+                check_version(current.version, if_match.as_deref())?;
                 let mut patch = patch.clone();
                 patch.external_refs = Some(current.fields.external_refs.including(link.clone()));
                 if patch.due_date.is_some_and(|due| due > current.fields.due_date)
@@ -291,6 +294,7 @@ pub async fn upsert_by_ref(
                 }
                 Ok((change(conn, current, patch, &context)?, false))
             }
+            None if if_match.is_some() => Err(StoreError::VersionMismatch),
             None => {
                 let mut fields = create.clone()?;
                 fields.external_refs = fields.external_refs.including(link.clone());

@@ -1,6 +1,6 @@
 //! Corrective actions: what a lessons-learned review decided to do, by whom, by when.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -379,16 +379,6 @@ impl Action {
 }
 
 /// Due dates are calendar dates; anything outside this range is a typo, not a plan.
-/// A date of four-digit year, the `format: date` of the spec (RFC 3339 `full-date`): a snooze may be set
-/// to any of them, and stored dates compare as text on SQLite.
-pub fn parse_calendar_date(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> {
-    if (1..=9999).contains(&date.year()) {
-        Ok(date)
-    } else {
-        Err(FieldError::new(field, "must be a date between 0001-01-01 and 9999-12-31"))
-    }
-}
-
 pub fn parse_due_date(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> {
     let earliest = NaiveDate::from_ymd_opt(2000, 1, 1);
     let latest = NaiveDate::from_ymd_opt(2199, 12, 31);

@@ -157,6 +157,15 @@ impl Cursor {
                 format!("belongs to sort={}, not sort={sort_name}; keep the sort while paging", cursor.sort),
             ));
         }
+        // A forged key outside what the databases hold would fail in the query, not here.
+        let key_in_range = match cursor.key {
+            CursorKey::Time(time) => super::time::parse_instant("cursor", time).is_ok(),
+            CursorKey::Date(date) => super::time::parse_calendar_date("cursor", date).is_ok(),
+            CursorKey::Rank(_) => true,
+        };
+        if !key_in_range {
+            return Err(invalid());
+        }
         Ok(cursor)
     }
 }

@@ -19,6 +19,7 @@ pub mod principal;
 pub mod reminder;
 pub mod review;
 pub mod text;
+pub mod time;
 pub mod timeline;
 pub mod webhook;
 

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, error_fields, id, spawn_app};
+use crate::helpers::{assert_problem, error_fields, id, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn malformed_json_is_a_bad_request() {
@@ -139,4 +139,42 @@ async fn every_response_carries_a_request_id_and_a_sane_one_is_kept() {
     let replaced =
         app.client.get(app.url("/healthz")).header("X-Request-Id", "bad id\twith spaces").send().await.unwrap();
     assert_ne!(replaced.headers()["x-request-id"], "bad id\twith spaces");
+}
+
+/// chrono reads years far beyond what PostgreSQL stores or a time zone can shift; such a time used to
+/// reach the database (a 500 on PostgreSQL) or be stored and then break every read of the incident in
+/// a zone west of UTC (SQLite).
+#[tokio::test]
+async fn times_and_dates_outside_four_digit_years_are_refused_by_field() {
+    let app = spawn_app_with(|settings| settings.timezone = chrono_tz::America::Los_Angeles).await;
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/incidents",
+            Some(&json!({"title": "Far past", "severity": "high", "detected_at": "-5000-01-01T00:00:00Z"})),
+        )
+        .await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["detected_at"]);
+
+    let incident = id(&app.create_incident(json!({})).await);
+    let entry = json!({"occurred_at": "+20000-01-01T00:00:00Z", "description": "Far future"});
+    let response =
+        app.request(reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/timeline"), Some(&entry)).await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["occurred_at"]);
+
+    let response = app.get("/api/v1/actions?due_before=-5000-01-01&updated_since=-5000-01-01T00:00:00Z").await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["due_before", "updated_since"]);
+
+    use base64::Engine;
+    let forged = json!({"s": "due_date", "k": {"d": "-100000-01-01"}, "i": uuid::Uuid::nil()});
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged.to_string());
+    let response = app.get(&format!("/api/v1/actions?sort=due_date&cursor={cursor}")).await;
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["cursor"]);
+    let ordinary = json!({"s": "due_date", "k": {"d": "2026-01-01"}, "i": uuid::Uuid::nil()});
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ordinary.to_string());
+    assert_eq!(app.get(&format!("/api/v1/actions?sort=due_date&cursor={cursor}")).await.status(), 200);
 }

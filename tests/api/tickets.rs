@@ -115,6 +115,33 @@ async fn a_ticketing_system_creates_then_updates_its_action_by_reference() {
 }
 
 #[tokio::test]
+async fn a_push_from_a_stale_ticket_does_not_undo_a_newer_change() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let path = "/api/v1/actions/by-ref/jira/SEC-9";
+    let body = json!({"incident_id": incident, "title": "Rotate keys", "owner_email": "dana@example.com",
+                      "due_date": "2030-01-01"});
+    let never_pushed = app.builder(Method::PUT, path).header("If-Match", "\"1-20300101\"").json(&body).send().await;
+    assert_problem(never_pushed.unwrap(), 412, "precondition_failed").await;
+
+    let created = app.request(Method::PUT, path, Some(&body)).await;
+    assert_eq!(created.status(), 201);
+    let jira_copy = created.headers()["etag"].to_str().unwrap().to_owned();
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let done_here = app.request(Method::PATCH, &location, Some(&json!({"status": "in_progress"}))).await;
+    assert_eq!(done_here.status(), 200);
+
+    let stale = app.builder(Method::PUT, path).header("If-Match", &jira_copy).json(&json!({"status": "open"})).send();
+    assert_problem(stale.await.unwrap(), 412, "precondition_failed").await;
+    let action: Value = app.get(&location).await.json().await.unwrap();
+    assert_eq!(action["status"], "in_progress", "the change made here stands");
+
+    let current = app.get(&location).await.headers()["etag"].to_str().unwrap().to_owned();
+    let fresh = app.builder(Method::PUT, path).header("If-Match", &current).json(&json!({"status": "blocked"})).send();
+    assert_eq!(fresh.await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn concurrent_pushes_for_one_ticket_create_one_action() {
     let app = spawn_app().await;
     let incident = id(&app.create_incident(json!({})).await);
