@@ -181,9 +181,11 @@ fn parse_list<T: FromStr>(field: &str, raw: Option<&str>, allowed: &str) -> Resu
         .collect()
 }
 
-/// A single resource with its entity tag; 304 when the client's copy (`If-None-Match`) is current.
+/// A single resource with its entity tag; to a GET, 304 when the client's copy (`If-None-Match`) is
+/// current. Writes build their answer here too, after the change: a 304 would hide that it was made.
 fn resource(req: &HttpRequest, mut builder: HttpResponseBuilder, body: &impl Serialize, etag: String) -> HttpResponse {
-    if extract::none_match_hits(req, &etag) {
+    let read = matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+    if read && extract::none_match_hits(req, &etag) {
         return HttpResponse::NotModified().insert_header((header::ETAG, etag)).finish();
     }
     builder.insert_header((header::ETAG, etag)).json(body)

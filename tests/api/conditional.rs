@@ -27,6 +27,19 @@ async fn a_current_etag_gets_304_and_a_stale_one_gets_the_new_copy() {
 }
 
 #[tokio::test]
+async fn a_write_answers_with_what_it_changed_whatever_if_none_match_says() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(&id(&incident), json!({})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let patched =
+        app.builder(Method::PATCH, &path).header("If-None-Match", "*").json(&json!({"team": "Network"})).send();
+    let patched = patched.await.unwrap();
+    assert_eq!(patched.status(), 200, "the change was made; a 304 would hide it");
+    assert_eq!(patched.json::<Value>().await.unwrap()["team"], "Network");
+}
+
+#[tokio::test]
 async fn a_stale_if_match_changes_nothing() {
     let app = spawn_app().await;
     let incident = app.create_incident(json!({})).await;
