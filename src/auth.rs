@@ -169,6 +169,16 @@ impl TokenVerifier {
                 .to_owned(),
             )
         })?;
+        // A one-click link is signed for one action; were LINK_SECRET and JWT_SECRET the same, it would
+        // otherwise pass as an API token for everything its owner may do.
+        let audiences = match &data.claims["aud"] {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if audiences.contains(&LINK_AUDIENCE) {
+            return Err(InvalidToken("a one-click link is not an API token".into()));
+        }
         self.principal(&data.claims)
     }
 
@@ -238,6 +248,7 @@ const GENERATED_LINK_SECRET_FILE: &str = "link-secret";
 impl LinkKeys {
     pub fn load(
         settings: &crate::config::MailSettings,
+        jwt_secret: Option<&Secret>,
         data_dir: &Path,
         database: &DatabaseUrl,
     ) -> anyhow::Result<Self> {
@@ -252,6 +263,9 @@ impl LinkKeys {
         };
         if secret.expose().len() < MIN_SECRET_BYTES {
             bail!("LINK_SECRET must be at least {MIN_SECRET_BYTES} bytes long");
+        }
+        if jwt_secret.is_some_and(|jwt| jwt.expose() == secret.expose()) {
+            bail!("LINK_SECRET must differ from JWT_SECRET: a link e-mailed to an owner must not sign API tokens");
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];

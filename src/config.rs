@@ -150,13 +150,23 @@ pub struct MailSettings {
     pub retry_max: Duration,
 
     /// How long a sender holds the e-mails and webhook deliveries it claimed. A crashed sender's rows
-    /// go out again once it runs out; keep it longer than sending one batch may take, or a live
-    /// sender's rows are taken over and sent twice.
-    #[arg(long = "mail-lease", env = "MAIL_LEASE", default_value = "5m", value_parser = positive_duration, global = true)]
+    /// go out again once it runs out. A live sender starts no conversation that could outlast it, and
+    /// puts back what it had no time left for; keep it well above SMTP_TIMEOUT so that happens rarely.
+    #[arg(long = "mail-lease", env = "MAIL_LEASE", default_value = "5m", value_parser = lease_duration, global = true)]
     pub lease: Duration,
 }
 
+/// What a sender keeps of its lease to record an outcome, before another sender may take the row over.
+pub const TIME_TO_RECORD: chrono::Duration = chrono::Duration::seconds(1);
+
 impl MailSettings {
+    /// The longest one conversation (SMTP or webhook) may take: `longest`, but short enough that a
+    /// claim's first conversation fits in MAIL_LEASE with a second to spare for the claim itself and one
+    /// to record the outcome, so a sender with a short lease still makes progress.
+    pub fn conversation_limit(&self, longest: Duration) -> Duration {
+        longest.min(self.lease.saturating_sub(Duration::from_secs(2)))
+    }
+
     /// When to try a delivery (e-mail or webhook) again after `attempts` failed ones: MAIL_RETRY_BASE,
     /// doubling with each failure up to MAIL_RETRY_MAX; `None` once MAIL_MAX_ATTEMPTS are spent.
     pub fn retry_at(&self, attempts: i32) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -330,6 +340,16 @@ fn positive_duration(value: &str) -> Result<Duration, String> {
     }
 }
 
+/// A sender keeps two seconds of its lease for claiming and recording (`MailSettings::conversation_limit`);
+/// a shorter lease would leave no time to send anything, and it would claim and put back the same rows
+/// for ever.
+fn lease_duration(value: &str) -> Result<Duration, String> {
+    match positive_duration(value)? {
+        lease if lease < Duration::from_secs(3) => Err("must be at least 3s".into()),
+        lease => Ok(lease),
+    }
+}
+
 impl DatabaseSettings {
     /// Twice the cores by default. Each connection is a query running at once; past about two per core
     /// they only wait in the CPU scheduler, which serves no one in order, so the tail latency grows with no
@@ -454,7 +474,9 @@ mod tests {
         ] {
             let error = Cli::try_parse_from(["action-tracker", flag, "0s"]).unwrap_err();
             assert!(error.to_string().contains("must be longer than zero"), "{flag}: {error}");
-            assert!(Cli::try_parse_from(["action-tracker", flag, "2s"]).is_ok(), "{flag}");
+            assert!(Cli::try_parse_from(["action-tracker", flag, "3s"]).is_ok(), "{flag}");
         }
+        let error = Cli::try_parse_from(["action-tracker", "--mail-lease", "2s"]).unwrap_err();
+        assert!(error.to_string().contains("must be at least 3s"), "{error}");
     }
 }

@@ -27,6 +27,18 @@ enum Outcome {
     Sent,
     Retrying,
     Failed,
+    /// Not attempted: too little of the lease was left. Back in the outbox for the next claim.
+    Released,
+    /// Attempted, but the lease ran out first and another sender took the e-mail over.
+    Lost,
+}
+
+/// Whether a conversation (SMTP or webhook) of up to `limit`, started now, ends with its outcome recorded
+/// before the claim's `lease` does; past it, another sender may take the row over and send it too. A
+/// conversation is never cut short to fit, since the receiver may have taken what was cut.
+pub(crate) fn fits_in_lease(lease: DateTime<Utc>, limit: Duration) -> bool {
+    let limit = chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX);
+    crate::domain::now().checked_add_signed(limit + crate::config::TIME_TO_RECORD).is_some_and(|end| end <= lease)
 }
 
 /// E-mails claimed per round trip to the database.
@@ -93,7 +105,12 @@ impl Reminders {
                 timezone: settings.timezone,
             },
             mailer: Mailer::new(&settings.mail, &settings.data_dir)?,
-            links: LinkKeys::load(&settings.mail, &settings.data_dir, &settings.database.url)?,
+            links: LinkKeys::load(
+                &settings.mail,
+                settings.auth.secret.as_ref(),
+                &settings.data_dir,
+                &settings.database.url,
+            )?,
             base_url,
             escalation_contact,
             review_due_days: r.review_due_days,
@@ -330,7 +347,7 @@ impl Reminders {
             // would cap a large sweep at the round trips of a single connection. Each outcome is
             // recorded as soon as the server answers, so a crash resends only the e-mails in flight.
             let outcomes: Vec<Result<Outcome, StoreError>> = futures_util::stream::iter(claimed)
-                .map(|delivery| self.send_and_record(delivery))
+                .map(|delivery| self.send_and_record(delivery, lease_until))
                 .buffer_unordered(self.mail_settings.connections as usize)
                 .collect()
                 .await;
@@ -339,24 +356,42 @@ impl Reminders {
                     Outcome::Sent => report.sent += 1,
                     Outcome::Retrying => report.retrying += 1,
                     Outcome::Failed => report.failed += 1,
+                    Outcome::Released | Outcome::Lost => {}
                 }
             }
         }
     }
 
-    async fn send_and_record(&self, delivery: db::deliveries::Claimed) -> Result<Outcome, StoreError> {
-        match self.mailer.send(&delivery.email()).await {
-            Ok(()) => {
-                db::deliveries::mark_sent(&self.db, delivery.id, crate::domain::now()).await?;
-                Ok(Outcome::Sent)
-            }
-            Err(error) => {
-                let retry_at = self.mail_settings.retry_at(delivery.attempts);
-                tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "e-mail not accepted");
-                db::deliveries::mark_attempt_failed(&self.db, delivery.id, error, retry_at).await?;
-                Ok(if retry_at.is_some() { Outcome::Retrying } else { Outcome::Failed })
-            }
+    /// Sends one claimed e-mail if the conversation fits in the claim's `lease`. A claim's e-mails wait for
+    /// free connections, so on a slow relay the last of them start late; those are put back unsent.
+    async fn send_and_record(
+        &self,
+        delivery: db::deliveries::Claimed,
+        lease: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        if !fits_in_lease(lease, self.mailer.time_limit()) {
+            db::deliveries::release(&self.db, delivery.id, lease).await?;
+            return Ok(Outcome::Released);
         }
+        let (held, outcome) = match self.mailer.send(&delivery.email()).await {
+            Ok(()) => (
+                db::deliveries::mark_sent(&self.db, delivery.id.clone(), lease, crate::domain::now()).await?,
+                Outcome::Sent,
+            ),
+            Err(error) => {
+                let retry_at = if error.permanent { None } else { self.mail_settings.retry_at(delivery.attempts) };
+                tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, permanent = error.permanent, error = %error.reason, "e-mail not accepted");
+                let held =
+                    db::deliveries::mark_attempt_failed(&self.db, delivery.id.clone(), lease, error.reason, retry_at)
+                        .await?;
+                (held, if retry_at.is_some() { Outcome::Retrying } else { Outcome::Failed })
+            }
+        };
+        if held == db::deliveries::Held::Lost {
+            tracing::warn!(delivery = %delivery.id, "the lease ran out before the relay answered; the sender that took this e-mail over records it, and may send it again (raise MAIL_LEASE)");
+            return Ok(Outcome::Lost);
+        }
+        Ok(outcome)
     }
 
     /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL and the

@@ -28,6 +28,8 @@ pub struct Webhooks {
     db: Db,
     client: reqwest::Client,
     retry: MailSettings,
+    /// The longest one request may take: 10 s, or less if MAIL_LEASE is short.
+    time_limit: Duration,
 }
 
 /// `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
@@ -45,12 +47,13 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 
 impl Webhooks {
     pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
+        let time_limit = settings.mail.conversation_limit(TIMEOUT);
         let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
+            .timeout(time_limit)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("action-tracker/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { db, client, retry: settings.mail.clone() })
+        Ok(Self { db, client, retry: settings.mail.clone(), time_limit })
     }
 
     /// Sends every delivery that is due, until none is left.
@@ -73,7 +76,9 @@ impl Webhooks {
                 return Ok(report);
             }
             // Receivers get their deliveries in the order of the changes, one at a time; different
-            // receivers are served side by side, so a slow one does not hold up the others.
+            // receivers are served side by side, so a slow one does not hold up the others. Each
+            // outcome is recorded as soon as the receiver answered, so a crash resends only what was in
+            // flight, and no request starts that could run past the claim's lease (see `fits_in_lease`).
             let mut by_receiver: Vec<Vec<db::webhooks::Claimed>> = Vec::new();
             for delivery in claimed {
                 match by_receiver.iter_mut().find(|group| group[0].url == delivery.url) {
@@ -81,32 +86,60 @@ impl Webhooks {
                     None => by_receiver.push(vec![delivery]),
                 }
             }
-            let attempts: Vec<_> = futures_util::stream::iter(by_receiver)
+            let reports: Vec<Result<DeliveryReport, StoreError>> = futures_util::stream::iter(by_receiver)
                 .map(|group| async move {
-                    let mut outcomes = Vec::with_capacity(group.len());
+                    let mut report = DeliveryReport::default();
                     for delivery in group {
-                        let outcome = self.send(&delivery).await;
-                        outcomes.push((delivery, outcome));
+                        self.send_and_record(delivery, lease_until, &mut report).await?;
                     }
-                    outcomes
+                    Ok(report)
                 })
                 .buffer_unordered(CONCURRENT_SENDS)
-                .collect::<Vec<_>>()
+                .collect()
                 .await;
-            for (delivery, (status, error)) in attempts.into_iter().flatten() {
-                let retry_at = error.as_ref().and_then(|_| self.retry.retry_at(delivery.attempts));
-                match (&error, retry_at) {
-                    (None, _) => report.sent += 1,
-                    (Some(_), Some(_)) => report.retrying += 1,
-                    (Some(_), None) => report.failed += 1,
-                }
-                if let Some(error) = &error {
-                    tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "webhook not accepted");
-                }
-                db::webhooks::record_attempt(&self.db, delivery.id, status, error, retry_at, crate::domain::now())
-                    .await?;
+            for group in reports {
+                let group = group?;
+                report.sent += group.sent;
+                report.retrying += group.retrying;
+                report.failed += group.failed;
             }
         }
+    }
+
+    async fn send_and_record(
+        &self,
+        delivery: db::webhooks::Claimed,
+        lease: chrono::DateTime<Utc>,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StoreError> {
+        if !crate::reminders::fits_in_lease(lease, self.time_limit) {
+            return db::webhooks::release(&self.db, delivery.id, lease).await;
+        }
+        let (status, error) = self.send(&delivery).await;
+        let retry_at = error.as_ref().and_then(|_| self.retry.retry_at(delivery.attempts));
+        if let Some(error) = &error {
+            tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "webhook not accepted");
+        }
+        let held = db::webhooks::record_attempt(
+            &self.db,
+            delivery.id.clone(),
+            lease,
+            status,
+            error.clone(),
+            retry_at,
+            crate::domain::now(),
+        )
+        .await?;
+        if held == db::deliveries::Held::Lost {
+            tracing::warn!(delivery = %delivery.id, "the lease ran out before the receiver answered; the sender that took this delivery over records it (raise MAIL_LEASE)");
+            return Ok(());
+        }
+        match (error, retry_at) {
+            (None, _) => report.sent += 1,
+            (Some(_), Some(_)) => report.retrying += 1,
+            (Some(_), None) => report.failed += 1,
+        }
+        Ok(())
     }
 
     async fn send(&self, delivery: &db::webhooks::Claimed) -> (Option<u16>, Option<String>) {

@@ -1,5 +1,7 @@
 //! The e-mail outbox. Rows are claimed with a lease (and, on PostgreSQL, row locks that skip rows
-//! another replica holds), sent outside any transaction, then marked sent or rescheduled.
+//! another replica holds), sent outside any transaction, then marked sent or rescheduled. The lease's
+//! end is also the claim's token: a sender records results only for rows it still holds, so one whose
+//! lease ran out cannot undo what the sender that took the row over recorded.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -230,10 +232,24 @@ fn hold_back_over_cap(
     Ok(send)
 }
 
-/// Records the SMTP server's acceptance.
-pub async fn mark_sent(db: &Db, id: String, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// Whether a result was recorded: `Lost` when the claim's lease had run out and another sender took the
+/// row over, which then owns its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    Recorded,
+    Lost,
+}
+
+impl Held {
+    pub(super) fn from_rows(rows: usize) -> Self {
+        if rows == 0 { Held::Lost } else { Held::Recorded }
+    }
+}
+
+/// Records the SMTP server's acceptance of a delivery claimed until `lease`.
+pub async fn mark_sent(db: &Db, id: String, lease: DateTime<Utc>, now: DateTime<Utc>) -> Result<Held, StoreError> {
     db.write(move |conn| {
-        diesel::update(deliveries::table.filter(deliveries::id.eq(&id)))
+        let rows = diesel::update(held(&id, lease))
             .set((
                 deliveries::status.eq("sent"),
                 deliveries::sent_at.eq(Some(to_column(now))),
@@ -241,30 +257,62 @@ pub async fn mark_sent(db: &Db, id: String, now: DateTime<Utc>) -> Result<(), St
                 deliveries::last_error.eq(None::<String>),
             ))
             .execute(conn)?;
+        Ok(Held::from_rows(rows))
+    })
+    .await
+}
+
+/// Records a failed attempt of a delivery claimed until `lease`: retried at `retry_at`, or given up when
+/// that is `None`.
+pub async fn mark_attempt_failed(
+    db: &Db,
+    id: String,
+    lease: DateTime<Utc>,
+    error: String,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<Held, StoreError> {
+    db.write(move |conn| {
+        let cleared = (deliveries::locked_until.eq(None::<NaiveDateTime>), deliveries::last_error.eq(Some(&error)));
+        let rows = match retry_at {
+            Some(at) => diesel::update(held(&id, lease))
+                .set((deliveries::status.eq("pending"), deliveries::next_attempt_at.eq(to_column(at)), cleared))
+                .execute(conn)?,
+            None => diesel::update(held(&id, lease)).set((deliveries::status.eq("failed"), cleared)).execute(conn)?,
+        };
+        Ok(Held::from_rows(rows))
+    })
+    .await
+}
+
+/// Puts a delivery claimed until `lease` back, not attempted, for the next claim to take with a fresh lease.
+pub async fn release(db: &Db, id: String, lease: DateTime<Utc>) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        diesel::update(held(&id, lease))
+            .set((
+                deliveries::status.eq("pending"),
+                deliveries::attempts.eq(deliveries::attempts - 1),
+                deliveries::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
         Ok(())
     })
     .await
 }
 
-/// Records a failed attempt: retried at `retry_at`, or given up when that is `None`.
-pub async fn mark_attempt_failed(
-    db: &Db,
-    id: String,
-    error: String,
-    retry_at: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        let row = deliveries::table.filter(deliveries::id.eq(&id));
-        let cleared = (deliveries::locked_until.eq(None::<NaiveDateTime>), deliveries::last_error.eq(Some(&error)));
-        match retry_at {
-            Some(at) => diesel::update(row)
-                .set((deliveries::status.eq("pending"), deliveries::next_attempt_at.eq(to_column(at)), cleared))
-                .execute(conn)?,
-            None => diesel::update(row).set((deliveries::status.eq("failed"), cleared)).execute(conn)?,
-        };
-        Ok(())
-    })
-    .await
+type HeldRow<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<deliveries::table, diesel::dsl::Eq<deliveries::id, &'a str>>,
+        diesel::dsl::Eq<deliveries::status, &'static str>,
+    >,
+    diesel::dsl::Eq<deliveries::locked_until, Option<NaiveDateTime>>,
+>;
+
+/// The delivery `id`, if the claim that ends at `lease` still holds it.
+fn held(id: &str, lease: DateTime<Utc>) -> HeldRow<'_> {
+    deliveries::table
+        .filter(deliveries::id.eq(id))
+        .filter(deliveries::status.eq("sending"))
+        .filter(deliveries::locked_until.eq(Some(to_column(lease))))
 }
 
 /// The outbox, newest first, optionally only one status.

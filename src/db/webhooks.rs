@@ -398,23 +398,57 @@ struct ClaimedId {
     attempts: i32,
 }
 
-/// Records an attempt: delivered (a 2xx), retried at `retry_at`, or given up when that is `None`.
+type HeldRow<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<webhook_deliveries::table, diesel::dsl::Eq<webhook_deliveries::id, &'a str>>,
+        diesel::dsl::Eq<webhook_deliveries::status, &'static str>,
+    >,
+    diesel::dsl::Eq<webhook_deliveries::locked_until, Option<NaiveDateTime>>,
+>;
+
+/// The delivery `id`, if the claim that ends at `lease` still holds it: a sender whose lease ran out
+/// must not undo what the sender that took the delivery over recorded.
+fn held(id: &str, lease: DateTime<Utc>) -> HeldRow<'_> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(id))
+        .filter(webhook_deliveries::status.eq("sending"))
+        .filter(webhook_deliveries::locked_until.eq(Some(to_column(lease))))
+}
+
+/// Puts a delivery claimed until `lease` back, not attempted, for the next claim to take with a fresh lease.
+pub async fn release(db: &Db, id: String, lease: DateTime<Utc>) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        diesel::update(held(&id, lease))
+            .set((
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::attempts.eq(webhook_deliveries::attempts - 1),
+                webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Records an attempt of a delivery claimed until `lease`: delivered (a 2xx), retried at `retry_at`, or
+/// given up when that is `None`. Says whether the claim still held the delivery.
 pub async fn record_attempt(
     db: &Db,
     id: String,
+    lease: DateTime<Utc>,
     status_code: Option<u16>,
     error: Option<String>,
     retry_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<super::deliveries::Held, StoreError> {
     db.write(move |conn| {
-        let row = webhook_deliveries::table.filter(webhook_deliveries::id.eq(&id));
+        let row = held(&id, lease);
         let seen = (
             webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
             webhook_deliveries::last_status_code.eq(status_code.map(i32::from)),
             webhook_deliveries::last_error.eq(&error),
         );
-        match (&error, retry_at) {
+        let rows = match (&error, retry_at) {
             (None, _) => diesel::update(row)
                 .set((
                     webhook_deliveries::status.eq("delivered"),
@@ -433,7 +467,7 @@ pub async fn record_attempt(
                 diesel::update(row).set((webhook_deliveries::status.eq("failed"), seen)).execute(conn)?
             }
         };
-        Ok(())
+        Ok(super::deliveries::Held::from_rows(rows))
     })
     .await
 }

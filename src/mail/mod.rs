@@ -180,11 +180,29 @@ impl Digest {
     }
 }
 
+/// Why an e-mail was not handed over, in words safe to store and show.
+#[derive(Debug)]
+pub struct NotSent {
+    pub reason: String,
+    /// Trying again cannot help: the relay refused for good (a 5xx answer) or the message cannot be built.
+    pub permanent: bool,
+}
+
+impl NotSent {
+    fn permanent(reason: String) -> Self {
+        Self { reason, permanent: true }
+    }
+
+    fn temporary(reason: String) -> Self {
+        Self { reason, permanent: false }
+    }
+}
+
 /// Where e-mail goes.
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
-    /// SMTP_TIMEOUT: the longest one conversation with the relay may take.
+    /// The longest one conversation with the relay may take: SMTP_TIMEOUT, or less if MAIL_LEASE is short.
     timeout: std::time::Duration,
 }
 
@@ -201,7 +219,7 @@ impl Mailer {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| anyhow::anyhow!("SMTP_URL cannot be used: {e}"))?
-                    .timeout(Some(settings.smtp_timeout))
+                    .timeout(Some(settings.conversation_limit(settings.smtp_timeout)))
                     .pool_config(PoolConfig::new().max_size(settings.connections))
                     .build(),
             ),
@@ -211,12 +229,20 @@ impl Mailer {
                 Transport::Files(AsyncFileTransport::new(outbox))
             }
         };
-        Ok(Self { from, transport, timeout: settings.smtp_timeout })
+        Ok(Self { from, transport, timeout: settings.conversation_limit(settings.smtp_timeout) })
     }
 
-    /// Hands the e-mail to the SMTP server (or writes it); `Err` carries a reason safe to store and show.
-    pub async fn send(&self, email: &Outgoing) -> Result<(), String> {
-        let to: Mailbox = email.recipient.parse().map_err(|e| format!("bad recipient {:?}: {e}", email.recipient))?;
+    /// The longest one conversation with the relay may take.
+    pub fn time_limit(&self) -> std::time::Duration {
+        self.timeout
+    }
+
+    /// Hands the e-mail to the SMTP server (or writes it), in a conversation of at most [`Self::time_limit`].
+    pub async fn send(&self, email: &Outgoing) -> Result<(), NotSent> {
+        let to: Mailbox = email
+            .recipient
+            .parse()
+            .map_err(|e| NotSent::permanent(format!("bad recipient {:?}: {e}", email.recipient)))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -229,18 +255,21 @@ impl Mailer {
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone()))
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.html.clone())),
             )
-            .map_err(|e| format!("building the message: {e}"))?;
+            .map_err(|e| NotSent::permanent(format!("building the message: {e}")))?;
         match &self.transport {
             // lettre's own timeout does not cover every wait: a relay that accepts the connection and never
             // greets would hold this conversation, and the sender, for ever.
             Transport::Smtp(smtp) => match tokio::time::timeout(self.timeout, smtp.send(message)).await {
-                Ok(sent) => sent.map(|_| ()).map_err(|e| e.to_string()),
-                Err(_) => {
-                    Err(format!("the SMTP server did not answer within {}", humantime::format_duration(self.timeout)))
+                Ok(sent) => {
+                    sent.map(|_| ()).map_err(|e| NotSent { reason: e.to_string(), permanent: e.is_permanent() })
                 }
+                Err(_) => Err(NotSent::temporary(format!(
+                    "the SMTP server did not answer within {}",
+                    humantime::format_duration(self.timeout)
+                ))),
             },
             Transport::Files(files) => {
-                let id = files.send(message).await.map_err(|e| e.to_string())?;
+                let id = files.send(message).await.map_err(|e| NotSent::temporary(e.to_string()))?;
                 tracing::info!(recipient = %email.recipient, subject = %email.subject, file = %id, "e-mail written to the outbox folder");
                 Ok(())
             }

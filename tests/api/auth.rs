@@ -52,6 +52,21 @@ async fn a_missing_token_is_answered_401_with_a_bearer_challenge() {
     assert_problem(basic, 401, "unauthorized").await;
 }
 
+/// Start-up refuses one secret for both, but a token shaped like a link must not pass even if signed with
+/// the API's key: it would act as its owner on every action, not the one it was sent for.
+#[tokio::test]
+async fn a_one_click_link_is_not_an_api_token() {
+    let app = spawn_app().await;
+    let link = json!({"sub": "dana@example.com", "aud": "action-tracker/owner-link", "act": uuid::Uuid::nil(),
+                      "roles": ["viewer"], "exp": now() + 600});
+    assert_refused(&app, &hs256(&link), "a link's audience").await;
+    let among = json!({"sub": "dana@example.com", "aud": ["dashboards", "action-tracker/owner-link"],
+                       "roles": ["viewer"], "exp": now() + 600});
+    assert_refused(&app, &hs256(&among), "a link's audience among others").await;
+    let other = json!({"sub": "dashboard", "aud": "dashboards", "roles": ["viewer"], "exp": now() + 600});
+    assert_eq!(status_with(&app, &hs256(&other)).await, 200, "another audience is not checked without JWT_AUDIENCE");
+}
+
 #[tokio::test]
 async fn forged_broken_and_stale_tokens_are_refused() {
     let app = spawn_app().await;

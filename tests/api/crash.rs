@@ -46,7 +46,7 @@ fn command(app: &TestApp, smtp: &SmtpServer, args: &[&str], env: &[(&str, &str)]
     let mut command = app.command(args);
     command
         .env("SMTP_URL", smtp.url())
-        .env("MAIL_LEASE", "2s")
+        .env("MAIL_LEASE", "3s")
         .env("MAIL_RETRY_BASE", "0s")
         .env("REMINDER_SEND_HOUR", "0")
         .env("REMINDER_WEEKDAYS_ONLY", "false")

@@ -214,6 +214,7 @@ impl TestApp {
     pub fn link(&self, action_id: &str, owner: &str) -> String {
         let keys = action_tracker::auth::LinkKeys::load(
             &self.settings.mail,
+            self.settings.auth.secret.as_ref(),
             &self.settings.data_dir,
             &self.settings.database.url,
         )

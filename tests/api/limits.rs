@@ -183,6 +183,12 @@ async fn settings_that_would_break_mail_or_cors_are_refused_at_start() {
     cors.limits.cors_allowed_origins = vec!["https://dash.example.com/".into(), "*".into()];
     let error = format!("{:#}", Application::build(&cors).err().expect("a URL with a path is not an origin"));
     assert!(error.contains("CORS_ALLOWED_ORIGINS") && error.contains("dash.example.com/"), "{error}");
+
+    let mut one_secret = test_settings(unused());
+    one_secret.mail.link_secret = one_secret.auth.secret.clone();
+    let error =
+        format!("{:#}", Application::build(&one_secret).err().expect("links and tokens need their own secrets"));
+    assert!(error.contains("LINK_SECRET must differ from JWT_SECRET"), "{error}");
 }
 
 #[test]

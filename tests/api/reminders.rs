@@ -193,6 +193,61 @@ async fn an_smtp_outage_loses_nothing_and_gives_up_visibly_after_the_last_attemp
 }
 
 #[tokio::test]
+async fn a_mailbox_the_relay_refuses_for_good_is_not_tried_again() {
+    let smtp = SmtpServer::start();
+    smtp.unknown_mailbox("left@example.com");
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let gone = app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": "left@example.com"})).await;
+    app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": "dana@example.com"})).await;
+    let reminders = app.reminders();
+    reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
+    let report = reminders.deliver().await.unwrap();
+    assert_eq!((report.sent, report.retrying, report.failed), (1, 0, 1), "550 is final; MAIL_MAX_ATTEMPTS is 3 here");
+    let sent: Vec<Value> = app.get(&format!("/api/v1/actions/{}/reminders", id(&gone))).await.json().await.unwrap();
+    assert_eq!((sent[0]["status"].as_str(), sent[0]["attempts"].as_i64()), (Some("failed"), Some(1)));
+    assert!(sent[0]["last_error"].as_str().unwrap().contains("550"), "{}", sent[0]["last_error"]);
+}
+
+/// Sending a claim of e-mails takes longer than MAIL_LEASE on a slow relay. Once the lease has run out a
+/// second sender takes the rest over; the first must not still be sending them, nor undo its results.
+#[tokio::test]
+async fn a_relay_slower_than_the_lease_does_not_get_an_email_twice() {
+    let smtp = SmtpServer::start();
+    let url = smtp.url();
+    let app = spawn_app_with(move |settings| {
+        settings.mail.smtp_url = Some(Secret::new(url));
+        settings.mail.connections = 1;
+        settings.mail.smtp_timeout = std::time::Duration::from_secs(1);
+        settings.mail.lease = std::time::Duration::from_secs(3);
+    })
+    .await;
+    let incident = id(&app.create_incident(json!({})).await);
+    for n in 0..10 {
+        app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": format!("owner{n}@example.com")}))
+            .await;
+    }
+    let (first, second) = (app.reminders(), app.reminders());
+    assert_eq!(first.sweep(at(2026, 3, 11, 10), false).await.unwrap().len(), 10);
+
+    // 10 e-mails one after another at 400 ms each outlast the first sender's 3 s lease.
+    smtp.slow(std::time::Duration::from_millis(400));
+    let early = tokio::spawn(async move { first.deliver().await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let late = second.deliver().await.unwrap();
+    let early = early.await.unwrap();
+
+    let mut ids: Vec<String> = smtp.take().into_iter().map(|e| e.message_id).collect();
+    let received = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((received, ids.len()), (10, 10), "each e-mail arrived, once");
+    assert_eq!(early.sent + late.sent, 10, "each sent e-mail recorded once: {early:?} {late:?}");
+    let sent: Value = app.get("/api/v1/deliveries?status=sent").await.json().await.unwrap();
+    assert_eq!(sent["items"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test]
 async fn the_api_runs_sweeps_shows_the_outbox_and_limits_manual_reminders() {
     let smtp = SmtpServer::start();
     let app = app_with_smtp(&smtp).await;
@@ -257,9 +312,14 @@ async fn owner_links_refuse_expired_and_tampered_tokens_with_a_page() {
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("This link is not valid."));
 
-    let keys =
-        action_tracker::auth::LinkKeys::load(&app.settings.mail, &app.settings.data_dir, &app.settings.database.url)
-            .unwrap();
+    let settings = &app.settings;
+    let keys = action_tracker::auth::LinkKeys::load(
+        &settings.mail,
+        settings.auth.secret.as_ref(),
+        &settings.data_dir,
+        &settings.database.url,
+    )
+    .unwrap();
     let owner = action_tracker::domain::email::EmailAddress::parse("owner", "dana@example.com").unwrap();
     let old = keys.sign(uuid::Uuid::parse_str(&id(&action)).unwrap(), &owner, Utc::now() - chrono::Duration::days(8));
     let expired = app.client.get(app.url(&format!("/a/{old}"))).send().await.unwrap();

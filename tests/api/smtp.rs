@@ -27,6 +27,8 @@ pub struct Received {
 struct Shared {
     inbox: Mutex<Vec<Received>>,
     refuse: AtomicBool,
+    /// Recipients answered with a permanent failure, as a relay answers an unknown mailbox.
+    unknown: Mutex<Vec<String>>,
     /// Milliseconds to wait before answering the end of each message.
     delay_ms: AtomicU64,
     /// Messages between their end of data and our answer now, and the most there were at once.
@@ -59,8 +61,13 @@ fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             to.clear();
             b"250 OK\r\n"
         } else if command.starts_with("RCPT TO") {
-            to.push(address_in(&line, 7));
-            b"250 OK\r\n"
+            let address = address_in(&line, 7);
+            if shared.unknown.lock().unwrap().contains(&address) {
+                b"550 5.1.1 no such mailbox\r\n"
+            } else {
+                to.push(address);
+                b"250 OK\r\n"
+            }
         } else if command == "DATA" {
             writer.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;
             let mut data = Vec::new();
@@ -147,6 +154,11 @@ impl SmtpServer {
 
     pub fn refuse(&self, refuse: bool) {
         self.shared.refuse.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Answers mail to `address` with a permanent failure from now on.
+    pub fn unknown_mailbox(&self, address: &str) {
+        self.shared.unknown.lock().unwrap().push(address.to_owned());
     }
 
     /// Waits `delay` before answering the end of each message from now on (zero: answers at once).
