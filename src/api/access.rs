@@ -7,7 +7,7 @@
 use std::future::{Ready, ready};
 
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
 use super::error::ApiError;
 use super::middleware::RequestContext;
@@ -26,12 +26,19 @@ impl FromRequest for Principal {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// The request's principal, from its bearer token; verified once per request, the first time it is asked
+/// for (the rate limit asks first), and kept with the request.
+pub(super) fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    if let Some(principal) = req.extensions().get::<Principal>() {
+        return Ok(principal.clone());
+    }
     let Some(state) = req.app_data::<Data>() else {
         return Err(ApiError::Internal("application state is not configured".into()));
     };
     let token = bearer_token(req)?.ok_or(ApiError::Unauthenticated)?;
-    verify(state, token)
+    let principal = verify(state, token)?;
+    req.extensions_mut().insert(principal.clone());
+    Ok(principal)
 }
 
 /// The token of an `Authorization: Bearer <token>` header; `None` without the header.

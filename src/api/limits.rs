@@ -1,5 +1,5 @@
-//! What one client may ask of the service (OWASP API4): a rate limit per bearer token and a time limit per
-//! request. Sizes of bodies, pages, strings and lists are limited where they are read (`extract`, the
+//! What one client may ask of the service (OWASP API4): a rate limit per token subject and a time limit
+//! per request. Sizes of bodies, pages, strings and lists are limited where they are read (`extract`, the
 //! domain types); this module owns only the limits that need a clock.
 //!
 //! The rate limit is kept in memory, per replica: it protects each process from one client's flood
@@ -29,12 +29,13 @@ pub const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limi
 pub const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 pub const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-/// Who a request is counted against: its bearer token, or its peer address when it has none.
+/// Who a request is counted against: the subject of its token, or its peer address when it has no valid
+/// token. Counting made-up tokens by themselves would give a fresh bucket to every request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Client {
-    /// A keyed hash of the token: the map never holds credentials, and a client cannot craft tokens
-    /// that collide with someone else's bucket without knowing this process's key.
-    Token(u64),
+    /// A keyed hash of the verified `sub`: the map holds no names, and a client cannot aim at someone
+    /// else's bucket without knowing this process's key.
+    Subject(u64),
     Address(Option<IpAddr>),
 }
 
@@ -72,9 +73,9 @@ impl Limits {
     }
 
     fn client(&self, req: &ServiceRequest) -> Client {
-        match super::access::bearer_token(req.request()) {
-            Ok(Some(token)) => Client::Token(self.hasher.hash_one(token)),
-            _ => Client::Address(req.peer_addr().map(|addr| addr.ip())),
+        match super::access::authenticate(req.request()) {
+            Ok(principal) => Client::Subject(self.hasher.hash_one(&principal.sub)),
+            Err(_) => Client::Address(req.peer_addr().map(|addr| addr.ip())),
         }
     }
 

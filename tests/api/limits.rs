@@ -52,6 +52,30 @@ async fn each_token_gets_its_own_rate_limit_and_is_told_when_to_come_back() {
 }
 
 #[tokio::test]
+async fn made_up_tokens_share_their_senders_budget() {
+    let app = spawn_app_with(|settings| {
+        settings.limits.rate_limit_per_minute = 1;
+        settings.limits.rate_limit_burst = 3;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let forged = format!("not-a-token-{n}");
+        statuses.push(app.request_as(Some(&forged), Method::GET, "/a/whatever", None).await.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "a fresh made-up token is no fresh budget");
+
+    // One subject is one budget, however many tokens it holds.
+    let first = app.token("alice@example.com", &[Role::Viewer]);
+    let second = app.token("alice@example.com", &[Role::Editor]);
+    let mut statuses = Vec::new();
+    for token in [&first, &second, &first, &second] {
+        statuses.push(app.request_as(Some(token), Method::GET, "/api/v1/incidents", None).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+}
+
+#[tokio::test]
 async fn a_request_stuck_behind_a_lock_is_answered_503_at_the_time_limit() {
     let app = spawn_app_with(|settings| {
         settings.limits.request_timeout = Duration::from_millis(500);
