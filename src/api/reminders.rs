@@ -188,6 +188,8 @@ pub struct ReminderResponse {
     pub status: String,
     pub attempts: i32,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed, in the relay's words; shown to admins only, since it can name the
+    /// mail infrastructure (as in `GET /deliveries`).
     pub last_error: Option<String>,
 }
 
@@ -208,6 +210,7 @@ pub async fn for_action(state: Data, principal: Principal, id: web::Path<Uuid>) 
         .map_err(|e| ApiError::from_store(e, || format!("action with id {id}")))?;
     access::read_action(&principal, &action)?;
     let records = db::reminders::for_action(&state.db, id).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let admin = principal.has(Role::Admin);
     let body: Vec<ReminderResponse> = records
         .into_iter()
         .map(|r| ReminderResponse {
@@ -218,7 +221,7 @@ pub async fn for_action(state: Data, principal: Principal, id: web::Path<Uuid>) 
             status: r.status,
             attempts: r.attempts,
             sent_at: r.sent_at,
-            last_error: r.last_error,
+            last_error: r.last_error.filter(|_| admin),
         })
         .collect();
     Ok(HttpResponse::Ok().json(body))

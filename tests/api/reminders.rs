@@ -207,6 +207,12 @@ async fn a_mailbox_the_relay_refuses_for_good_is_not_tried_again() {
     let sent: Vec<Value> = app.get(&format!("/api/v1/actions/{}/reminders", id(&gone))).await.json().await.unwrap();
     assert_eq!((sent[0]["status"].as_str(), sent[0]["attempts"].as_i64()), (Some("failed"), Some(1)));
     assert!(sent[0]["last_error"].as_str().unwrap().contains("550"), "{}", sent[0]["last_error"]);
+
+    // The relay's words can name the mail infrastructure: only admins read them.
+    let viewer = app.token("dashboard@example.com", &[Role::Viewer]);
+    let path = format!("/api/v1/actions/{}/reminders", id(&gone));
+    let seen: Vec<Value> = app.request_as(Some(&viewer), Method::GET, &path, None).await.json().await.unwrap();
+    assert_eq!((seen[0]["status"].as_str(), &seen[0]["last_error"]), (Some("failed"), &Value::Null));
 }
 
 /// Sending a claim of e-mails takes longer than MAIL_LEASE on a slow relay. Once the lease has run out a
