@@ -84,6 +84,18 @@ impl From<DieselError> for StoreError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => StoreError::Unavailable(info.message().to_owned()),
+            // Another transaction removed a row this one refers to, or PostgreSQL picked this one to
+            // break a deadlock or a serialization conflict: run again, it sees the other's outcome.
+            // (diesel does not name deadlocks, 40P01; its message is the server's, English by default.)
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::SerializationFailure,
+                _,
+            ) => StoreError::Raced,
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().starts_with("deadlock detected") =>
+            {
+                StoreError::Raced
+            }
             other => StoreError::Query(other),
         }
     }

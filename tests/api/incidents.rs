@@ -156,3 +156,37 @@ async fn an_incident_with_actions_cannot_be_deleted() {
     assert_eq!(app.delete(&path).await.status(), 204);
     assert_problem(app.get(&path).await, 404, "not_found").await;
 }
+
+/// PostgreSQL: an action created while its incident is being deleted. The create saw the incident, then
+/// the delete committed; the create must be refused as one made after the delete, not fail with a 500.
+/// (SQLite's writers take turns, so the two cannot interleave there.)
+#[tokio::test]
+async fn an_action_created_while_its_incident_is_deleted_is_refused_as_for_a_missing_incident() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let action_tracker::config::DatabaseUrl::Postgres(url) = &app.settings.database.url else { return };
+    let incident = id(&app.create_incident(json!({})).await);
+
+    // The change feed's lock, taken by every writer at its first event: held here, the delete stops
+    // there with the incident's row deleted but not committed.
+    let mut feed = diesel::PgConnection::establish(url).unwrap();
+    feed.batch_execute("SELECT pg_advisory_lock(7401512202)").unwrap();
+    let delete = app.builder(reqwest::Method::DELETE, &format!("/api/v1/incidents/{incident}")).send();
+    let delete = tokio::spawn(delete);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let body = json!({"title": "Enforce MFA", "owner_email": "dana@example.com", "due_date": "2030-01-15"});
+    let create = app.builder(reqwest::Method::POST, &format!("/api/v1/incidents/{incident}/actions")).json(&body);
+    let create = tokio::spawn(create.send());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    feed.batch_execute("SELECT pg_advisory_unlock(7401512202)").unwrap();
+
+    assert_eq!(delete.await.unwrap().unwrap().status(), 204);
+    let create = create.await.unwrap().unwrap();
+    let status = create.status().as_u16();
+    assert!(
+        matches!(status, 404 | 422),
+        "refused as for a missing incident, not {status}: {}",
+        create.text().await.unwrap()
+    );
+}
