@@ -137,8 +137,9 @@ pub struct MailSettings {
     #[arg(long = "link-ttl", env = "LINK_TTL", default_value = "7d", value_parser = positive_duration, global = true)]
     pub link_ttl: Duration,
 
-    /// Attempts to deliver one e-mail before it is marked failed.
-    #[arg(long = "mail-max-attempts", env = "MAIL_MAX_ATTEMPTS", default_value_t = 8, global = true)]
+    /// Attempts to deliver one e-mail (or webhook delivery) before it is marked failed. The default, with
+    /// the default waits, keeps trying for about a day, to outlast a relay's outage.
+    #[arg(long = "mail-max-attempts", env = "MAIL_MAX_ATTEMPTS", default_value_t = 30, global = true)]
     pub max_attempts: i32,
 
     /// Wait before the first retry; doubles with each failure up to MAIL_RETRY_MAX.

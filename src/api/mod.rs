@@ -94,6 +94,7 @@ pub fn routes(config: &mut ServiceConfig) {
                 .service(comments::list)
                 .service(reminders::run)
                 .service(reminders::deliveries)
+                .service(reminders::redeliver)
                 .service(reminders::for_action)
                 .service(reminders::remind)
                 .service(reviews::create)

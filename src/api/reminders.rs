@@ -177,6 +177,27 @@ pub async fn deliveries(
     Ok(page(&req, &body, body.next_cursor.as_deref(), None))
 }
 
+/// Send one e-mail of the outbox again, soon, with the same `Message-ID`: after a relay outage outlasted
+/// its retries, or a refused mailbox was fixed. Needs the admin role.
+#[utoipa::path(
+    tag = "reminders",
+    params(("id" = Uuid, Path, description = "Delivery id")),
+    responses(
+        (status = 202, description = "Queued to be sent again"),
+        (status = 404, description = "No such delivery", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The e-mail is being sent right now", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/deliveries/{id}/redeliver")]
+pub async fn redeliver(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Admin)?;
+    let id = id.into_inner();
+    db::deliveries::redeliver(&state.db, id, crate::domain::now())
+        .await
+        .map_err(|e| ApiError::from_store(e, || format!("delivery {id}")))?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReminderResponse {
     pub kind: ReminderKind,

@@ -315,6 +315,34 @@ fn held(id: &str, lease: DateTime<Utc>) -> HeldRow<'_> {
         .filter(deliveries::locked_until.eq(Some(to_column(lease))))
 }
 
+/// Sends one e-mail again, soon, with its first attempt ahead of it: after a relay was down for longer
+/// than the retries last, or a mailbox was fixed. Not one being sent right now.
+#[tracing::instrument(skip(db))]
+pub async fn redeliver(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    db.write(move |conn| {
+        let updated = diesel::update(
+            deliveries::table.filter(deliveries::id.eq(id.to_string())).filter(deliveries::status.ne("sending")),
+        )
+        .set((
+            deliveries::status.eq("pending"),
+            deliveries::attempts.eq(0),
+            deliveries::next_attempt_at.eq(to_column(now)),
+            deliveries::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            let exists: i64 = deliveries::table.filter(deliveries::id.eq(id.to_string())).count().get_result(conn)?;
+            return Err(if exists == 0 {
+                StoreError::NotFound
+            } else {
+                StoreError::Conflict("the e-mail is being sent right now".into())
+            });
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// The outbox, newest first, optionally only one status.
 #[tracing::instrument(skip(db, page))]
 pub async fn list(

@@ -35,6 +35,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/actions/{id}/comments", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/reminders/run", [401, 403, 403, 200, 403, 403]),
     ("GET", "/api/v1/deliveries", [401, 403, 403, 200, 403, 403]),
+    ("POST", "/api/v1/deliveries/{id}/redeliver", [401, 403, 403, 202, 403, 403]),
     ("GET", "/api/v1/actions/{id}/reminders", [401, 200, 200, 200, 200, 403]),
     ("POST", "/api/v1/actions/{id}/remind", [401, 403, 202, 202, 403, 403]),
     // Nobody verifies their own work: the owner is refused even with the editor role (see verification.rs).
@@ -135,6 +136,8 @@ struct Fixtures {
     timeline_entry: String,
     /// A webhook and one of its deliveries, for the rows that need them (webhooks are few by design).
     webhook: Option<(String, String)>,
+    /// An e-mail in the outbox: a reminder to the action's owner.
+    delivery: Option<String>,
 }
 
 async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
@@ -161,7 +164,14 @@ async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
         }
         None => None,
     };
-    Fixtures { incident, action, done_action, review, timeline_entry, webhook }
+    let delivery = if path.starts_with("/api/v1/deliveries/{id}") {
+        let nudge: Value =
+            app.post(&format!("/api/v1/actions/{action}/remind"), &json!({})).await.json().await.unwrap();
+        Some(nudge["delivery_id"].as_str().expect("a queued reminder").to_owned())
+    } else {
+        None
+    };
+    Fixtures { incident, action, done_action, review, timeline_entry, webhook, delivery }
 }
 
 #[tokio::test]
@@ -188,6 +198,9 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
                     p.replace("{id}", &hook).replace("{delivery_id}", &delivery)
                 }
                 p if p.starts_with("/api/v1/timeline/{id}") => p.replace("{id}", &f.timeline_entry),
+                p if p.starts_with("/api/v1/deliveries/{id}") => {
+                    p.replace("{id}", f.delivery.as_deref().expect("delivery fixture"))
+                }
                 p if p.ends_with("/verify") => p.replace("{id}", &f.done_action),
                 p if p.contains("{email}") => p.replace("{email}", OWNER),
                 p if p.contains("{system}") => p.replace("{system}", "jira").replace("{key}", "SEC-1"),

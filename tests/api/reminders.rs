@@ -213,6 +213,20 @@ async fn a_mailbox_the_relay_refuses_for_good_is_not_tried_again() {
     let path = format!("/api/v1/actions/{}/reminders", id(&gone));
     let seen: Vec<Value> = app.request_as(Some(&viewer), Method::GET, &path, None).await.json().await.unwrap();
     assert_eq!((seen[0]["status"].as_str(), &seen[0]["last_error"]), (Some("failed"), &Value::Null));
+
+    // The mailbox is fixed: an admin sends the failed e-mail again, with its Message-ID.
+    let failed: Value = app.get("/api/v1/deliveries?status=failed").await.json().await.unwrap();
+    let delivery = failed["items"][0]["id"].as_str().unwrap().to_owned();
+    smtp.take();
+    smtp.known_mailbox("left@example.com");
+    let again = app.post(&format!("/api/v1/deliveries/{delivery}/redeliver"), &json!({})).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(reminders.deliver().await.unwrap().sent, 1);
+    let received = smtp.take();
+    assert_eq!(received.iter().map(|e| e.to[0].as_str()).collect::<Vec<_>>(), ["left@example.com"]);
+    assert_eq!(received[0].message_id, failed["items"][0]["message_id"].as_str().unwrap());
+    let missing = app.post(&format!("/api/v1/deliveries/{}/redeliver", uuid::Uuid::nil()), &json!({})).await;
+    assert_problem(missing, 404, "not_found").await;
 }
 
 /// Sending a claim of e-mails takes longer than MAIL_LEASE on a slow relay. Once the lease has run out a

@@ -161,6 +161,11 @@ impl SmtpServer {
         self.shared.unknown.lock().unwrap().push(address.to_owned());
     }
 
+    /// Accepts mail to `address` again.
+    pub fn known_mailbox(&self, address: &str) {
+        self.shared.unknown.lock().unwrap().retain(|known| known != address);
+    }
+
     /// Waits `delay` before answering the end of each message from now on (zero: answers at once).
     pub fn slow(&self, delay: Duration) {
         self.shared.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
