@@ -28,7 +28,7 @@ RUN mkdir src \
     && cargo build --release --locked \
     && rm -rf src
 
-COPY askama.toml ./
+COPY build.rs askama.toml ./
 COPY src src
 COPY migrations migrations
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked

@@ -181,7 +181,7 @@ impl Reminders {
             let owner_gone = owner.is_some_and(|p| !p.fields.active);
             let history = self.history(input.action_sent.get(&candidate.action_id), timezone);
             let rungs = self.ladder.rungs(candidate.due_date, today, &history, answerable.is_some());
-            for rung in rungs {
+            for rung in rungs.into_iter().map(|rung| rung.of_due_date(candidate.due_date)) {
                 let (recipient, for_owner) = match (rung.kind, &answerable) {
                     (ReminderKind::Escalation, Some(to)) => (to.clone(), false),
                     // Someone who left reads no e-mail: their reminders go to whoever answers for them.

@@ -201,7 +201,8 @@ pub async fn redeliver(state: Data, principal: Principal, id: web::Path<Uuid>) -
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReminderResponse {
     pub kind: ReminderKind,
-    /// Tells reminders of one kind apart: "due_soon", "1", "2", … or the time of a manual one.
+    /// Tells reminders of one kind apart: the due date they were for and the step, "2026-03-10/due_soon",
+    /// "2026-03-10/1", "2026-03-10/2", …, or the time of a manual one.
     pub period: String,
     pub recipient: String,
     pub queued_at: DateTime<Utc>,

@@ -22,7 +22,7 @@ use super::{Db, DbConnection, StoreError};
 use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
 use crate::domain::person::Person;
-use crate::domain::reminder::{ReminderKind, Rung};
+use crate::domain::reminder::{ReminderKind, Rung, due_date_of};
 use crate::domain::review::ReviewStatus;
 use crate::domain::webhook::WebhookEvent;
 use crate::mail::Outgoing;
@@ -213,25 +213,31 @@ fn active() -> Vec<&'static str> {
 
 const CHUNK: usize = 500;
 
+/// What each candidate was sent for its current due date (see [`Rung::of_due_date`]); manual reminders
+/// do not count.
 fn already_sent(conn: &mut DbConnection, candidates: &[Candidate]) -> Result<Sent, StoreError> {
     let mut sent = Sent::new();
     for chunk in candidates.chunks(CHUNK) {
-        let ids: Vec<String> = chunk.iter().map(|c| c.action_id.to_string()).collect();
-        let rows: Vec<(String, String, i64, Option<chrono::NaiveDateTime>)> = reminders::table
-            .filter(reminders::action_id.eq_any(ids))
-            .group_by((reminders::action_id, reminders::kind))
-            .select((
-                reminders::action_id,
-                reminders::kind,
-                diesel::dsl::count_star(),
-                diesel::dsl::max(reminders::created_at),
-            ))
+        let due: HashMap<String, String> =
+            chunk.iter().map(|c| (c.action_id.to_string(), c.due_date.to_string())).collect();
+        // A few rows per action and due date (the ladder is short); counted here, since the due date a
+        // period names is not a column to group by.
+        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = reminders::table
+            .filter(reminders::action_id.eq_any(due.keys()))
+            .filter(reminders::kind.ne(<&str>::from(ReminderKind::Manual)))
+            .select((reminders::action_id, reminders::kind, reminders::period, reminders::created_at))
             .load(conn)?;
-        for (action_id, kind, count, last) in rows {
-            if let Some(last) = last {
-                let entry = sent.entry(parse_id(&action_id)?).or_default();
-                entry.push((parse_enum("reminder kind", &kind)?, count, from_column(last)));
+        let mut counted: HashMap<(String, String), (i64, chrono::NaiveDateTime)> = HashMap::new();
+        for (action_id, kind, period, at) in rows {
+            if due_date_of(&period) == due.get(&action_id).map(String::as_str) {
+                let (count, last) = counted.entry((action_id, kind)).or_insert((0, at));
+                *count += 1;
+                *last = (*last).max(at);
             }
+        }
+        for ((action_id, kind), (count, last)) in counted {
+            let entry = sent.entry(parse_id(&action_id)?).or_default();
+            entry.push((parse_enum("reminder kind", &kind)?, count, from_column(last)));
         }
     }
     Ok(sent)
@@ -311,9 +317,9 @@ fn notify_subscribers(
     rung: &Rung,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let kind = match (rung.kind, rung.period.as_str()) {
-        (ReminderKind::Overdue, "1") => WebhookEvent::ActionOverdue,
-        (ReminderKind::Escalation, _) => WebhookEvent::ActionEscalated,
+    let kind = match rung.kind {
+        ReminderKind::Overdue if rung.is_first_overdue() => WebhookEvent::ActionOverdue,
+        ReminderKind::Escalation => WebhookEvent::ActionEscalated,
         _ => return Ok(()),
     };
     if !listening.contains(&kind) {

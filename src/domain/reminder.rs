@@ -25,6 +25,25 @@ pub struct Rung {
     pub period: String,
 }
 
+impl Rung {
+    /// This rung for an action due on `due`: the period names the due date ("2026-03-10/1"), so an action
+    /// whose due date moves climbs the ladder again for the new date (a due-soon reminder, then overdue
+    /// and escalations counted afresh) instead of staying silent once the old date's rungs were spent.
+    pub fn of_due_date(self, due: NaiveDate) -> Self {
+        Self { period: format!("{due}/{}", self.period), ..self }
+    }
+
+    /// The first overdue reminder (for its due date): when an action becomes overdue.
+    pub fn is_first_overdue(&self) -> bool {
+        self.kind == ReminderKind::Overdue && self.period.rsplit('/').next() == Some("1")
+    }
+}
+
+/// The due date (`YYYY-MM-DD`) an action's reminder period was decided for; `None` for manual ones.
+pub fn due_date_of(period: &str) -> Option<&str> {
+    period.split_once('/').map(|(due, _)| due)
+}
+
 #[derive(Debug, Clone)]
 pub struct Ladder {
     pub due_soon_days: i64,

@@ -609,3 +609,45 @@ async fn a_relay_that_never_answers_is_given_up_on_after_smtp_timeout() {
     let last_error = deliveries["items"][0]["last_error"].as_str().unwrap_or_default().to_owned();
     assert!(last_error.contains("did not answer within 1s"), "{deliveries}");
 }
+
+/// An action was extended after its overdue reminders ran out; when it slips past the new date, the owner
+/// hears about it again (and before that, that it is due soon).
+#[tokio::test]
+async fn moving_the_due_date_starts_the_ladder_again() {
+    let smtp = SmtpServer::start();
+    let url = smtp.url();
+    let app = spawn_app_with(move |settings| {
+        settings.mail.smtp_url = Some(Secret::new(url));
+        settings.reminders.max_overdue = 1;
+        settings.reminders.escalate_after_days = 0;
+    })
+    .await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = id(&app.create_action(&incident, json!({"due_date": "2026-03-09"})).await);
+    let reminders = app.reminders();
+    let sent_on = |day: u32| {
+        let reminders = std::sync::Arc::clone(&reminders);
+        let smtp = &smtp;
+        async move {
+            reminders.sweep(at(2026, 3, day, 10), false).await.unwrap();
+            reminders.deliver().await.unwrap();
+            smtp.take().into_iter().map(|e| e.subject).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(sent_on(10).await.len(), 1, "overdue the day after");
+    assert!(sent_on(13).await.is_empty(), "REMINDER_MAX_OVERDUE is 1 here: the ladder is spent");
+
+    let extended = json!({"due_date": "2026-03-18", "due_date_change_reason": "Vendor patch slipped"});
+    assert_eq!(app.request(Method::PATCH, &format!("/api/v1/actions/{action}"), Some(&extended)).await.status(), 200);
+    let due_soon = sent_on(16).await;
+    assert_eq!(due_soon.len(), 1, "due soon for the new date");
+    assert!(due_soon[0].contains("due-soon"), "{due_soon:?}");
+    assert!(sent_on(17).await.is_empty());
+    let overdue = sent_on(19).await;
+    assert_eq!(overdue.len(), 1, "overdue again for the new date");
+    assert!(overdue[0].contains("overdue"), "{overdue:?}");
+
+    let history: Vec<Value> = app.get(&format!("/api/v1/actions/{action}/reminders")).await.json().await.unwrap();
+    let periods: Vec<&str> = history.iter().map(|r| r["period"].as_str().unwrap()).collect();
+    assert_eq!(periods, ["2026-03-09/1", "2026-03-18/due_soon", "2026-03-18/1"]);
+}
