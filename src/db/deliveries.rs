@@ -163,9 +163,72 @@ pub async fn claim(
             .bind::<BigInt, _>(limit)
             .load(sqlite)?,
         };
+        let claimed = withdraw_stale(conn, claimed, now)?;
         hold_back_over_cap(conn, claimed, now, daily_cap)
     })
     .await
+}
+
+/// Takes out of the outbox, unsent, the claimed e-mails of which no reminder still applies: every action
+/// they remind of was closed, deleted, snoozed or given another due date (or the review was held) since
+/// the e-mail was queued, which a retry or the daily cap can make hours. Their reminders go too, so the
+/// sweep decides afresh (after a snooze, for the new due date). A digest with one reminder that still
+/// applies goes out as written.
+fn withdraw_stale(
+    conn: &mut DbConnection,
+    claimed: Vec<Claimed>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Claimed>, StoreError> {
+    use super::schema::{actions, reminders, review_reminders, reviews};
+    use crate::domain::action::ActionStatus;
+    use crate::domain::reminder::{ReminderKind, due_date_of};
+    use crate::domain::review::ReviewStatus;
+
+    let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+    let today = now.date_naive();
+    let for_actions: Vec<(String, String, String, String, chrono::NaiveDate, Option<chrono::NaiveDate>)> =
+        reminders::table
+            .inner_join(actions::table)
+            .filter(reminders::delivery_id.eq_any(&ids))
+            .select((
+                reminders::delivery_id,
+                reminders::kind,
+                reminders::period,
+                actions::status,
+                actions::due_date,
+                actions::snoozed_until,
+            ))
+            .load(conn)?;
+    let mut applying: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for (delivery, kind, period, status, due_date, snoozed_until) in for_actions {
+        let active = status.parse::<ActionStatus>().is_ok_and(|s| ActionStatus::ACTIVE.contains(&s));
+        let awake = snoozed_until.is_none_or(|until| until <= today);
+        let same_date =
+            kind == <&str>::from(ReminderKind::Manual) || due_date_of(&period) == Some(&due_date.to_string());
+        if active && awake && same_date {
+            applying.insert(delivery);
+        }
+    }
+    let held: Vec<&str> = ReviewStatus::HELD.iter().map(|s| <&str>::from(*s)).collect();
+    let held_reviews = reviews::table
+        .filter(reviews::incident_id.eq(review_reminders::incident_id))
+        .filter(reviews::status.eq_any(held));
+    let for_reviews: Vec<String> = review_reminders::table
+        .filter(review_reminders::delivery_id.eq_any(&ids))
+        .filter(diesel::dsl::not(diesel::dsl::exists(held_reviews)))
+        .select(review_reminders::delivery_id)
+        .load(conn)?;
+    applying.extend(for_reviews);
+
+    let (send, stale): (Vec<Claimed>, Vec<Claimed>) = claimed.into_iter().partition(|c| applying.contains(&c.id));
+    if !stale.is_empty() {
+        let stale: Vec<&str> = stale.iter().map(|c| c.id.as_str()).collect();
+        tracing::info!(withdrawn = stale.len(), "e-mails withdrawn unsent: their reminders no longer apply");
+        diesel::delete(reminders::table.filter(reminders::delivery_id.eq_any(&stale))).execute(conn)?;
+        diesel::delete(review_reminders::table.filter(review_reminders::delivery_id.eq_any(&stale))).execute(conn)?;
+        diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&stale))).execute(conn)?;
+    }
+    Ok(send)
 }
 
 /// How long an e-mail held back by the daily cap waits before it is looked at again.

@@ -651,3 +651,33 @@ async fn moving_the_due_date_starts_the_ladder_again() {
     let periods: Vec<&str> = history.iter().map(|r| r["period"].as_str().unwrap()).collect();
     assert_eq!(periods, ["2026-03-09/1", "2026-03-18/due_soon", "2026-03-18/1"]);
 }
+
+/// The relay was down when the reminder was queued; by the time it is back, the owner has closed the
+/// action. The e-mail is withdrawn, not sent late; a digest with something still due goes out.
+#[tokio::test]
+async fn an_email_whose_actions_were_closed_meanwhile_is_withdrawn_unsent() {
+    let smtp = SmtpServer::start();
+    smtp.refuse(true);
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let closed = id(&app.create_action(&incident, json!({"due_date": "2026-03-09"})).await);
+    let pair = json!({"due_date": "2026-03-09", "owner_email": "sam@example.com"});
+    let sams_closed = id(&app.create_action(&incident, pair.clone()).await);
+    app.create_action(&incident, pair).await;
+    let reminders = app.reminders();
+    assert_eq!(reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap().len(), 2);
+    assert_eq!(reminders.deliver().await.unwrap().retrying, 2);
+
+    let done = json!({"status": "done", "resolution": "Rotated"});
+    for action in [&closed, &sams_closed] {
+        assert_eq!(app.request(Method::PATCH, &format!("/api/v1/actions/{action}"), Some(&done)).await.status(), 200);
+    }
+    smtp.refuse(false);
+    assert_eq!(reminders.deliver().await.unwrap().sent, 1, "only Sam's digest: one of its actions is still due");
+    let received = smtp.take();
+    assert_eq!(received.iter().map(|e| e.to[0].as_str()).collect::<Vec<_>>(), ["sam@example.com"]);
+    let outbox: Value = app.get("/api/v1/deliveries").await.json().await.unwrap();
+    assert_eq!(outbox["items"].as_array().unwrap().len(), 1, "Dana's e-mail left the outbox: {outbox}");
+    let history: Vec<Value> = app.get(&format!("/api/v1/actions/{closed}/reminders")).await.json().await.unwrap();
+    assert!(history.is_empty(), "and with it the reminder that was never sent: {history:?}");
+}
