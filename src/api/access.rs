@@ -97,13 +97,19 @@ pub fn comment_on_action(principal: &Principal, action: &Action) -> Result<(), A
     }
 }
 
+/// How far ahead an owner may snooze their own action. A snooze also holds back the escalation to their
+/// manager, so a longer one is an editor's decision.
+pub const OWNER_SNOOZE_DAYS: i64 = 30;
+
 /// Editors may change everything a client may change. The owner may change the status and resolution
-/// of its own action: the owner it must still be is returned, to be checked in the same transaction as
-/// the change. Fields outside the caller's rights are named in the refusal, never silently dropped.
+/// of its own action, and snooze it up to [`OWNER_SNOOZE_DAYS`] after `today`: the owner it must still
+/// be is returned, to be checked in the same transaction as the change. Fields outside the caller's
+/// rights are named in the refusal, never silently dropped.
 pub fn update_action(
     principal: &Principal,
     action: &Action,
     patch: &ActionPatch,
+    today: chrono::NaiveDate,
 ) -> Result<Option<EmailAddress>, ApiError> {
     if principal.has(Role::Editor) {
         return Ok(None);
@@ -127,7 +133,7 @@ pub fn update_action(
         category,
         status: _,
         resolution: _,
-        snoozed_until: _,
+        snoozed_until,
         tags,
         external_refs,
         due_date_change_reason,
@@ -149,6 +155,19 @@ pub fn update_action(
     ];
     let refused: Vec<String> =
         editor_only.iter().filter(|(_, set)| *set).map(|(field, _)| (*field).to_owned()).collect();
+    let latest_snooze = today + chrono::Duration::days(OWNER_SNOOZE_DAYS);
+    if refused.is_empty()
+        && let crate::domain::Patch::Value(until) = snoozed_until
+        && *until > latest_snooze
+    {
+        return Err(ApiError::Forbidden {
+            detail: format!(
+                "the action's owner may snooze it for at most {OWNER_SNOOZE_DAYS} days, until {latest_snooze}; \
+                 an editor may snooze it for longer"
+            ),
+            fields: vec!["snoozed_until".to_owned()],
+        });
+    }
     if refused.is_empty() {
         Ok(principal.email.clone())
     } else {

@@ -277,7 +277,8 @@ pub struct UpdateActionRequest {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>, max_items = 20)]
     pub tags: Patch<Vec<String>>,
-    /// No reminders until this date (the due date does not move); `null` ends a snooze. Owners may set it.
+    /// No reminders until this date (the due date does not move); `null` ends a snooze. Owners may set it
+    /// up to 30 days ahead (403 beyond), editors further.
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
     pub snoozed_until: Patch<NaiveDate>,
@@ -767,7 +768,7 @@ pub async fn update(
     let id = id.into_inner();
     let patch = ActionPatch::try_from(body.0)?;
     let current = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
-    let owner = access::update_action(&principal, &current, &patch)?;
+    let owner = access::update_action(&principal, &current, &patch, state.today())?;
     let guard = db::Guard { if_match: if_match_versions(&req), owner };
     let action = db::actions::update(&state.db, id, guard, patch, access::change_context(&principal))
         .await

@@ -282,3 +282,24 @@ async fn an_owner_lists_their_own_queue_only() {
     let other = app.request_as(Some(&owner), Method::GET, "/api/v1/actions?owner=other@example.com", None).await;
     assert_problem(other, 403, "forbidden").await;
 }
+
+/// A snooze holds back the escalation to the owner's manager too, so an owner cannot snooze for ever.
+#[tokio::test]
+async fn an_owner_snoozes_for_at_most_thirty_days_and_an_editor_for_longer() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = app.create_action(&incident, json!({"owner_email": OWNER})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let owner = app.token(OWNER, &[]);
+    let in_days = |days: i64| (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string();
+
+    let month = json!({"snoozed_until": in_days(29)});
+    assert_eq!(app.request_as(Some(&owner), Method::PATCH, &path, Some(&month)).await.status(), 200);
+    let for_ever = json!({"snoozed_until": "9999-12-31"});
+    let refused = app.request_as(Some(&owner), Method::PATCH, &path, Some(&for_ever)).await;
+    let problem = assert_problem(refused, 403, "forbidden").await;
+    assert!(problem["detail"].as_str().unwrap().contains("at most 30 days"), "{problem}");
+    let current: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(current["snoozed_until"], in_days(29).as_str(), "the refused snooze changed nothing");
+    assert_eq!(app.request(Method::PATCH, &path, Some(&json!({"snoozed_until": in_days(90)}))).await.status(), 200);
+}
