@@ -405,27 +405,13 @@ pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) 
 
                 let after = page.after.as_ref().map(|cursor| (cursor.key, cursor.id.to_string()));
                 let query = match (page.sort, after) {
-                    (ActionSort::CreatedAt, after) => {
-                        keyset!(query, actions::created_at, actions::id, asc, time_key(after)?)
-                    }
-                    (ActionSort::CreatedAtDesc, after) => {
-                        keyset!(query, actions::created_at, actions::id, desc, time_key(after)?)
-                    }
-                    (ActionSort::UpdatedAt, after) => {
-                        keyset!(query, actions::updated_at, actions::id, asc, time_key(after)?)
-                    }
-                    (ActionSort::UpdatedAtDesc, after) => {
-                        keyset!(query, actions::updated_at, actions::id, desc, time_key(after)?)
-                    }
-                    (ActionSort::DueDate, after) => {
-                        keyset!(query, actions::due_date, actions::id, asc, date_key(after)?)
-                    }
-                    (ActionSort::DueDateDesc, after) => {
-                        keyset!(query, actions::due_date, actions::id, desc, date_key(after)?)
-                    }
-                    (ActionSort::Priority, after) => {
-                        keyset!(query, actions::priority, actions::id, asc, rank_key(after)?)
-                    }
+                    (ActionSort::CreatedAt, after) => keyset!(query, actions.created_at: Timestamp, asc, time_key(after)?),
+                    (ActionSort::CreatedAtDesc, after) => keyset!(query, actions.created_at: Timestamp, desc, time_key(after)?),
+                    (ActionSort::UpdatedAt, after) => keyset!(query, actions.updated_at: Timestamp, asc, time_key(after)?),
+                    (ActionSort::UpdatedAtDesc, after) => keyset!(query, actions.updated_at: Timestamp, desc, time_key(after)?),
+                    (ActionSort::DueDate, after) => keyset!(query, actions.due_date: Date, asc, date_key(after)?),
+                    (ActionSort::DueDateDesc, after) => keyset!(query, actions.due_date: Date, desc, date_key(after)?),
+                    (ActionSort::Priority, after) => keyset!(query, actions.priority: SmallInt, asc, rank_key(after)?),
                 };
                 query.limit(page.limit + 1).load::<Detailed>($conn)?
             }};

@@ -137,10 +137,10 @@ pub async fn list(
             None => None,
         };
         let query = match page.sort {
-            IncidentSort::CreatedAt => keyset!(query, incidents::created_at, incidents::id, asc, after_time),
-            IncidentSort::CreatedAtDesc => keyset!(query, incidents::created_at, incidents::id, desc, after_time),
-            IncidentSort::UpdatedAt => keyset!(query, incidents::updated_at, incidents::id, asc, after_time),
-            IncidentSort::UpdatedAtDesc => keyset!(query, incidents::updated_at, incidents::id, desc, after_time),
+            IncidentSort::CreatedAt => keyset!(query, incidents.created_at: Timestamp, asc, after_time),
+            IncidentSort::CreatedAtDesc => keyset!(query, incidents.created_at: Timestamp, desc, after_time),
+            IncidentSort::UpdatedAt => keyset!(query, incidents.updated_at: Timestamp, asc, after_time),
+            IncidentSort::UpdatedAtDesc => keyset!(query, incidents.updated_at: Timestamp, desc, after_time),
         };
         let rows: Vec<IncidentRow> = query.limit(page.limit + 1).load(conn)?;
         let items = with_reviews(conn, rows)?;

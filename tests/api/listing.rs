@@ -135,6 +135,11 @@ async fn each_sort_orders_the_list_with_ties_broken_by_id() {
     // Sorting by priority pages through ties (ACT-1 and ACT-6 are both high) without losing one.
     let walked = app.walk("/api/v1/actions?sort=priority&limit=2").await;
     assert_eq!(keys(&walked), ["ACT-2", "ACT-1", "ACT-6", "ACT-4", "ACT-5", "ACT-3"]);
+    // Every sort, either way, one item a page: the cursor resumes exactly after the last item.
+    for sort in ["due_date", "-due_date", "priority", "created_at", "-created_at", "updated_at", "-updated_at"] {
+        let walked = app.walk(&format!("/api/v1/actions?sort={sort}&limit=1")).await;
+        assert_eq!(keys(&walked), list_keys(&app, &format!("sort={sort}")).await, "sort={sort}");
+    }
 }
 
 #[tokio::test]
