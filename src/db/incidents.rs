@@ -104,6 +104,17 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
                 "the incident still has {action_count} corrective action(s); delete or move them first"
             )));
         }
+        // Its reviews and timeline entries go with it (ON DELETE CASCADE). Each gets its own `deleted`
+        // event, as when deleted one by one, so their history says where they went.
+        for review in super::reviews::of_incident(conn, id)? {
+            let changes = Changes::deleted(review.audit_snapshot());
+            events::record(conn, &Event::new(&context, EntityType::Review, review.id, EventKind::Deleted, changes))?;
+        }
+        for entry in super::timeline::of_incident(conn, id)? {
+            let changes = Changes::deleted(entry.audit_snapshot());
+            let event = Event::new(&context, EntityType::TimelineEntry, entry.id, EventKind::Deleted, changes);
+            events::record(conn, &event)?;
+        }
         diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(conn)?;
         let changes = Changes::deleted(current.audit_snapshot());
         events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Deleted, changes))?;

@@ -157,3 +157,23 @@ async fn incidents_have_a_history_too() {
     let feed: Value = app.get(&format!("/api/v1/events?entity_id={}", id(&incident))).await.json().await.unwrap();
     assert_eq!(feed["items"][2]["kind"], "deleted");
 }
+
+/// An incident's reviews and timeline entries go when it is deleted; each one's history says so.
+#[tokio::test]
+async fn deleting_an_incident_records_the_deletion_of_its_reviews_and_timeline() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let review = id(&app.create_review(&incident, json!({})).await);
+    let entry = id(&app.create_timeline_entry(&incident, json!({"description": "Alert fired"})).await);
+    assert_eq!(app.delete(&format!("/api/v1/incidents/{incident}")).await.status(), 204);
+
+    for (what, entity) in [("review", &review), ("timeline entry", &entry)] {
+        let feed: Value = app.get(&format!("/api/v1/events?entity_id={entity}")).await.json().await.unwrap();
+        let items = feed["items"].as_array().unwrap();
+        let kinds: Vec<&str> = items.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["created", "deleted"], "{what}");
+        assert!(items[1]["changes"].as_object().is_some_and(|c| !c.is_empty()), "what it was: {feed}");
+    }
+    let entry_deleted: Value = app.get(&format!("/api/v1/events?entity_id={entry}")).await.json().await.unwrap();
+    assert_eq!(entry_deleted["items"][1]["changes"]["description"]["old"], "Alert fired");
+}
