@@ -4,6 +4,7 @@
 //! lease ran out cannot undo what the sender that took the row over recorded.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use uuid::Uuid;
@@ -138,19 +139,24 @@ pub async fn claim(
 ) -> Result<Vec<Claimed>, StoreError> {
     db.write(move |conn| {
         // The same statement on both backends, but PostgreSQL replicas must skip rows another one has
-        // locked; SQLite's single writer needs no such clause.
+        // locked; SQLite's single writer needs no such clause. Claims on PostgreSQL take turns: the
+        // daily cap counts what other senders are sending, which a concurrent claim's uncommitted rows
+        // would hide, and a claim takes milliseconds.
         let claimed = match conn {
-            DbConnection::Postgres(pg) => diesel::sql_query(
-                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_until = $1 \
-                 WHERE id IN (SELECT id FROM deliveries \
-                   WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until < $2) \
-                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, recipient, subject, text_body, html_body, message_id, attempts",
-            )
-            .bind::<Timestamp, _>(to_column(lease_until))
-            .bind::<Timestamp, _>(to_column(now))
-            .bind::<BigInt, _>(limit)
-            .load(pg)?,
+            DbConnection::Postgres(pg) => {
+                pg.batch_execute("SELECT pg_advisory_xact_lock(7401512203)")?;
+                diesel::sql_query(
+                    "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_until = $1 \
+                     WHERE id IN (SELECT id FROM deliveries \
+                       WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until < $2) \
+                       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                     RETURNING id, recipient, subject, text_body, html_body, message_id, attempts",
+                )
+                .bind::<Timestamp, _>(to_column(lease_until))
+                .bind::<Timestamp, _>(to_column(now))
+                .bind::<BigInt, _>(limit)
+                .load(pg)?
+            }
             DbConnection::Sqlite(sqlite) => diesel::sql_query(
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_until = ?1 \
                  WHERE id IN (SELECT id FROM deliveries \
