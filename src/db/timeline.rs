@@ -21,6 +21,8 @@ pub async fn create(
         if !incident_exists(conn, incident_id)? {
             return Err(StoreError::NotFound);
         }
+        // Concurrent additions to one incident take turns, so none counts past the others to the limit.
+        super::lock_row(conn, "incidents", "id", &incident_id.to_string())?;
         let count: i64 = timeline_entries::table
             .filter(timeline_entries::incident_id.eq(incident_id.to_string()))
             .count()

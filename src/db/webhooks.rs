@@ -65,6 +65,10 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<Webhook, StoreError> {
     db.write(move |conn| {
+        // Concurrent subscriptions take turns on PostgreSQL, so none counts past the others to the limit.
+        if let DbConnection::Postgres(pg) = conn {
+            diesel::connection::SimpleConnection::batch_execute(pg, "SELECT pg_advisory_xact_lock(7401512204)")?;
+        }
         let count: i64 = webhooks::table.count().get_result(conn)?;
         if count >= MAX_WEBHOOKS {
             return Err(StoreError::Conflict(format!("there are already {MAX_WEBHOOKS} webhooks; delete one first")));

@@ -152,3 +152,28 @@ async fn a_review_moved_back_to_scheduled_is_no_longer_held() {
     let again: Value = response.json().await.unwrap();
     assert_eq!((again["status"].as_str(), &again["held_at"]), (Some("scheduled"), &Value::Null));
 }
+
+/// The last free place among an incident's 50 reviews, asked for by ten requests at once, goes to one.
+#[tokio::test]
+async fn concurrent_reviews_do_not_pass_the_limit_of_fifty() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    for _ in 0..49 {
+        app.create_review(&incident, json!({})).await;
+    }
+    let path = format!("/api/v1/incidents/{incident}/reviews");
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            let request = app.builder(Method::POST, &path).json(&json!({"facilitator_email": "f@example.com"}));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
+    let reviews: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(reviews["items"].as_array().map(Vec::len), Some(50));
+}
