@@ -7,7 +7,8 @@ use super::{Report, ReportAnswer, ReportDuration};
 
 /// Backslash-escapes what Markdown could read as markup (CommonMark allows a backslash before any ASCII
 /// punctuation): emphasis, code, links, HTML and table pipes anywhere, list and heading markers where a
-/// line starts. Inline text also loses its line breaks, which would end a table row.
+/// line starts, and what GitHub's renderer turns into links by itself (the `:` of `https://`, the `.` of
+/// `www.`). Inline text also loses its line breaks, which would end a table row.
 fn inline(text: &str) -> String {
     line(&text.replace(['\r', '\n'], " "))
 }
@@ -24,8 +25,13 @@ fn line(text: &str) -> String {
     if trimmed.starts_with(['-', '+', '#', '=']) || numbered {
         out.push('\\');
     }
-    for c in text.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&') {
+    for (at, c) in text.char_indices() {
+        let autolink = match c {
+            ':' => text[at + 1..].starts_with("//"),
+            '.' => text[..at].to_ascii_lowercase().ends_with("www"),
+            _ => false,
+        };
+        if autolink || matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&') {
             out.push('\\');
         }
         out.push(c);
@@ -177,8 +183,12 @@ mod tests {
     fn markup_in_user_text_is_escaped() {
         assert_eq!(inline("<script>|x|"), "\\<script\\>\\|x\\|");
         assert_eq!(inline("a\nb"), "a b");
+        // GitHub links these by itself; escaped, cmark-gfm leaves them text.
+        assert_eq!(inline("see https://evil.example.com"), "see https\\://evil.example.com");
+        assert_eq!(inline("see WWW.evil.example.com"), "see WWW\\.evil.example.com");
+        assert_eq!(inline("at 10:30, v1.2"), "at 10:30, v1.2");
         assert_eq!(block("**bold**\nnext"), "\\*\\*bold\\*\\*  \nnext");
-        assert_eq!(inline("[link](http://x)"), "\\[link\\](http://x)");
+        assert_eq!(inline("[link](http://x)"), "\\[link\\](http\\://x)");
         assert_eq!(inline("2026-11-02 e-mail"), "2026-11-02 e-mail", "no escapes where nothing could be markup");
         assert_eq!(block("- item\n# title\n1. first"), "\\- item  \n\\# title  \n\\1. first");
     }
