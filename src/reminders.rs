@@ -156,8 +156,8 @@ impl Reminders {
         Ok(planned)
     }
 
-    fn timezone_of(&self, input: &SweepInput, email: &EmailAddress) -> Tz {
-        input.people.get(email.as_str()).and_then(|p| p.fields.timezone).unwrap_or(self.ladder.timezone)
+    fn timezone_of(&self, input: &SweepInput, email: &str) -> Tz {
+        input.people.get(email).and_then(|p| p.fields.timezone).unwrap_or(self.ladder.timezone)
     }
 
     /// One digest per recipient of this round with every reminder due for it now, not yet rendered.
@@ -165,10 +165,8 @@ impl Reminders {
         let mut digests: BTreeMap<String, Pending> = BTreeMap::new();
         for candidate in &input.actions {
             let owner = input.people.get(candidate.owner_email.as_str());
-            let timezone = self.timezone_of(input, &candidate.owner_email);
-            if !self.ladder.may_send_at(now, timezone) {
-                continue;
-            }
+            // The ladder counts the owner's days; each e-mail keeps its recipient's hours (below).
+            let timezone = self.timezone_of(input, candidate.owner_email.as_str());
             let today = self.ladder.today(now, timezone);
             if candidate.snoozed_until.is_some_and(|until| until > today) {
                 continue;
@@ -189,7 +187,9 @@ impl Reminders {
                     (_, None) if owner_gone => continue,
                     _ => (candidate.owner_email.as_str().to_owned(), true),
                 };
-                if !input.recipients.contains(&recipient) {
+                if !input.recipients.contains(&recipient)
+                    || !self.ladder.may_send_at(now, self.timezone_of(input, &recipient))
+                {
                     continue;
                 }
                 let item = self.item(candidate, today, for_owner);
@@ -209,7 +209,7 @@ impl Reminders {
             if !input.recipients.contains(recipient.as_str()) {
                 continue;
             }
-            let timezone = self.timezone_of(input, recipient);
+            let timezone = self.timezone_of(input, recipient.as_str());
             if !self.ladder.may_send_at(now, timezone) {
                 continue;
             }

@@ -502,8 +502,11 @@ where
                 .iter()
                 .filter_map(|r| Some((r.incident_id, review_sent.get(&r.incident_id)?.clone())))
                 .collect();
+            // Owners (whose day the ladder counts in) and this round's recipients (whose hours the
+            // e-mails keep): managers and the escalation contact among them.
             let mut addresses: Vec<&str> = actions.iter().map(|c| c.owner_email.as_str()).collect();
             addresses.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(EmailAddress::as_str)));
+            addresses.extend(round.iter().map(String::as_str));
             addresses.sort_unstable();
             addresses.dedup();
             let people = super::people::directory(conn, &addresses)?;

@@ -449,6 +449,33 @@ async fn owners_get_their_reminders_on_their_own_local_day() {
     assert_eq!(first_overdue["lee@example.com"], at(2026, 3, 11, 16), "{first_overdue:?}");
 }
 
+/// Kiri works in Auckland, her manager Lee in Los Angeles: the escalation about Kiri's action waits for
+/// Lee's morning, not Kiri's.
+#[tokio::test]
+async fn an_escalation_keeps_the_manager_s_hours() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    app.put_person("kiri@example.com", json!({"timezone": "Pacific/Auckland", "manager_email": "lee@example.com"}))
+        .await;
+    app.put_person("lee@example.com", json!({"timezone": "America/Los_Angeles"})).await;
+    let incident = id(&app.create_incident(json!({})).await);
+    // Due Monday 2026-03-02: eight days overdue on Tuesday the 10th, past REMINDER_ESCALATE_AFTER_DAYS.
+    app.create_action(&incident, json!({"owner_email": "kiri@example.com", "due_date": "2026-03-02"})).await;
+    let reminders = app.reminders();
+    let mut first: BTreeMap<String, chrono::DateTime<Utc>> = BTreeMap::new();
+    // Hourly from Tuesday 07:00 UTC: 20:00 in Auckland, midnight in Los Angeles.
+    for hour in 0..24 {
+        let now = at(2026, 3, 10, 7) + chrono::Duration::hours(hour);
+        reminders.sweep(now, false).await.unwrap();
+        reminders.deliver().await.unwrap();
+        for email in smtp.take() {
+            first.entry(email.to[0].clone()).or_insert(now);
+        }
+    }
+    assert_eq!(first["kiri@example.com"], at(2026, 3, 10, 7), "Kiri's evening: {first:?}");
+    assert_eq!(first["lee@example.com"], at(2026, 3, 10, 16), "09:00 PDT: {first:?}");
+}
+
 #[tokio::test]
 async fn escalations_go_to_the_manager_and_reminders_for_someone_who_left_go_to_theirs() {
     let smtp = SmtpServer::start();
