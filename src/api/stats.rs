@@ -158,8 +158,7 @@ pub async fn get(
     }
     let today = state.today();
     let store = |e| ApiError::from_store(e, String::new);
-    let a = db::stats::actions(&state.db, filter.clone(), today).await.map_err(store)?;
-    let i = db::stats::incidents(&state.db, filter).await.map_err(store)?;
+    let (a, i) = db::stats::snapshot(&state.db, filter, today).await.map_err(store)?;
     let mut by_status: BTreeMap<String, i64> =
         ActionStatus::VARIANTS.iter().map(|s| (<&str>::from(*s).to_owned(), 0)).collect();
     by_status.extend(a.by_status);

@@ -223,6 +223,16 @@ impl Db {
         .await
     }
 
+    /// Runs `work` with a pooled connection in one read-only transaction, so that several statements
+    /// answer for the same moment (figures that must add up, under concurrent writes).
+    pub async fn read_snapshot<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(move |conn| snapshot_transaction(conn, work)).await
+    }
+
     /// True when the database answers a trivial query.
     pub async fn is_ready(&self) -> bool {
         self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await.is_ok()
@@ -257,6 +267,30 @@ fn write_transaction<T>(
         DbConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?,
         DbConnection::Postgres(pg) => AnsiTransactionManager::begin_transaction(pg)?,
     }
+    finish_transaction(conn, work)
+}
+
+/// A read-only transaction whose statements all see one moment: REPEATABLE READ on PostgreSQL; on
+/// SQLite a read transaction, whose snapshot (WAL) is taken at its first read.
+fn snapshot_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match conn {
+        DbConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN DEFERRED")?,
+        DbConnection::Postgres(pg) => AnsiTransactionManager::begin_transaction_sql(
+            pg,
+            "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+    }
+    finish_transaction(conn, work)
+}
+
+/// Runs `work` in the transaction just begun, and commits it, or rolls it back on an error.
+fn finish_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     match work(conn) {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;

@@ -109,15 +109,22 @@ impl StatsFilter {
 
 /// The numbers for every action come from the tallies (see `db::tallies`) once they are built; a filter
 /// narrows to rows found by index (an incident's or an owner's actions), counted directly.
+///
+/// The action and incident figures are read in one snapshot, so under concurrent writes they still add
+/// up (the total to its parts, the actions to their incidents).
 #[tracing::instrument(skip(db))]
-pub async fn actions(db: &Db, filter: StatsFilter, today: NaiveDate) -> Result<ActionTotals, StoreError> {
-    db.run(move |conn| {
-        if filter.is_everything()
-            && let Some(totals) = from_tallies(conn, today)?
-        {
-            return Ok(totals);
-        }
-        counted(conn, &filter, today)
+pub async fn snapshot(
+    db: &Db,
+    filter: StatsFilter,
+    today: NaiveDate,
+) -> Result<(ActionTotals, IncidentTotals), StoreError> {
+    db.read_snapshot(move |conn| {
+        let tallied = if filter.is_everything() { from_tallies(conn, today)? } else { None };
+        let actions = match tallied {
+            Some(totals) => totals,
+            None => counted(conn, &filter, today)?,
+        };
+        Ok((actions, incidents(conn, &filter)?))
     })
     .await
 }
@@ -301,59 +308,55 @@ fn counted(conn: &mut DbConnection, filter: &StatsFilter, today: NaiveDate) -> R
     })
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn incidents(db: &Db, filter: StatsFilter) -> Result<IncidentTotals, StoreError> {
-    db.run(move |conn| {
-        macro_rules! narrowed_incidents {
-            ($query:expr) => {{
-                let mut query = $query;
-                if let Some(id) = filter.incident_id {
-                    query = query.filter(incidents::id.eq(id.to_string()));
-                }
-                if let Some(since) = filter.since {
-                    query = query.filter(incidents::created_at.ge(to_column(since)));
-                }
-                query
-            }};
-        }
-        let base = || narrowed_incidents!(incidents::table.into_boxed::<Backend>());
-        let total: i64 = base().count().get_result(conn)?;
-        let month = match conn {
-            DbConnection::Postgres(_) => "to_char(resolved_at, 'YYYY-MM')",
-            DbConnection::Sqlite(_) => "strftime('%Y-%m', resolved_at)",
-        };
-        let mut resolved_per_month: Vec<(String, i64)> = narrowed_incidents!(
-            incidents::table
-                .group_by(sql::<Text>(month))
-                .select((sql::<Text>(month), sql::<BigInt>("COUNT(*)")))
-                .into_boxed::<Backend>()
-        )
-        .filter(incidents::resolved_at.is_not_null())
-        .order(sql::<Text>(month).desc())
-        .limit(12)
-        .load(conn)?;
-        resolved_per_month.reverse();
-        let median = |conn: &mut DbConnection, to: &str| -> Result<Option<f64>, StoreError> {
-            let seconds = seconds_between(conn, "detected_at", to);
-            let present = format!("detected_at IS NOT NULL AND {to} IS NOT NULL AND {to} >= detected_at");
-            let n: i64 = base().filter(sql::<diesel::sql_types::Bool>(&present)).count().get_result(conn)?;
-            if n == 0 {
-                return Ok(None);
+fn incidents(conn: &mut DbConnection, filter: &StatsFilter) -> Result<IncidentTotals, StoreError> {
+    macro_rules! narrowed_incidents {
+        ($query:expr) => {{
+            let mut query = $query;
+            if let Some(id) = filter.incident_id {
+                query = query.filter(incidents::id.eq(id.to_string()));
             }
-            Ok(base()
-                .filter(sql::<diesel::sql_types::Bool>(&present))
-                .select(sql::<Nullable<Double>>(&seconds))
-                .order(sql::<Double>(&seconds).asc())
-                .offset((n - 1) / 2)
-                .first(conn)
-                .optional()?
-                .flatten())
-        };
-        let median_seconds_to_contain = median(conn, "contained_at")?;
-        let median_seconds_to_resolve = median(conn, "resolved_at")?;
-        Ok(IncidentTotals { total, resolved_per_month, median_seconds_to_contain, median_seconds_to_resolve })
-    })
-    .await
+            if let Some(since) = filter.since {
+                query = query.filter(incidents::created_at.ge(to_column(since)));
+            }
+            query
+        }};
+    }
+    let base = || narrowed_incidents!(incidents::table.into_boxed::<Backend>());
+    let total: i64 = base().count().get_result(conn)?;
+    let month = match conn {
+        DbConnection::Postgres(_) => "to_char(resolved_at, 'YYYY-MM')",
+        DbConnection::Sqlite(_) => "strftime('%Y-%m', resolved_at)",
+    };
+    let mut resolved_per_month: Vec<(String, i64)> = narrowed_incidents!(
+        incidents::table
+            .group_by(sql::<Text>(month))
+            .select((sql::<Text>(month), sql::<BigInt>("COUNT(*)")))
+            .into_boxed::<Backend>()
+    )
+    .filter(incidents::resolved_at.is_not_null())
+    .order(sql::<Text>(month).desc())
+    .limit(12)
+    .load(conn)?;
+    resolved_per_month.reverse();
+    let median = |conn: &mut DbConnection, to: &str| -> Result<Option<f64>, StoreError> {
+        let seconds = seconds_between(conn, "detected_at", to);
+        let present = format!("detected_at IS NOT NULL AND {to} IS NOT NULL AND {to} >= detected_at");
+        let n: i64 = base().filter(sql::<diesel::sql_types::Bool>(&present)).count().get_result(conn)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(base()
+            .filter(sql::<diesel::sql_types::Bool>(&present))
+            .select(sql::<Nullable<Double>>(&seconds))
+            .order(sql::<Double>(&seconds).asc())
+            .offset((n - 1) / 2)
+            .first(conn)
+            .optional()?
+            .flatten())
+    };
+    let median_seconds_to_contain = median(conn, "contained_at")?;
+    let median_seconds_to_resolve = median(conn, "resolved_at")?;
+    Ok(IncidentTotals { total, resolved_per_month, median_seconds_to_contain, median_seconds_to_resolve })
 }
 
 /// What the Prometheus gauges show.
