@@ -85,7 +85,7 @@ struct TokenArgs {
 }
 
 fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    action_tracker::domain::time::parse_instant_text("--as-of", raw).map_err(|e| e.message)
+    action_tracker::domain::reminder::parse_sweep_time("--as-of", raw).map_err(|e| e.message)
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {

@@ -19,7 +19,7 @@ use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::listing::{ActionFilter, ActionSort, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
-use crate::domain::time::{parse_calendar_date, parse_calendar_date_text, parse_instant_text};
+use crate::domain::time::{parse_calendar_date_text, parse_instant_text};
 use crate::domain::{FieldError, FieldErrors, Patch};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -209,8 +209,9 @@ pub struct CreateActionRequest {
     pub owner_name: Option<String>,
     #[schema(max_length = 200)]
     pub team: Option<String>,
-    /// Between 2000-01-01 and 2199-12-31.
-    pub due_date: NaiveDate,
+    /// `YYYY-MM-DD`, between 2000-01-01 and 2199-12-31.
+    #[schema(value_type = NaiveDate)]
+    pub due_date: String,
     /// Defaults to `medium`.
     pub priority: Option<Priority>,
     /// Defaults to `other`.
@@ -223,7 +224,8 @@ pub struct CreateActionRequest {
     #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
     /// No reminders until this date.
-    pub snoozed_until: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub snoozed_until: Option<String>,
     /// Tickets in other systems to link (at most 10); a ticket linked to another action is a 409.
     #[schema(max_items = 10)]
     pub external_refs: Option<Vec<ExternalRefBody>>,
@@ -260,7 +262,7 @@ pub struct UpdateActionRequest {
     pub team: Patch<String>,
     #[serde(default)]
     #[schema(value_type = NaiveDate)]
-    pub due_date: Patch<NaiveDate>,
+    pub due_date: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Priority)]
     pub priority: Patch<Priority>,
@@ -281,7 +283,7 @@ pub struct UpdateActionRequest {
     /// up to 30 days ahead (403 beyond), editors further.
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
-    pub snoozed_until: Patch<NaiveDate>,
+    pub snoozed_until: Patch<String>,
     /// Replaces all links to tickets; `null` or `[]` removes them.
     #[serde(default)]
     #[schema(value_type = Option<Vec<ExternalRefBody>>, max_items = 10)]
@@ -307,10 +309,10 @@ impl CreateActionRequest {
         let owner_email = errors.take(EmailAddress::parse("owner_email", &self.owner_email));
         let owner_name = errors.take(ShortText::parse_optional("owner_name", self.owner_name.as_deref()));
         let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
-        let due_date = errors.take(parse_due_date("due_date", self.due_date));
+        let due_date = errors.take(parse_due_date("due_date", &self.due_date));
         let resolution = errors.take(LongText::parse_optional("resolution", self.resolution.as_deref()));
         let snoozed_until =
-            errors.take(self.snoozed_until.map(|d| parse_calendar_date("snoozed_until", d)).transpose());
+            errors.take(self.snoozed_until.as_deref().map(|d| parse_calendar_date_text("snoozed_until", d)).transpose());
         let tags = errors.take_all(Tags::parse("tags", self.tags.as_deref().unwrap_or_default()));
         let external_refs =
             errors.take_all(parse_refs("external_refs", self.external_refs.as_deref().unwrap_or_default()));
@@ -346,7 +348,7 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
         let owner_email = required("owner_email", body.owner_email)
             .and_then(|e| e.map(|e| EmailAddress::parse("owner_email", &e)).transpose());
         let due_date =
-            required("due_date", body.due_date).and_then(|d| d.map(|d| parse_due_date("due_date", d)).transpose());
+            required("due_date", body.due_date).and_then(|d| d.map(|d| parse_due_date("due_date", &d)).transpose());
         let raw_tags = match body.tags {
             Patch::Absent => None,
             Patch::Null => Some(Vec::new()),
@@ -379,7 +381,7 @@ impl TryFrom<UpdateActionRequest> for ActionPatch {
             tags,
             external_refs,
             snoozed_until: errors
-                .take(body.snoozed_until.try_map(|d| parse_calendar_date("snoozed_until", d)))
+                .take(body.snoozed_until.try_map(|d| parse_calendar_date_text("snoozed_until", &d)))
                 .unwrap_or_default(),
             due_date_change_reason: errors
                 .take(
@@ -613,7 +615,7 @@ pub async fn create_for_incident(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let incident_id = id.into_inner();
-    let fields = body.0.into_fields(Some(incident_id))?;
+    let fields = body.parse(|body| body.into_fields(Some(incident_id)))?;
     create_action(&state, &req, &principal, fields, || {
         ApiError::NotFound(format!("no incident with id {incident_id} exists"))
     })
@@ -673,7 +675,7 @@ pub async fn create(
     body: ApiJson<CreateActionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
-    let fields = body.0.into_fields(None)?;
+    let fields = body.parse(|body| body.into_fields(None))?;
     create_action(&state, &req, &principal, fields, || {
         ApiError::invalid("incident_id", "no incident with this id exists")
     })
@@ -766,7 +768,7 @@ pub async fn update(
     body: ApiJson<UpdateActionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let patch = ActionPatch::try_from(body.0)?;
+    let patch = body.parse(ActionPatch::try_from)?;
     let current = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     let owner = access::update_action(&principal, &current, &patch, state.today())?;
     let guard = db::Guard { if_match: if_match_versions(&req), owner };
@@ -837,7 +839,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let id = id.into_inner();
-    let evidence = LongText::parse("evidence", &body.0.evidence)?;
+    let evidence = body.parse(|body| LongText::parse("evidence", &body.evidence))?;
     let action = db::actions::verify(
         &state.db,
         id,
@@ -874,7 +876,8 @@ pub struct UpsertActionRequest {
     pub owner_name: Option<String>,
     #[schema(max_length = 200)]
     pub team: Option<String>,
-    pub due_date: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub due_date: Option<String>,
     pub priority: Option<Priority>,
     pub category: Option<ActionCategory>,
     pub status: Option<ActionStatus>,
@@ -882,7 +885,8 @@ pub struct UpsertActionRequest {
     pub resolution: Option<String>,
     #[schema(max_items = 20)]
     pub tags: Option<Vec<String>>,
-    pub snoozed_until: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub snoozed_until: Option<String>,
     /// The ticket's own URL, kept on the link.
     #[schema(
         max_length = 2000,
@@ -985,23 +989,27 @@ pub async fn upsert_by_ref(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let (system, key) = path.into_inner();
-    let mut errors = FieldErrors::new();
-    let system = errors.take(System::parse("system", &system));
-    let key = errors.take(Key::parse("key", &key));
-    let url = errors
-        .take(body.0.url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| HttpUrl::parse("url", u)).transpose());
-    let patch = errors.take_all(body.0.patch());
-    errors.into_result()?;
-    let (Some(system), Some(key), Some(url), Some(patch)) = (system, key, url, patch) else {
+    let (link, patch, new_action) = body.parse(|body| {
+        let mut errors = FieldErrors::new();
+        let system = errors.take(System::parse("system", &system));
+        let key = errors.take(Key::parse("key", &key));
+        let url = errors
+            .take(body.url.as_deref().filter(|u| !u.trim().is_empty()).map(|u| HttpUrl::parse("url", u)).transpose());
+        let patch = errors.take_all(body.patch());
+        let link = || Some(ExternalRef { system: system?, key: key?, url: url? });
+        let link = errors.check(link())?;
+        // Errors of the whole action matter only if none is linked yet; the store decides.
+        Ok::<_, FieldErrors>((link, patch, body.create()))
+    })?;
+    let Some(patch) = patch else {
         return Err(ApiError::Internal("parsed values missing without errors".into()));
     };
-    let link = ExternalRef { system, key, url };
     let if_match = if_match_versions(&req);
     let (action, created) = db::actions::upsert_by_ref(
         &state.db,
         link,
         if_match,
-        body.0.create(),
+        new_action,
         patch,
         access::change_context(&principal),
     )

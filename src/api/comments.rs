@@ -101,7 +101,7 @@ pub async fn create(
     let id = id.into_inner();
     let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     access::comment_on_action(&principal, &action)?;
-    let text = LongText::parse("text", &body.0.text)?;
+    let text = body.parse(|body| LongText::parse("text", &body.text))?;
     let comment = db::comments::create(&state.db, id, text, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;

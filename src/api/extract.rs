@@ -10,15 +10,44 @@ use actix_web::http::header;
 use actix_web::web::{Bytes, PathConfig, PayloadConfig, QueryConfig};
 use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
 
 use super::error::ApiError;
+use crate::domain::{FieldError, FieldErrors};
 
 /// Largest request body accepted (1 MiB); larger ones are answered 413 without being read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON request body. Accepts `application/json`, `application/merge-patch+json` and other `+json`
 /// types; unknown members are refused by the target types themselves (`deny_unknown_fields`).
-pub struct ApiJson<T>(pub T);
+///
+/// Members whose JSON cannot be read as their type (`"due_date": 5`, an unknown member) are collected
+/// rather than ending the reading, and the body is reachable only through [`ApiJson::parse`], which adds
+/// them to what the conversion into domain types finds: a client learns about every bad field at once.
+pub struct ApiJson<T> {
+    body: T,
+    unreadable: FieldErrors,
+}
+
+impl<T> ApiJson<T> {
+    /// The body as domain values, or every field error: the unreadable members and the conversion's.
+    /// An unreadable member was left out of the body, so the conversion may also find it missing; it
+    /// is reported once, as unreadable.
+    pub fn parse<U, E: Into<FieldErrors>>(self, convert: impl FnOnce(T) -> Result<U, E>) -> Result<U, ApiError> {
+        let mut errors = self.unreadable;
+        match convert(self.body) {
+            Ok(value) if errors.is_empty() => return Ok(value),
+            Ok(_) => {}
+            Err(found) => {
+                let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+                for error in found.into().iter().filter(|e| !reported.contains(&e.field)) {
+                    errors.push(error.clone());
+                }
+            }
+        }
+        Err(ApiError::Validation(errors))
+    }
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
@@ -54,7 +83,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
                 _ => ApiError::BadRequest("the request body could not be read".into()),
             })?;
-            parse_json(&bytes).map(ApiJson)
+            let (body, unreadable) = parse_json(&bytes)?;
+            Ok(ApiJson { body, unreadable })
         })
     }
 }
@@ -75,32 +105,92 @@ where
     serde_json::from_value(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
 }
 
-/// Syntax errors are the client's malformed JSON (400); well-formed JSON of the wrong shape names the
-/// field at fault (422).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Syntax errors are the client's malformed JSON (400). Well-formed JSON of the wrong shape is read
+/// again member by member: each member that cannot be read as its type is named with serde's reason and
+/// left out, until the rest reads (the body, with the errors for [`ApiJson::parse`] to report) or a
+/// member that is required is missing (422 with every error found so far).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, FieldErrors), ApiError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|first| *first == b'[') {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let message = strip_position(&inner.to_string());
-                // A missing member is reported at its parent; name the member itself.
-                let missing = message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
-                let field = match (missing, path.as_str()) {
-                    (Some(member), ".") => member.to_owned(),
-                    (Some(member), parent) => format!("{parent}.{member}"),
-                    (None, ".") => "body".to_owned(),
-                    (None, _) => path,
-                };
-                ApiError::invalid(&field, message)
-            }
-            _ => ApiError::BadRequest(format!("the request body is not valid JSON: {inner}")),
+    let first = match serde_path_to_error::deserialize(deserializer) {
+        Ok(body) => return Ok((body, FieldErrors::new())),
+        Err(error) if error.inner().classify() == serde_json::error::Category::Data => error,
+        Err(error) => {
+            return Err(ApiError::BadRequest(format!("the request body is not valid JSON: {}", error.into_inner())));
         }
-    })
+    };
+    let mut errors = FieldErrors::new();
+    // Read from the document again, so the errors come in one order; what only the text shows (a member
+    // given twice, which the document keeps once) is the first error alone.
+    let reread = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|value| serde_path_to_error::deserialize::<_, T>(&value).err().map(|error| (value, error)));
+    let Some((mut value, mut error)) = reread else {
+        errors.push(member_error(&first).0);
+        return Err(ApiError::Validation(errors));
+    };
+    let mut left_out: Vec<String> = Vec::new();
+    // Each round leaves out one member, so a body cannot hold more rounds than it has members.
+    for _ in 0..MAX_UNREADABLE_MEMBERS {
+        let (found, member) = member_error(&error);
+        let missing_because_left_out = left_out.contains(&found.field);
+        if !missing_because_left_out {
+            errors.push(found.clone());
+        }
+        let Some(member) = member.filter(|_| !missing_because_left_out) else { break };
+        if !leave_out(&mut value, &member) {
+            break;
+        }
+        left_out.push(found.field);
+        match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(body) => return Ok((body, errors)),
+            Err(next) => error = next,
+        }
+    }
+    Err(ApiError::Validation(errors))
+}
+
+/// More unreadable members than this are not looked for: the client has enough to fix.
+const MAX_UNREADABLE_MEMBERS: usize = 50;
+
+/// The field error a serde error stands for, and the object member to leave out to read on: the member
+/// at fault, or the one holding the list whose item is (its other items' positions must not shift). A
+/// missing member has nothing to leave out.
+fn member_error(error: &serde_path_to_error::Error<serde_json::Error>) -> (FieldError, Option<Vec<Segment>>) {
+    let path = error.path().to_string();
+    let message = strip_position(&error.inner().to_string());
+    // A missing member is reported at its parent; name the member itself.
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
+    let field = match (missing, path.as_str()) {
+        (Some(member), ".") => member.to_owned(),
+        (Some(member), parent) => format!("{parent}.{member}"),
+        (None, ".") => "body".to_owned(),
+        (None, _) => path,
+    };
+    let mut segments: Vec<Segment> = error.path().iter().cloned().collect();
+    while matches!(segments.last(), Some(Segment::Seq { .. })) {
+        segments.pop();
+    }
+    let member = (missing.is_none() && matches!(segments.last(), Some(Segment::Map { .. }))).then_some(segments);
+    (FieldError::new(field, message), member)
+}
+
+/// Removes the member at `path` (ending in an object key); false when the path leads nowhere.
+fn leave_out(value: &mut serde_json::Value, path: &[Segment]) -> bool {
+    let Some((Segment::Map { key }, parents)) = path.split_last() else { return false };
+    let mut node = value;
+    for segment in parents {
+        let next = match segment {
+            Segment::Map { key } => node.get_mut(key.as_str()),
+            Segment::Seq { index } => node.get_mut(*index),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        };
+        let Some(next) = next else { return false };
+        node = next;
+    }
+    node.as_object_mut().and_then(|object| object.remove(key)).is_some()
 }
 
 // serde_json appends " at line 1 column 42" to data errors; the field path already says where.
@@ -214,8 +304,50 @@ mod tests {
         }
         match parse_json::<Body>(br#"{"title": 5}"#) {
             Err(ApiError::Validation(errors)) => assert_eq!(errors.iter().next().unwrap().field, "title"),
-            other => panic!("{other:?}"),
+            other => panic!("{:?}", other.map(|(_, errors)| errors)),
         }
         assert!(matches!(parse_json::<Body>(b"{\"title\":"), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn every_unreadable_member_is_named_and_the_rest_is_read() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Item {
+            name: String,
+            count: Option<u32>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Body {
+            title: String,
+            priority: Option<u8>,
+            tags: Option<Vec<String>>,
+            items: Vec<Item>,
+        }
+        let fields = |errors: &FieldErrors| errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>();
+        let body = br#"{"title": "t", "priority": "high", "tags": ["a", 5], "id": 1,
+                        "items": [{"name": "x"}, {"name": "y", "count": -1}]}"#;
+        let (read, unreadable) = parse_json::<Body>(body).unwrap();
+        let mut named = fields(&unreadable);
+        named.sort();
+        assert_eq!(named, ["id", "items[1].count", "priority", "tags[1]"]);
+        assert_eq!((read.title.as_str(), read.priority, read.tags, read.items.len()), ("t", None, None, 2));
+
+        // A required member that cannot be read ends the reading, with every error found until then.
+        match parse_json::<Body>(br#"{"title": 5, "priority": "high", "items": []}"#) {
+            Err(ApiError::Validation(errors)) => {
+                let mut named = fields(&errors);
+                named.sort();
+                assert_eq!(named, ["priority", "title"]);
+            }
+            other => panic!("{:?}", other.map(|(_, errors)| errors)),
+        }
+        match parse_json::<Body>(br#"{"priority": 300}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(fields(&errors), ["priority", "title"]),
+            other => panic!("{:?}", other.map(|(_, errors)| errors)),
+        }
     }
 }

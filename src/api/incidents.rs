@@ -15,7 +15,7 @@ use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentS
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
-use crate::domain::time::parse_instant;
+use crate::domain::time::parse_instant_text;
 use crate::domain::{FieldErrors, Patch};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,9 +110,12 @@ pub struct CreateIncidentRequest {
     pub category: Option<String>,
     /// Defaults to `open`.
     pub status: Option<IncidentStatus>,
-    pub detected_at: Option<DateTime<Utc>>,
-    pub contained_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub detected_at: Option<String>,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub contained_at: Option<String>,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub resolved_at: Option<String>,
     #[schema(max_length = 200)]
     pub discovered_by: Option<String>,
 }
@@ -142,13 +145,13 @@ pub struct UpdateIncidentRequest {
     pub status: Patch<IncidentStatus>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub detected_at: Patch<DateTime<Utc>>,
+    pub detected_at: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub contained_at: Patch<DateTime<Utc>>,
+    pub contained_at: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub resolved_at: Patch<DateTime<Utc>>,
+    pub resolved_at: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub discovered_by: Patch<String>,
@@ -175,10 +178,10 @@ impl TryFrom<CreateIncidentRequest> for IncidentFields {
         let category = errors.take(ShortText::parse_optional("category", body.category.as_deref()));
         let discovered_by = errors.take(ShortText::parse_optional("discovered_by", body.discovered_by.as_deref()));
         let mut instant =
-            |field: &str, time: Option<DateTime<Utc>>| errors.take(time.map(|t| parse_instant(field, t)).transpose());
-        let detected_at = instant("detected_at", body.detected_at);
-        let contained_at = instant("contained_at", body.contained_at);
-        let resolved_at = instant("resolved_at", body.resolved_at);
+            |field: &str, time: Option<&str>| errors.take(time.map(|t| parse_instant_text(field, t)).transpose());
+        let detected_at = instant("detected_at", body.detected_at.as_deref());
+        let contained_at = instant("contained_at", body.contained_at.as_deref());
+        let resolved_at = instant("resolved_at", body.resolved_at.as_deref());
         let fields = || {
             Some(IncidentFields {
                 reference: reference?,
@@ -211,11 +214,11 @@ impl TryFrom<UpdateIncidentRequest> for IncidentPatch {
             severity: errors.take(required("severity", body.severity)).flatten(),
             category: errors.take(body.category.try_map(|t| ShortText::parse("category", &t))).unwrap_or_default(),
             status: errors.take(required("status", body.status)).flatten(),
-            detected_at: errors.take(body.detected_at.try_map(|t| parse_instant("detected_at", t))).unwrap_or_default(),
+            detected_at: errors.take(body.detected_at.try_map(|t| parse_instant_text("detected_at", &t))).unwrap_or_default(),
             contained_at: errors
-                .take(body.contained_at.try_map(|t| parse_instant("contained_at", t)))
+                .take(body.contained_at.try_map(|t| parse_instant_text("contained_at", &t)))
                 .unwrap_or_default(),
-            resolved_at: errors.take(body.resolved_at.try_map(|t| parse_instant("resolved_at", t))).unwrap_or_default(),
+            resolved_at: errors.take(body.resolved_at.try_map(|t| parse_instant_text("resolved_at", &t))).unwrap_or_default(),
             discovered_by: errors
                 .take(body.discovered_by.try_map(|t| ShortText::parse("discovered_by", &t)))
                 .unwrap_or_default(),
@@ -292,7 +295,7 @@ pub async fn create(
     body: ApiJson<CreateIncidentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
-    let fields = IncidentFields::try_from(body.0)?;
+    let fields = body.parse(IncidentFields::try_from)?;
     let incident = db::incidents::create(&state.db, fields, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || "incident".into()))?;
@@ -383,7 +386,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let id = id.into_inner();
-    let patch = IncidentPatch::try_from(body.0)?;
+    let patch = body.parse(IncidentPatch::try_from)?;
     let incident =
         db::incidents::update(&state.db, id, if_match_versions(&req), patch, access::change_context(&principal))
             .await

@@ -173,7 +173,7 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
     let email = path_email(&email)?;
-    let fields = PersonFields::try_from(body.0)?.check(&email)?;
+    let fields = body.parse(|body| PersonFields::try_from(body)?.check(&email))?;
     let put = db::people::put(&state.db, email, if_match_versions(&req), fields, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || "person".into()))?;

@@ -14,7 +14,7 @@ use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::Q
 use crate::domain::FieldError;
 use crate::domain::listing::{NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
-use crate::domain::reminder::ReminderKind;
+use crate::domain::reminder::{ReminderKind, parse_sweep_time};
 use crate::reminders::DeliveryReport;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -24,8 +24,10 @@ pub struct RunRequest {
     /// Only say what would be sent.
     #[serde(default)]
     pub dry_run: bool,
-    /// With `dry_run`: sweep as if it were this time. Real sweeps always run at the current time.
-    pub as_of: Option<DateTime<Utc>>,
+    /// With `dry_run`: sweep as if it were this time (between 2000-01-01T00:00:00Z and
+    /// 2199-12-31T23:59:59Z, the years due dates may have). Real sweeps always run at the current time.
+    #[schema(value_type = Option<DateTime<Utc>>, pattern = "^2[01][0-9]{2}-")]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -65,22 +67,22 @@ fn planned_response(planned: &Queued, dry_run: bool) -> PlannedEmailResponse {
     request_body = RunRequest,
     responses(
         (status = 200, description = "What was (or would be) sent", body = RunReport),
-        (status = 422, description = "`as_of` without `dry_run`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`as_of` without `dry_run`, or outside 2000–2199", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/reminders/run")]
 pub async fn run(state: Data, principal: Principal, body: ApiJson<RunRequest>) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
-    let RunRequest { dry_run, as_of } = body.0;
-    if as_of.is_some() && !dry_run {
-        return Err(
-            FieldError::new("as_of", "is only taken with dry_run: real reminders go out at the real time").into()
-        );
-    }
-    let as_of = match as_of {
-        Some(time) => crate::domain::time::parse_instant("as_of", time)?,
-        None => crate::domain::now(),
-    };
+    let (dry_run, as_of) = body.parse(|RunRequest { dry_run, as_of }| {
+        let as_of = match as_of {
+            Some(_) if !dry_run => {
+                Err(FieldError::new("as_of", "is only taken with dry_run: real reminders go out at the real time"))
+            }
+            Some(raw) => parse_sweep_time("as_of", &raw),
+            None => Ok(crate::domain::now()),
+        };
+        Ok::<_, FieldError>((dry_run, as_of?))
+    })?;
     let planned = state.reminders.sweep(as_of, dry_run).await.map_err(|e| ApiError::from_store(e, String::new))?;
     let delivered = if dry_run {
         None

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::actions::{ActionResponse, CreateActionRequest};
+use crate::domain::action::ActionFields;
 use super::error::{ApiError, Problem};
 use super::extract::{self, ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, Freshness, access, required, resource};
@@ -18,7 +19,7 @@ use crate::domain::review::{
     Answers, Attendee, Attendees, Question, Review, ReviewFields, ReviewPatch, ReviewStatus, with_questions,
 };
 use crate::domain::text::{LongText, ShortText};
-use crate::domain::time::parse_instant;
+use crate::domain::time::parse_instant_text;
 use crate::domain::{FieldError, FieldErrors, Patch};
 
 /// Actions one bulk request may create.
@@ -187,9 +188,11 @@ pub struct ReviewList {
 pub struct CreateReviewRequest {
     /// Defaults to `scheduled`.
     pub status: Option<ReviewStatus>,
-    pub scheduled_for: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub scheduled_for: Option<String>,
     /// Only for a held or completed review; defaults to the time of the request then.
-    pub held_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub held_at: Option<String>,
     #[schema(max_length = 254, format = Email)]
     pub facilitator_email: Option<String>,
     #[schema(max_length = 254, format = Email)]
@@ -212,10 +215,10 @@ pub struct UpdateReviewRequest {
     pub status: Patch<ReviewStatus>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub scheduled_for: Patch<DateTime<Utc>>,
+    pub scheduled_for: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<DateTime<Utc>>)]
-    pub held_at: Patch<DateTime<Utc>>,
+    pub held_at: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 254, format = Email)]
     pub facilitator_email: Patch<String>,
@@ -231,6 +234,33 @@ pub struct UpdateReviewRequest {
     pub agenda: Patch<String>,
     #[serde(default, deserialize_with = "extract::optional_object")]
     pub answers: Option<ReviewAnswersPatch>,
+}
+
+/// The actions of a bulk request as the review's: errors name their item (`actions[1].owner_email`).
+fn review_actions(items: Vec<CreateActionRequest>, review: &Review) -> Result<Vec<ActionFields>, FieldErrors> {
+    if items.is_empty() || items.len() > MAX_BULK_ACTIONS {
+        return Err(FieldError::new("actions", format!("must hold 1 to {MAX_BULK_ACTIONS} actions")).into());
+    }
+    let mut errors = FieldErrors::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let prefix = format!("actions[{index}]");
+        if item.review_id.is_some_and(|other| other != review.id) {
+            errors.push(FieldError::new(
+                format!("{prefix}.review_id"),
+                "differs from the review in the URL; leave it out",
+            ));
+            continue;
+        }
+        match item.into_fields(Some(review.incident_id)) {
+            Ok(mut fields) => {
+                fields.review_id = Some(review.id);
+                parsed.push(fields);
+            }
+            Err(item_errors) => errors.append(item_errors.prefixed(&prefix)),
+        }
+    }
+    errors.into_result().map(|()| parsed)
 }
 
 /// Corrective actions decided in the review, created together: all of them or, if any is invalid, none.
@@ -287,8 +317,8 @@ impl TryFrom<CreateReviewRequest> for ReviewFields {
         let attendees = attendees(&mut errors, body.attendees.unwrap_or_default());
         let agenda = errors.take(LongText::parse_optional("agenda", body.agenda.as_deref()));
         let answers = body.answers.unwrap_or_default().into_domain(&mut errors);
-        let scheduled_for = errors.take(body.scheduled_for.map(|t| parse_instant("scheduled_for", t)).transpose());
-        let held_at = errors.take(body.held_at.map(|t| parse_instant("held_at", t)).transpose());
+        let scheduled_for = errors.take(body.scheduled_for.as_deref().map(|t| parse_instant_text("scheduled_for", t)).transpose());
+        let held_at = errors.take(body.held_at.as_deref().map(|t| parse_instant_text("held_at", t)).transpose());
         let fields = || {
             Some(ReviewFields {
                 status: body.status.unwrap_or_default(),
@@ -318,9 +348,9 @@ impl TryFrom<UpdateReviewRequest> for ReviewPatch {
         let patch = ReviewPatch {
             status: errors.take(required("status", body.status)).flatten(),
             scheduled_for: errors
-                .take(body.scheduled_for.try_map(|t| parse_instant("scheduled_for", t)))
+                .take(body.scheduled_for.try_map(|t| parse_instant_text("scheduled_for", &t)))
                 .unwrap_or_default(),
-            held_at: errors.take(body.held_at.try_map(|t| parse_instant("held_at", t))).unwrap_or_default(),
+            held_at: errors.take(body.held_at.try_map(|t| parse_instant_text("held_at", &t))).unwrap_or_default(),
             facilitator_email: errors
                 .take(body.facilitator_email.try_map(|e| EmailAddress::parse("facilitator_email", &e)))
                 .unwrap_or_default(),
@@ -372,7 +402,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let incident_id = id.into_inner();
-    let fields = ReviewFields::try_from(body.0)?;
+    let fields = body.parse(ReviewFields::try_from)?;
     let review = db::reviews::create(&state.db, incident_id, fields, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
@@ -459,7 +489,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let id = id.into_inner();
-    let patch = ReviewPatch::try_from(body.0)?;
+    let patch = body.parse(ReviewPatch::try_from)?;
     let review = db::reviews::update(&state.db, id, if_match_versions(&req), patch, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;
@@ -488,32 +518,9 @@ pub async fn create_actions(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let review_id = id.into_inner();
-    let items = body.0.actions;
-    if items.is_empty() || items.len() > MAX_BULK_ACTIONS {
-        return Err(ApiError::invalid("actions", format!("must hold 1 to {MAX_BULK_ACTIONS} actions")));
-    }
     let review =
         db::reviews::find(&state.db, review_id).await.map_err(|e| ApiError::from_store(e, not_found(review_id)))?;
-    let mut errors = FieldErrors::new();
-    let mut parsed = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let prefix = format!("actions[{index}]");
-        if item.review_id.is_some_and(|other| other != review_id) {
-            errors.push(FieldError::new(
-                format!("{prefix}.review_id"),
-                "differs from the review in the URL; leave it out",
-            ));
-            continue;
-        }
-        match item.into_fields(Some(review.incident_id)) {
-            Ok(mut fields) => {
-                fields.review_id = Some(review_id);
-                parsed.push(fields);
-            }
-            Err(item_errors) => errors.append(item_errors.prefixed(&prefix)),
-        }
-    }
-    errors.into_result()?;
+    let parsed = body.parse(|body| review_actions(body.actions, &review))?;
     let created = db::actions::create_many(&state.db, parsed, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || "action".into()))?;

@@ -57,10 +57,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// centuries rarely gets a request out.
 const DUE_DATE: &str = "^(?:2[01][0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:20(?:[02468][048]|[13579][26])|21(?:0[48]|[2468][048]|[13579][26]))-02-29)$";
 
-/// Characters `domain::text` refuses in one-line text (controls, line breaks included) and in text of
-/// several lines (controls but line breaks and tabs), as regular expression ranges.
-const ONE_LINE_REFUSED: &str = "\\u0000-\\u001F\\u007F-\\u009F";
-const MULTI_LINE_REFUSED: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F";
+/// Characters `domain::text::check_characters` refuses in one-line text (controls, line breaks included,
+/// and the invisible and text-direction characters) and in text of several lines (controls but line
+/// breaks and tabs, and the invisible and text-direction characters but the joiners and marks), as
+/// regular expression ranges.
+const ONE_LINE_REFUSED: &str = "\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF";
+const MULTI_LINE_REFUSED: &str =
+    "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\u200B\\u202A-\\u202E\\u2066-\\u2069\\uFEFF";
 
 /// What the domain types accept, said in the request schemas so that a client (or a fuzzer) sending
 /// schema-valid values is not refused. utoipa cannot derive it from `String` fields, so it is added by
@@ -132,7 +135,8 @@ fn tag_items(field: &mut RefOr<Schema>) {
 fn text_rules(field: &mut Object, non_blank: bool) {
     let nullable = matches!(&field.schema_type, SchemaType::Array(types) if types.contains(&Type::Null));
     let refused = match field.max_length {
-        Some(200) => ONE_LINE_REFUSED,
+        // 256: a webhook's secret, held to the rules of one-line text.
+        Some(200 | 256) => ONE_LINE_REFUSED,
         Some(10_000) => MULTI_LINE_REFUSED,
         Some(254) if !nullable && field.format.is_none() => {
             field.format = Some(SchemaFormat::KnownFormat(KnownFormat::Email));
@@ -478,11 +482,12 @@ mod tests {
         let mut day = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
         while day <= NaiveDate::from_ymd_opt(2200, 1, 1).unwrap() {
             let text = day.format("%Y-%m-%d").to_string();
-            assert_eq!(pattern.is_match(&text), parse_due_date("due_date", day).is_ok(), "{text}");
+            assert_eq!(pattern.is_match(&text), parse_due_date("due_date", &text).is_ok(), "{text}");
             day = day.succ_opt().unwrap();
         }
         for impossible in ["2100-02-29", "2101-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-1-10"] {
             assert!(!pattern.is_match(impossible), "{impossible}");
+            assert!(parse_due_date("due_date", impossible).is_err(), "{impossible}");
         }
         assert!(pattern.is_match("2000-02-29") && pattern.is_match("2196-02-29"));
     }

@@ -12,7 +12,7 @@ use super::{AppState, Data, Freshness, access, required, resource};
 use crate::db;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText};
-use crate::domain::time::parse_instant;
+use crate::domain::time::parse_instant_text;
 use crate::domain::timeline::{TimelineEntry, TimelineFields, TimelineKind, TimelinePatch};
 use crate::domain::{FieldErrors, Patch};
 
@@ -72,7 +72,8 @@ pub struct Timeline {
     "description": "EDR flags a credential-harvesting page opened by three finance users."
 }))]
 pub struct CreateTimelineEntryRequest {
-    pub occurred_at: DateTime<Utc>,
+    #[schema(value_type = DateTime<Utc>)]
+    pub occurred_at: String,
     #[schema(min_length = 1, max_length = 10000)]
     pub description: String,
     #[schema(max_length = 200)]
@@ -88,7 +89,7 @@ pub struct CreateTimelineEntryRequest {
 pub struct UpdateTimelineEntryRequest {
     #[serde(default)]
     #[schema(value_type = DateTime<Utc>)]
-    pub occurred_at: Patch<DateTime<Utc>>,
+    pub occurred_at: Patch<String>,
     #[serde(default)]
     #[schema(value_type = String, min_length = 1, max_length = 10000)]
     pub description: Patch<String>,
@@ -107,7 +108,7 @@ impl TryFrom<CreateTimelineEntryRequest> for TimelineFields {
         let mut errors = FieldErrors::new();
         let description = errors.take(LongText::parse("description", &body.description));
         let source = errors.take(ShortText::parse_optional("source", body.source.as_deref()));
-        let occurred_at = errors.take(parse_instant("occurred_at", body.occurred_at));
+        let occurred_at = errors.take(parse_instant_text("occurred_at", &body.occurred_at));
         let fields = || {
             Some(TimelineFields {
                 occurred_at: occurred_at?,
@@ -131,7 +132,7 @@ impl TryFrom<UpdateTimelineEntryRequest> for TimelinePatch {
             occurred_at: errors
                 .take(required("occurred_at", body.occurred_at))
                 .flatten()
-                .and_then(|t| errors.take(parse_instant("occurred_at", t))),
+                .and_then(|t| errors.take(parse_instant_text("occurred_at", &t))),
             description: errors.take(description).flatten(),
             source: errors.take(body.source.try_map(|s| ShortText::parse("source", &s))).unwrap_or_default(),
             kind: errors.take(required("kind", body.kind)).flatten(),
@@ -177,7 +178,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let incident_id = id.into_inner();
-    let fields = TimelineFields::try_from(body.0)?;
+    let fields = body.parse(TimelineFields::try_from)?;
     let entry = db::timeline::create(&state.db, incident_id, fields, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
@@ -239,7 +240,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let id = id.into_inner();
-    let patch = TimelinePatch::try_from(body.0)?;
+    let patch = body.parse(TimelinePatch::try_from)?;
     let entry = db::timeline::update(&state.db, id, if_match_versions(&req), patch, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;

@@ -18,7 +18,7 @@ use crate::domain::external::HttpUrl;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::ShortText;
 use crate::domain::webhook::{Webhook, WebhookEvent, WebhookFields, parse_events, parse_secret};
-use crate::domain::{FieldError, FieldErrors};
+use crate::domain::FieldErrors;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -160,22 +160,20 @@ pub async fn create(
     body: ApiJson<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
-    let body = body.0;
-    let mut errors = FieldErrors::new();
-    let url = errors.take(HttpUrl::parse("url", &body.url));
-    let events = errors.take(parse_events("events", &body.events));
-    let secret = errors.take(parse_secret("secret", body.secret.as_deref()));
-    let description = errors.take(ShortText::parse_optional("description", body.description.as_deref()));
-    errors.into_result()?;
-    let (Some(url), Some(events), Some(secret), Some(description)) = (url, events, secret, description) else {
-        return Err(ApiError::Validation(FieldError::new("url", "could not be read").into()));
-    };
+    let (fields, secret) = body.parse(|body| {
+        let mut errors = FieldErrors::new();
+        let url = errors.take(HttpUrl::parse("url", &body.url));
+        let events = errors.take(parse_events("events", &body.events));
+        let secret = errors.take(parse_secret("secret", body.secret.as_deref()));
+        let description = errors.take(ShortText::parse_optional("description", body.description.as_deref()));
+        let parsed = || Some((WebhookFields { url: url?, events: events?, description: description? }, secret?));
+        errors.check(parsed())
+    })?;
     let secret = secret.unwrap_or_else(|| {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         URL_SAFE_NO_PAD.encode(bytes)
     });
-    let fields = WebhookFields { url, events, description };
     let hook = db::webhooks::create(&state.db, fields, secret, principal.display_name(), crate::domain::now())
         .await
         .map_err(|e| ApiError::from_store(e, || "webhook".into()))?;

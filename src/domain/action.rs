@@ -378,8 +378,9 @@ impl Action {
     }
 }
 
-/// Due dates are calendar dates; anything outside this range is a typo, not a plan.
-pub fn parse_due_date(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> {
+/// Due dates are `YYYY-MM-DD` calendar dates; anything outside this range is a typo, not a plan.
+pub fn parse_due_date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
+    let date = super::time::parse_calendar_date_text(field, raw)?;
     let earliest = NaiveDate::from_ymd_opt(2000, 1, 1);
     let latest = NaiveDate::from_ymd_opt(2199, 12, 31);
     match (earliest, latest) {

@@ -44,6 +44,21 @@ pub fn due_date_of(period: &str) -> Option<&str> {
     period.split_once('/').map(|(due, _)| due)
 }
 
+/// The time a sweep runs as (`as_of` of a dry run, `remind --as-of`): an RFC 3339 time in the years due
+/// dates may have, 2000 to 2199. Beyond them the ladder's date arithmetic in the database reaches the
+/// edges of what each backend's date functions handle, and the two answered differently (SQLite's
+/// date() gives NULL past 9999, PostgreSQL computes on), so a sweep outside them is refused, not guessed.
+pub fn parse_sweep_time(field: &str, raw: &str) -> Result<DateTime<chrono::Utc>, super::FieldError> {
+    let time = super::time::parse_instant_text(field, raw)?;
+    if !(2000..=2199).contains(&time.year()) {
+        return Err(super::FieldError::new(
+            field,
+            "must be a time between 2000-01-01T00:00:00Z and 2199-12-31T23:59:59Z, the years due dates may have",
+        ));
+    }
+    Ok(time)
+}
+
 #[derive(Debug, Clone)]
 pub struct Ladder {
     pub due_soon_days: i64,

@@ -1,10 +1,12 @@
-//! Bounded, trimmed text. Every free-text field of the API is one of these, so no field is unlimited.
+//! Bounded, trimmed text. Every free-text field of the API is one of these, so no field is unlimited,
+//! and every string a client sends is held to the same character rules (`check_characters`), so what one
+//! backend stores the other does too (PostgreSQL refuses NUL in text; SQLite keeps it).
 
 use std::fmt;
 
 use super::FieldError;
 
-/// Text of 1 to `MAX` characters, trimmed, without control characters (line breaks and tabs are allowed
+/// Text of 1 to `MAX` characters, trimmed, held to `check_characters` (line breaks and tabs are allowed
 /// only when `MULTILINE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text<const MAX: usize, const MULTILINE: bool>(String);
@@ -26,11 +28,7 @@ impl<const MAX: usize, const MULTILINE: bool> Text<MAX, MULTILINE> {
         if length > MAX {
             return Err(FieldError::new(field, format!("must be at most {MAX} characters (got {length})")));
         }
-        let allowed = |c: char| !c.is_control() || (MULTILINE && matches!(c, '\n' | '\r' | '\t'));
-        if !value.chars().all(allowed) {
-            let what = if MULTILINE { "control characters" } else { "line breaks or control characters" };
-            return Err(FieldError::new(field, format!("must not contain {what}")));
-        }
+        check_characters(field, value, MULTILINE)?;
         Ok(Self(value.to_owned()))
     }
 
@@ -62,6 +60,41 @@ impl<const MAX: usize, const MULTILINE: bool> fmt::Display for Text<MAX, MULTILI
     }
 }
 
+/// Characters that change how the text around them reads without being seen: bidirectional embeddings,
+/// overrides and isolates, which can make a title in an e-mail subject read as something else
+/// ("Trojan Source"), and the zero-width space and byte-order mark, which hide inside words.
+fn hides_or_reorders(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{FEFF}')
+}
+
+/// The joiners and direction marks: Persian and Indic scripts need the zero-width (non-)joiner inside
+/// words, right-to-left text needs the marks around numbers and Latin words, and emoji are joined with
+/// U+200D. Long texts keep them; one-line texts (titles, names, subjects) refuse them, since a line shown
+/// alone has no surrounding text that needs them and they can disguise what it says.
+fn joins_or_marks(c: char) -> bool {
+    matches!(c, '\u{200C}'..='\u{200F}' | '\u{061C}' | '\u{2060}'..='\u{2064}')
+}
+
+/// The character rules every string a client sends is held to: no control characters (NUL included;
+/// line breaks and tabs only in multi-line text), and none of the invisible characters that disguise
+/// text (`hides_or_reorders`, and in one-line text `joins_or_marks`). Refused, never stripped: the client
+/// learns which field and which character, and what is stored is what was sent.
+pub fn check_characters(field: &str, value: &str, multiline: bool) -> Result<(), FieldError> {
+    for c in value.chars() {
+        if c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')) {
+            let what = if multiline { "control characters" } else { "line breaks or control characters" };
+            return Err(FieldError::new(field, format!("must not contain {what} (found U+{:04X})", u32::from(c))));
+        }
+        if hides_or_reorders(c) || (!multiline && joins_or_marks(c)) {
+            return Err(FieldError::new(
+                field,
+                format!("must not contain invisible or text-direction characters (found U+{:04X})", u32::from(c)),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +113,23 @@ mod tests {
         assert!(Title::parse("title", "two\nlines").is_err());
         assert_eq!(LongText::parse("summary", "two\nlines").unwrap().as_str(), "two\nlines");
         assert!(LongText::parse("summary", "bell\u{7}").is_err());
+        assert!(LongText::parse("summary", "nul\u{0}").is_err());
+    }
+
+    #[test]
+    fn direction_overrides_and_invisible_characters_are_refused_with_their_code_point() {
+        // "Invoice 'fdp.exe'" shown as "Invoice 'exe.pdf'" by a right-to-left override.
+        let error = Title::parse("title", "Invoice \u{202E}fdp.exe").unwrap_err();
+        assert_eq!(error.message, "must not contain invisible or text-direction characters (found U+202E)");
+        for c in ['\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200C}', '\u{200F}', '\u{FEFF}'] {
+            assert!(Title::parse("title", &format!("a{c}b")).is_err(), "{:04X}", u32::from(c));
+        }
+        for c in ['\u{202E}', '\u{2067}', '\u{200B}', '\u{FEFF}'] {
+            assert!(LongText::parse("description", &format!("a{c}b")).is_err(), "{:04X}", u32::from(c));
+        }
+        // Persian needs the zero-width non-joiner, emoji the joiner: long text keeps them.
+        assert!(LongText::parse("description", "می\u{200C}خواهم").is_ok());
+        assert!(LongText::parse("description", "👩\u{200D}💻").is_ok());
     }
 
     #[test]

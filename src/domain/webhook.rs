@@ -94,13 +94,15 @@ pub fn parse_events(field: &str, raw: &[WebhookEvent]) -> Result<Vec<WebhookEven
     Ok(events)
 }
 
-/// A secret of 16 to 256 characters; generated when the creator gives none.
+/// A secret of 16 to 256 characters, not blank, held to the character rules of all text (so it is stored
+/// alike on both backends); generated when the creator gives none. Taken as sent, never trimmed: it is a key.
 pub fn parse_secret(field: &str, raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    match raw {
-        None => Ok(None),
-        Some(secret) if (16..=256).contains(&secret.chars().count()) => Ok(Some(secret.to_owned())),
-        Some(_) => Err(FieldError::new(field, "must be 16 to 256 characters")),
+    let Some(secret) = raw else { return Ok(None) };
+    if !(16..=256).contains(&secret.chars().count()) || secret.trim().is_empty() {
+        return Err(FieldError::new(field, "must be 16 to 256 characters, not all blank"));
     }
+    super::text::check_characters(field, secret, false)?;
+    Ok(Some(secret.to_owned()))
 }
 
 #[derive(Debug, Clone)]

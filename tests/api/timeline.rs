@@ -33,7 +33,7 @@ async fn the_timeline_is_ordered_by_when_things_happened_and_can_be_corrected() 
     let bad =
         app.post(&path, &json!({"occurred_at": "2026-03-02T07:00:00Z", "description": " ", "kind": "lunch"})).await;
     let problem = assert_problem(bad, 422, "validation_failed").await;
-    assert_eq!(error_fields(&problem), ["kind"]);
+    assert_eq!(error_fields(&problem), ["kind", "description"], "every bad field at once");
     let blank = app.post(&path, &json!({"occurred_at": "2026-03-02T07:00:00Z", "description": " "})).await;
     assert_eq!(error_fields(&assert_problem(blank, 422, "validation_failed").await), ["description"]);
 
