@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::{ApiError, Problem};
+use super::idempotency::Idempotency;
 use super::extract::{self, ApiJson, entity_tag_with, if_match_versions};
 use super::{AppState, Data, Freshness, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
@@ -612,10 +613,14 @@ pub async fn create_for_incident(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<CreateActionRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let incident_id = id.into_inner();
     let fields = body.parse(|body| body.into_fields(Some(incident_id)))?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     create_action(&state, &req, &principal, fields, || {
         ApiError::NotFound(format!("no incident with id {incident_id} exists"))
     })
@@ -673,9 +678,13 @@ pub async fn create(
     req: HttpRequest,
     principal: Principal,
     body: ApiJson<CreateActionRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let fields = body.parse(|body| body.into_fields(None))?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     create_action(&state, &req, &principal, fields, || {
         ApiError::invalid("incident_id", "no incident with this id exists")
     })
@@ -836,10 +845,14 @@ pub async fn verify(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<VerifyActionRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let id = id.into_inner();
     let evidence = body.parse(|body| LongText::parse("evidence", &body.evidence))?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let action = db::actions::verify(
         &state.db,
         id,

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
+use super::idempotency::Idempotency;
 use super::extract::ApiJson;
 use super::{Data, Freshness, access, page, page_size};
 use crate::db;
@@ -97,11 +98,15 @@ pub async fn create(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<CreateCommentRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     access::comment_on_action(&principal, &action)?;
     let text = body.parse(|body| LongText::parse("text", &body.text))?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let comment = db::comments::create(&state.db, id, text, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::{ApiError, Problem};
+use super::idempotency::Idempotency;
 use super::extract::{ApiJson, entity_tag_with, if_match_versions};
 use super::{AppState, Data, Freshness, page, page_size, parse_list, required, resource};
 use crate::db;
@@ -293,9 +294,13 @@ pub async fn create(
     req: HttpRequest,
     principal: Principal,
     body: ApiJson<CreateIncidentRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let fields = body.parse(IncidentFields::try_from)?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let incident = db::incidents::create(&state.db, fields, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || "incident".into()))?;

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
+use super::idempotency::Idempotency;
 use super::extract::ApiJson;
 use super::{Data, access, page, page_size};
 use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::Queued};
@@ -71,7 +72,12 @@ fn planned_response(planned: &Queued, dry_run: bool) -> PlannedEmailResponse {
     )
 )]
 #[post("/reminders/run")]
-pub async fn run(state: Data, principal: Principal, body: ApiJson<RunRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn run(
+    state: Data,
+    principal: Principal,
+    body: ApiJson<RunRequest>,
+    idempotency: Idempotency,
+) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
     let (dry_run, as_of) = body.parse(|RunRequest { dry_run, as_of }| {
         let as_of = match as_of {
@@ -83,6 +89,9 @@ pub async fn run(state: Data, principal: Principal, body: ApiJson<RunRequest>) -
         };
         Ok::<_, FieldError>((dry_run, as_of?))
     })?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let planned = state.reminders.sweep(as_of, dry_run).await.map_err(|e| ApiError::from_store(e, String::new))?;
     let delivered = if dry_run {
         None
@@ -191,8 +200,16 @@ pub async fn deliveries(
     )
 )]
 #[post("/deliveries/{id}/redeliver")]
-pub async fn redeliver(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn redeliver(
+    state: Data,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    idempotency: Idempotency,
+) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let id = id.into_inner();
     db::deliveries::redeliver(&state.db, id, crate::domain::now())
         .await
@@ -265,8 +282,16 @@ pub async fn for_action(state: Data, principal: Principal, id: web::Path<Uuid>) 
     )
 )]
 #[post("/actions/{id}/remind")]
-pub async fn remind(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn remind(
+    state: Data,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    idempotency: Idempotency,
+) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let id = id.into_inner();
     let outcome = state
         .reminders

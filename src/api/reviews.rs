@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::actions::{ActionResponse, CreateActionRequest};
 use crate::domain::action::ActionFields;
 use super::error::{ApiError, Problem};
+use super::idempotency::Idempotency;
 use super::extract::{self, ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, Freshness, access, required, resource};
 use crate::db;
@@ -399,10 +400,14 @@ pub async fn create(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<CreateReviewRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let incident_id = id.into_inner();
     let fields = body.parse(ReviewFields::try_from)?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let review = db::reviews::create(&state.db, incident_id, fields, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
@@ -515,12 +520,16 @@ pub async fn create_actions(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<BulkActionsRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let review_id = id.into_inner();
     let review =
         db::reviews::find(&state.db, review_id).await.map_err(|e| ApiError::from_store(e, not_found(review_id)))?;
     let parsed = body.parse(|body| review_actions(body.actions, &review))?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let created = db::actions::create_many(&state.db, parsed, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || "action".into()))?;

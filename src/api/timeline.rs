@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
+use super::idempotency::Idempotency;
 use super::extract::{ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, Freshness, access, required, resource};
 use crate::db;
@@ -175,10 +176,14 @@ pub async fn create(
     principal: Principal,
     id: web::Path<Uuid>,
     body: ApiJson<CreateTimelineEntryRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Editor)?;
     let incident_id = id.into_inner();
     let fields = body.parse(TimelineFields::try_from)?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let entry = db::timeline::create(&state.db, incident_id, fields, access::change_context(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
+use super::idempotency::Idempotency;
 use super::extract::ApiJson;
 use super::{Data, access};
 use crate::db;
@@ -158,6 +159,7 @@ pub async fn create(
     state: Data,
     principal: Principal,
     body: ApiJson<CreateWebhookRequest>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
     let (fields, secret) = body.parse(|body| {
@@ -169,6 +171,9 @@ pub async fn create(
         let parsed = || Some((WebhookFields { url: url?, events: events?, description: description? }, secret?));
         errors.check(parsed())
     })?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let secret = secret.unwrap_or_else(|| {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
@@ -265,8 +270,12 @@ pub async fn redeliver(
     state: Data,
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
+    idempotency: Idempotency,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
+    if let Some(replay) = idempotency.begin(&state, &principal).await? {
+        return Ok(replay);
+    }
     let (id, delivery_id) = path.into_inner();
     db::webhooks::redeliver(&state.db, id, delivery_id, crate::domain::now())
         .await

@@ -29,12 +29,15 @@ pub enum Claim {
     InProgress,
     /// The key was used for a different request.
     Mismatch,
+    /// The caller already holds as many keys as it may; the oldest expires after `retry_after`.
+    TooMany { retry_after: chrono::Duration },
 }
 
 type Row = (String, Option<i32>, Option<String>, Option<String>, chrono::NaiveDateTime, chrono::NaiveDateTime);
 
 /// Claims `key` for a request whose method, target and body hash to `hash`, holding it until
-/// `lease_until` (after which a request that crashed is given up).
+/// `lease_until` (after which a request that crashed is given up). A new key is refused while the caller
+/// holds `max_keys` unexpired ones.
 #[tracing::instrument(skip(db, hash))]
 pub async fn claim(
     db: &Db,
@@ -43,6 +46,7 @@ pub async fn claim(
     hash: String,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
+    max_keys: i64,
 ) -> Result<Claim, StoreError> {
     db.write(move |conn| {
         let row: Option<Row> = idempotency_keys::table
@@ -62,6 +66,18 @@ pub async fn claim(
             |created: chrono::NaiveDateTime| from_column(created) < now - chrono::Duration::hours(RETENTION_HOURS);
         match row {
             None => {
+                // The primary key (principal, key) serves this count; purged keys are gone, expired ones
+                // not yet purged are left out.
+                let retained = idempotency_keys::table
+                    .filter(idempotency_keys::principal.eq(&principal))
+                    .filter(idempotency_keys::created_at.ge(to_column(now - chrono::Duration::hours(RETENTION_HOURS))));
+                let held: i64 = retained.count().get_result(conn)?;
+                if held >= max_keys {
+                    let oldest: Option<chrono::NaiveDateTime> =
+                        retained.select(diesel::dsl::min(idempotency_keys::created_at)).first(conn)?;
+                    let expires = oldest.map_or(now, from_column) + chrono::Duration::hours(RETENTION_HOURS);
+                    return Ok(Claim::TooMany { retry_after: expires - now });
+                }
                 diesel::insert_into(idempotency_keys::table)
                     .values((
                         idempotency_keys::principal.eq(&principal),

@@ -390,3 +390,36 @@ impl Blocker {
         }
     }
 }
+
+impl TestApp {
+    /// Runs SQL on this app's database from outside the service, as an operator (or a test setting up
+    /// what would take thousands of requests) would.
+    pub fn execute_sql(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        match &self.settings.database.url {
+            DatabaseUrl::Sqlite(path) => {
+                diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap().batch_execute(sql).unwrap()
+            }
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).unwrap().batch_execute(sql).unwrap(),
+        }
+    }
+
+    /// The number a `SELECT count(*) …` gives on this app's database.
+    pub fn count_sql(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        let query = diesel::sql_query(format!("SELECT ({sql}) AS count"));
+        match &self.settings.database.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+                query.get_result::<Count>(&mut conn).unwrap().count
+            }
+            DatabaseUrl::Postgres(url) => {
+                query.get_result::<Count>(&mut diesel::PgConnection::establish(url).unwrap()).unwrap().count
+            }
+        }
+    }
+}

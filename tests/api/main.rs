@@ -15,6 +15,7 @@ mod helpers;
 mod history;
 mod idempotency;
 mod incidents;
+mod input_rules;
 mod limits;
 mod listing;
 mod metrics;
