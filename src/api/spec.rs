@@ -334,8 +334,10 @@ impl Modify for IdempotencyKeyHeader {
             .parameter_in(ParameterIn::Header)
             .required(Required::False)
             .description(Some(
-                "Makes a retry safe: a repeat with the same key and body within 24 hours gets the first response \
-                 again (with `Idempotent-Replayed: true`) instead of doing the work twice",
+                "Makes a retry safe: a repeat with the same key and body within 24 hours, by the same token \
+                 subject, gets the first successful response again (with `Idempotent-Replayed: true`) instead of \
+                 doing the work twice. The repeat is authorized like a fresh request; refused and failed requests \
+                 are not remembered. A subject holds at most 10 000 keys (429 beyond)",
             ))
             .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
             .build();
