@@ -42,6 +42,12 @@ pub struct Settings {
     #[arg(long = "background-work", env = "BACKGROUND_WORK", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub background_work: bool,
 
+    /// Let webhooks reach receivers on private networks (loopback, RFC 1918, link-local, CGNAT, unique
+    /// local): for on-premises ticketing systems. Off: only public addresses, checked when a webhook is
+    /// registered and again on every delivery, on the address connected to.
+    #[arg(long = "webhook-allow-private-targets", env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private_targets: bool,
+
     /// Directory for files the service keeps beside its database: generated secrets, the mail outbox.
     #[arg(long = "data-dir", env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,

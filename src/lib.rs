@@ -3,7 +3,8 @@
 //! Where things live: `config` (settings), `startup` (building and running the server), `api` (HTTP
 //! routes, the OpenAPI spec and the error type clients see), `domain` (parsed types and product rules),
 //! `db` (all SQL), `mail` (rendering and sending e-mail), `reminders` (when to send what), `report`
-//! (the final incident report), `webhooks` (signed deliveries), `shutdown` (stopping background work),
+//! (the final incident report), `webhooks` (signed deliveries), `outbound` (which addresses webhooks may
+//! reach), `shutdown` (stopping background work),
 //! `telemetry` (logs).
 
 pub mod api;
@@ -13,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod mail;
 pub mod metrics;
+pub mod outbound;
 pub mod reminders;
 pub mod report;
 pub mod shutdown;

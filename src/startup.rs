@@ -59,6 +59,7 @@ impl Application {
             metrics: Arc::new(crate::metrics::Metrics::new()?),
             metrics_token: settings.metrics_token.clone(),
             limits: Arc::new(api::limits::Limits::new(&settings.limits)),
+            webhook_targets: crate::outbound::TargetPolicy { allow_private: settings.webhook_allow_private_targets },
         });
 
         let listener = TcpListener::bind(settings.listen_addr)

@@ -16,6 +16,7 @@ use sha2::Sha256;
 
 use crate::config::{MailSettings, Settings};
 use crate::db::{self, Db, StoreError};
+use crate::outbound::TargetPolicy;
 use crate::reminders::DeliveryReport;
 use crate::shutdown::Shutdown;
 
@@ -27,6 +28,8 @@ const CONCURRENT_SENDS: usize = 8;
 pub struct Webhooks {
     db: Db,
     client: reqwest::Client,
+    /// Which receivers may be reached; the client enforces it for names, `send` for address literals.
+    targets: TargetPolicy,
     retry: MailSettings,
     /// The longest one request may take: 10 s, or less if MAIL_LEASE is short.
     time_limit: Duration,
@@ -48,12 +51,13 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 impl Webhooks {
     pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
         let time_limit = settings.mail.conversation_limit(TIMEOUT);
-        let client = reqwest::Client::builder()
+        let targets = TargetPolicy { allow_private: settings.webhook_allow_private_targets };
+        let client = targets
+            .client_builder()
             .timeout(time_limit)
-            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("action-tracker/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { db, client, retry: settings.mail.clone(), time_limit })
+        Ok(Self { db, client, targets, retry: settings.mail.clone(), time_limit })
     }
 
     /// Sends every delivery that is due, until none is left.
@@ -143,6 +147,9 @@ impl Webhooks {
     }
 
     async fn send(&self, delivery: &db::webhooks::Claimed) -> (Option<u16>, Option<String>) {
+        if let Err(refusal) = self.targets.allows_literal(&delivery.url) {
+            return (None, Some(refusal));
+        }
         let timestamp = Utc::now().timestamp();
         let event_id = serde_json::from_str::<serde_json::Value>(&delivery.payload)
             .ok()
@@ -163,8 +170,9 @@ impl Webhooks {
             Ok(response) => {
                 (Some(response.status().as_u16()), Some(format!("the receiver answered {}", response.status())))
             }
-            // Without the URL: it may carry credentials, and the log shows which webhook anyway.
-            Err(error) => (None, Some(error.without_url().to_string())),
+            // Without the URL: it may carry credentials, and the log shows which webhook anyway. With the
+            // causes, which say why (a refused private address, a refused connection, a timeout).
+            Err(error) => (None, Some(with_causes(&error.without_url()))),
         }
     }
 
@@ -184,6 +192,20 @@ impl Webhooks {
             }
         })
     }
+}
+
+/// An error and its sources, `: `-separated, each said once.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

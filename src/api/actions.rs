@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::{ApiError, Problem};
-use super::idempotency::Idempotency;
 use super::extract::{self, ApiJson, entity_tag_with, if_match_versions};
+use super::idempotency::Idempotency;
 use super::{AppState, Data, Freshness, page, page_size, parse_bool, parse_list, required, resource};
 use crate::db;
 use crate::domain::action::{
@@ -312,8 +312,8 @@ impl CreateActionRequest {
         let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
         let due_date = errors.take(parse_due_date("due_date", &self.due_date));
         let resolution = errors.take(LongText::parse_optional("resolution", self.resolution.as_deref()));
-        let snoozed_until =
-            errors.take(self.snoozed_until.as_deref().map(|d| parse_calendar_date_text("snoozed_until", d)).transpose());
+        let snoozed_until = errors
+            .take(self.snoozed_until.as_deref().map(|d| parse_calendar_date_text("snoozed_until", d)).transpose());
         let tags = errors.take_all(Tags::parse("tags", self.tags.as_deref().unwrap_or_default()));
         let external_refs =
             errors.take_all(parse_refs("external_refs", self.external_refs.as_deref().unwrap_or_default()));
@@ -1018,16 +1018,10 @@ pub async fn upsert_by_ref(
         return Err(ApiError::Internal("parsed values missing without errors".into()));
     };
     let if_match = if_match_versions(&req);
-    let (action, created) = db::actions::upsert_by_ref(
-        &state.db,
-        link,
-        if_match,
-        new_action,
-        patch,
-        access::change_context(&principal),
-    )
-    .await
-    .map_err(|e| ApiError::from_store(e, || "action".into()))?;
+    let (action, created) =
+        db::actions::upsert_by_ref(&state.db, link, if_match, new_action, patch, access::change_context(&principal))
+            .await
+            .map_err(|e| ApiError::from_store(e, || "action".into()))?;
     if created {
         let mut response = HttpResponse::Created();
         response.insert_header((header::LOCATION, format!("/api/v1/actions/{}", action.id)));

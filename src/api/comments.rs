@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::idempotency::Idempotency;
 use super::extract::ApiJson;
+use super::idempotency::Idempotency;
 use super::{Data, Freshness, access, page, page_size};
 use crate::db;
 use crate::domain::comment::Comment;

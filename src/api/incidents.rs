@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::access;
 use super::error::{ApiError, Problem};
-use super::idempotency::Idempotency;
 use super::extract::{ApiJson, entity_tag_with, if_match_versions};
+use super::idempotency::Idempotency;
 use super::{AppState, Data, Freshness, page, page_size, parse_list, required, resource};
 use crate::db;
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
@@ -215,11 +215,15 @@ impl TryFrom<UpdateIncidentRequest> for IncidentPatch {
             severity: errors.take(required("severity", body.severity)).flatten(),
             category: errors.take(body.category.try_map(|t| ShortText::parse("category", &t))).unwrap_or_default(),
             status: errors.take(required("status", body.status)).flatten(),
-            detected_at: errors.take(body.detected_at.try_map(|t| parse_instant_text("detected_at", &t))).unwrap_or_default(),
+            detected_at: errors
+                .take(body.detected_at.try_map(|t| parse_instant_text("detected_at", &t)))
+                .unwrap_or_default(),
             contained_at: errors
                 .take(body.contained_at.try_map(|t| parse_instant_text("contained_at", &t)))
                 .unwrap_or_default(),
-            resolved_at: errors.take(body.resolved_at.try_map(|t| parse_instant_text("resolved_at", &t))).unwrap_or_default(),
+            resolved_at: errors
+                .take(body.resolved_at.try_map(|t| parse_instant_text("resolved_at", &t)))
+                .unwrap_or_default(),
             discovered_by: errors
                 .take(body.discovered_by.try_map(|t| ShortText::parse("discovered_by", &t)))
                 .unwrap_or_default(),

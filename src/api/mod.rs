@@ -54,6 +54,8 @@ pub struct AppState {
     /// A bearer token Prometheus may scrape `/metrics` with, instead of a JWT.
     pub metrics_token: Option<crate::config::Secret>,
     pub limits: std::sync::Arc<limits::Limits>,
+    /// Where webhooks may point.
+    pub webhook_targets: crate::outbound::TargetPolicy,
 }
 
 impl AppState {

@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::idempotency::Idempotency;
 use super::extract::ApiJson;
+use super::idempotency::Idempotency;
 use super::{Data, access, page, page_size};
 use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::Queued};
 use crate::domain::FieldError;

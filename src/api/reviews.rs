@@ -8,12 +8,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::actions::{ActionResponse, CreateActionRequest};
-use crate::domain::action::ActionFields;
 use super::error::{ApiError, Problem};
-use super::idempotency::Idempotency;
 use super::extract::{self, ApiJson, entity_tag, if_match_versions};
+use super::idempotency::Idempotency;
 use super::{AppState, Data, Freshness, access, required, resource};
 use crate::db;
+use crate::domain::action::ActionFields;
 use crate::domain::email::EmailAddress;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::review::{
@@ -318,7 +318,8 @@ impl TryFrom<CreateReviewRequest> for ReviewFields {
         let attendees = attendees(&mut errors, body.attendees.unwrap_or_default());
         let agenda = errors.take(LongText::parse_optional("agenda", body.agenda.as_deref()));
         let answers = body.answers.unwrap_or_default().into_domain(&mut errors);
-        let scheduled_for = errors.take(body.scheduled_for.as_deref().map(|t| parse_instant_text("scheduled_for", t)).transpose());
+        let scheduled_for =
+            errors.take(body.scheduled_for.as_deref().map(|t| parse_instant_text("scheduled_for", t)).transpose());
         let held_at = errors.take(body.held_at.as_deref().map(|t| parse_instant_text("held_at", t)).transpose());
         let fields = || {
             Some(ReviewFields {

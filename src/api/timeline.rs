@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::idempotency::Idempotency;
 use super::extract::{ApiJson, entity_tag, if_match_versions};
+use super::idempotency::Idempotency;
 use super::{AppState, Data, Freshness, access, required, resource};
 use crate::db;
 use crate::domain::principal::{Principal, Role};

@@ -10,16 +10,16 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::idempotency::Idempotency;
 use super::extract::ApiJson;
+use super::idempotency::Idempotency;
 use super::{Data, access};
 use crate::db;
 use crate::db::webhooks::{WebhookDelivery, WebhookDeliveryStatus};
+use crate::domain::FieldErrors;
 use crate::domain::external::HttpUrl;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::ShortText;
 use crate::domain::webhook::{Webhook, WebhookEvent, WebhookFields, parse_events, parse_secret};
-use crate::domain::FieldErrors;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -171,6 +171,8 @@ pub async fn create(
         let parsed = || Some((WebhookFields { url: url?, events: events?, description: description? }, secret?));
         errors.check(parsed())
     })?;
+    // Validation too, but it looks the name up, so it runs once the body is known to be well formed.
+    state.webhook_targets.check_url(fields.url.as_str()).await.map_err(|refusal| ApiError::invalid("url", refusal))?;
     if let Some(replay) = idempotency.begin(&state, &principal).await? {
         return Ok(replay);
     }

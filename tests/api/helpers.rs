@@ -91,6 +91,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
         http_workers: Some(2),
         timezone: chrono_tz::UTC,
         background_work: false,
+        webhook_allow_private_targets: false,
         cache_max_age: std::time::Duration::from_secs(5),
         metrics_token: None,
         data_dir: std::env::temp_dir(),

@@ -202,36 +202,48 @@ async fn every_post_replays_its_first_answer() {
     let nudged = app.post(&format!("/api/v1/actions/{}/remind", reminded["id"].as_str().unwrap()), &json!({})).await;
     assert_eq!(nudged.status(), 202);
     let delivery = app.get("/api/v1/deliveries").await.json::<Value>().await.unwrap()["items"][0]["id"].clone();
-    let hook_delivery: Value = app
-        .get(&format!("/api/v1/webhooks/{}/deliveries", hook["id"].as_str().unwrap()))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hook_delivery: Value =
+        app.get(&format!("/api/v1/webhooks/{}/deliveries", hook["id"].as_str().unwrap())).await.json().await.unwrap();
     let posts: Vec<(String, Value)> = vec![
         ("/api/v1/incidents".into(), json!({"title": "t", "severity": "low"})),
-        (format!("/api/v1/incidents/{incident_id}/actions"),
-         json!({"title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15"})),
-        ("/api/v1/actions".into(),
-         json!({"incident_id": incident_id, "title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15"})),
+        (
+            format!("/api/v1/incidents/{incident_id}/actions"),
+            json!({"title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15"}),
+        ),
+        (
+            "/api/v1/actions".into(),
+            json!({"incident_id": incident_id, "title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15"}),
+        ),
         (format!("/api/v1/actions/{action_id}/verify"), json!({"evidence": "Checked."})),
         (format!("/api/v1/actions/{action_id}/comments"), json!({"text": "Noted."})),
         (format!("/api/v1/actions/{}/remind", open["id"].as_str().unwrap()), json!({})),
         ("/api/v1/reminders/run".into(), json!({"dry_run": true})),
         (format!("/api/v1/deliveries/{}/redeliver", delivery.as_str().unwrap()), json!({})),
         (format!("/api/v1/incidents/{incident_id}/reviews"), json!({})),
-        (format!("/api/v1/reviews/{review_id}/actions"),
-         json!({"actions": [{"title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15"}]})),
-        (format!("/api/v1/incidents/{incident_id}/timeline"),
-         json!({"occurred_at": "2026-11-02T08:15:00Z", "description": "EDR alert"})),
+        (
+            format!("/api/v1/reviews/{review_id}/actions"),
+            json!({"actions": [{"title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15"}]}),
+        ),
+        (
+            format!("/api/v1/incidents/{incident_id}/timeline"),
+            json!({"occurred_at": "2026-11-02T08:15:00Z", "description": "EDR alert"}),
+        ),
         ("/api/v1/webhooks".into(), json!({"url": "https://jira-bridge.example.com/h2", "events": ["action.created"]})),
-        (format!("/api/v1/webhooks/{}/deliveries/{}/redeliver", hook["id"].as_str().unwrap(),
-                 hook_delivery["items"][0]["id"].as_str().unwrap()), json!({})),
+        (
+            format!(
+                "/api/v1/webhooks/{}/deliveries/{}/redeliver",
+                hook["id"].as_str().unwrap(),
+                hook_delivery["items"][0]["id"].as_str().unwrap()
+            ),
+            json!({}),
+        ),
     ];
     let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
-    let api_posts = spec["paths"].as_object().unwrap().iter().filter(|(path, item)| {
-        path.starts_with("/api/") && item.get("post").is_some()
-    });
+    let api_posts = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, item)| path.starts_with("/api/") && item.get("post").is_some());
     assert_eq!(api_posts.count(), posts.len(), "a POST of the API is missing from this test");
     for (n, (path, body)) in posts.iter().enumerate() {
         let key = format!("every-{n}");

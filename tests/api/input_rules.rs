@@ -88,9 +88,12 @@ async fn addresses_the_mailer_cannot_send_to_are_refused_wherever_an_address_is_
     let incident = app.create_incident(json!({})).await;
     let unsendable = "\"a b\"@example.com";
     let body = json!({"title": "t", "owner_email": unsendable, "due_date": "2030-01-15"});
-    let problem =
-        assert_problem(app.post(&format!("/api/v1/incidents/{}/actions", id(&incident)), &body).await, 422, "validation_failed")
-            .await;
+    let problem = assert_problem(
+        app.post(&format!("/api/v1/incidents/{}/actions", id(&incident)), &body).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(error_fields(&problem), ["owner_email"]);
 
     let person = app
@@ -132,9 +135,10 @@ async fn invisible_and_text_direction_characters_are_refused_in_what_reaches_a_s
     assert_eq!(persian["description"], "می\u{200C}خواهم 👩\u{200D}💻");
     let body = json!({"title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15",
                       "description": "see \u{2067}attached\u{2069}"});
-    assert_eq!(error_fields(&assert_problem(app.post(&actions, &body).await, 422, "validation_failed").await), [
-        "description"
-    ]);
+    assert_eq!(
+        error_fields(&assert_problem(app.post(&actions, &body).await, 422, "validation_failed").await),
+        ["description"]
+    );
 }
 
 #[tokio::test]
@@ -148,11 +152,16 @@ async fn a_nul_character_is_refused_in_every_string_on_both_backends() {
     let incident = app.create_incident(json!({})).await;
     let bodies = [
         ("/api/v1/incidents".to_owned(), json!({"title": "t\u{0}", "severity": "low"}), "title"),
-        (format!("/api/v1/incidents/{}/actions", id(&incident)),
-         json!({"title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15", "description": "a\u{0}b"}),
-         "description"),
-        (format!("/api/v1/incidents/{}/timeline", id(&incident)),
-         json!({"occurred_at": "2026-11-02T08:15:00Z", "description": "EDR", "source": "\u{0}"}), "source"),
+        (
+            format!("/api/v1/incidents/{}/actions", id(&incident)),
+            json!({"title": "t", "owner_email": "dana@example.com", "due_date": "2030-01-15", "description": "a\u{0}b"}),
+            "description",
+        ),
+        (
+            format!("/api/v1/incidents/{}/timeline", id(&incident)),
+            json!({"occurred_at": "2026-11-02T08:15:00Z", "description": "EDR", "source": "\u{0}"}),
+            "source",
+        ),
     ];
     for (path, body, field) in bodies {
         let problem = assert_problem(app.post(&path, &body).await, 422, "validation_failed").await;

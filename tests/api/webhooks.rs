@@ -9,7 +9,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, error_fields, id, spawn_app};
+use crate::helpers::{TestApp, assert_problem, error_fields, id, spawn_app, spawn_app_with};
 
 /// What the receiver got: the signature headers and the body.
 #[derive(Debug, Clone)]
@@ -70,10 +70,16 @@ impl Receiver {
 
 const SECRET: &str = "receiver-secret-0123456789";
 
+/// A server whose webhooks may reach the loopback receivers of these tests, as an on-premises
+/// deployment would allow its ticketing system's private address.
+async fn app_with_private_targets() -> TestApp {
+    spawn_app_with(|settings| settings.webhook_allow_private_targets = true).await
+}
+
 #[tokio::test]
 async fn deliveries_are_signed_retried_until_the_receiver_is_back_and_can_be_sent_again() {
     let receiver = Receiver::start();
-    let app = spawn_app().await;
+    let app = app_with_private_targets().await;
     let created = app
         .post(
             "/api/v1/webhooks",
@@ -176,8 +182,87 @@ async fn webhook_urls_and_events_are_checked() {
         let refused = app.post("/api/v1/webhooks", &json!({"url": url, "events": ["incident.created"]})).await;
         assert_eq!(error_fields(&assert_problem(refused, 422, "validation_failed").await), ["url"], "{url}");
     }
-    for url in ["http://10.0.0.7:8080/hooks?x=1", "https://hooks.example.com/in/%20"] {
+    for url in ["http://93.184.216.34:8080/hooks?x=1", "https://hooks.example.com/in/%20"] {
         let accepted = app.post("/api/v1/webhooks", &json!({"url": url, "events": ["incident.created"]})).await;
         assert_eq!(accepted.status(), 201, "{url}");
     }
+}
+
+#[tokio::test]
+async fn webhooks_cannot_point_inside_the_network_unless_allowed() {
+    let app = spawn_app().await;
+    for url in [
+        "http://127.0.0.1:8080/api/v1/incidents",
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://10.0.0.1/",
+        "http://172.16.5.4/",
+        "http://192.168.1.1/",
+        "http://100.64.0.1/",
+        "http://0.0.0.0:5432/",
+        "http://224.0.0.1/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://localhost:5432/",
+        "http://db.localhost/",
+        "http://intranet/",
+    ] {
+        let refused = app.post("/api/v1/webhooks", &json!({"url": url, "events": ["incident.created"]})).await;
+        let problem = assert_problem(refused, 422, "validation_failed").await;
+        assert_eq!(error_fields(&problem), ["url"], "{url}");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("public address") && message.contains("WEBHOOK_ALLOW_PRIVATE_TARGETS"), "{message}");
+    }
+    assert_eq!(app.get("/api/v1/webhooks").await.json::<Value>().await.unwrap()["items"], json!([]));
+
+    let on_premises = app_with_private_targets().await;
+    let allowed =
+        on_premises.post("/api/v1/webhooks", &json!({"url": "http://10.0.0.1/", "events": ["incident.created"]})).await;
+    assert_eq!(allowed.status(), 201);
+}
+
+/// A receiver registered while allowed (or through a name that resolved elsewhere then) is checked again
+/// on the address each delivery connects to: a sender without the setting sends nothing, and its log
+/// says why in the same words whether a port is open or closed.
+#[tokio::test]
+async fn deliveries_check_the_address_they_connect_to() {
+    let receiver = Receiver::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = app_with_private_targets().await;
+    let port = receiver.url.rsplit(':').next().unwrap().trim_end_matches("/hook").to_owned();
+    let urls = [
+        receiver.url.clone(),
+        format!("http://localhost:{port}/hook"),
+        format!("http://127.0.0.1:{closed_port}/hook"),
+        format!("http://localhost:{closed_port}/hook"),
+    ];
+    let mut hooks = Vec::new();
+    for url in &urls {
+        let hook = app.post("/api/v1/webhooks", &json!({"url": url, "events": ["incident.created"]})).await;
+        assert_eq!(hook.status(), 201);
+        hooks.push(hook.json::<Value>().await.unwrap());
+    }
+    app.create_incident(json!({})).await;
+
+    let mut strict_settings = app.settings.clone();
+    strict_settings.webhook_allow_private_targets = false;
+    let db = action_tracker::db::Db::connect(&strict_settings.database).unwrap();
+    let strict = action_tracker::webhooks::Webhooks::new(&strict_settings, db).unwrap();
+    let report = strict.deliver().await.unwrap();
+    assert_eq!(report.sent, 0);
+    assert!(receiver.take().is_empty(), "nothing reached the loopback receiver");
+    let mut errors = Vec::new();
+    for hook in &hooks {
+        let log: Value = app.get(&format!("/api/v1/webhooks/{}/deliveries", id(hook))).await.json().await.unwrap();
+        let error = log["items"][0]["last_error"].as_str().unwrap().to_owned();
+        assert!(error.contains("not sent") && error.contains("WEBHOOK_ALLOW_PRIVATE_TARGETS"), "{error}");
+        assert!(log["items"][0]["last_status_code"].is_null());
+        errors.push(error.replace(&port, "PORT").replace(&closed_port.to_string(), "PORT"));
+    }
+    assert_eq!(errors[0], errors[2], "an open and a closed port look alike");
+    assert_eq!(errors[1], errors[3], "an open and a closed port look alike");
+
+    // The same deliveries, by a sender that allows private targets, arrive.
+    assert!(app.webhooks().deliver().await.unwrap().sent >= 2);
+    assert_eq!(receiver.take().len(), 2);
 }
