@@ -42,7 +42,8 @@ pub fn narrow(command: Command, reads: impl Fn(&str, &Arg) -> bool) -> Command {
     })
 }
 
-/// Refuses a setting given on the command line to a command that does not read it (see [`narrow`]).
+/// Refuses a setting given on the command line to a command that does not read it: the settings
+/// [`narrow`] hid from it.
 pub fn refuse_unread(command: &Command, matches: &ArgMatches) -> Result<(), clap::Error> {
     let Some((name, matches)) = matches.subcommand() else { return Ok(()) };
     let Some(sub) = command.find_subcommand(name) else { return Ok(()) };

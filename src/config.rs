@@ -1,6 +1,7 @@
 //! Settings: every knob is a command-line flag with an environment variable behind it and a default,
-//! all listed by `--help`. Settings are passed to what needs them, never read from globals, so a test
-//! can run with its own copy (port 0, its own database).
+//! all listed by `serve --help`; each other command reads and lists the ones it uses (`main.rs`, with
+//! `cli`). Settings are passed to what needs them, never read from globals, so a test can run with its
+//! own copy (port 0, its own database).
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
