@@ -72,42 +72,52 @@ impl Keys {
         let (secret, generated_secret) = match &settings.secret {
             Some(secret) => (secret.clone(), None),
             None => {
-                if let DatabaseUrl::Postgres(_) = database {
-                    bail!(
-                        "set JWT_SECRET (or JWT_PUBLIC_KEY) when running on PostgreSQL: replicas must share one \
-                         secret, so none is generated"
-                    );
-                }
+                refuse_generating_on_postgres(database)?;
                 let path = data_dir.join(GENERATED_SECRET_FILE);
                 (load_or_generate_secret(&path)?, Some(path))
             }
         };
-        if secret.expose().len() < MIN_SECRET_BYTES {
-            bail!(
-                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long; generate one with `openssl rand -base64 48`"
-            );
-        }
+        let signer = TokenSigner::new(&secret, settings)?;
         let verifier =
             TokenVerifier::new(DecodingKey::from_secret(secret.expose().as_bytes()), Algorithm::HS256, settings);
-        let signer = TokenSigner {
-            key: EncodingKey::from_secret(secret.expose().as_bytes()),
-            issuer: settings.issuer.clone(),
-            audience: settings.audience.clone(),
-        };
         Ok(Keys { verifier, signer: Some(signer), generated_secret })
     }
 }
 
-fn load_or_generate_secret(path: &Path) -> anyhow::Result<Secret> {
-    if let Ok(existing) = fs::read_to_string(path) {
-        let mode = fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "the token secret file is readable by others; chmod 600 it");
-        }
-        return Ok(Secret::new(existing.trim()));
+fn refuse_generating_on_postgres(database: &DatabaseUrl) -> anyhow::Result<()> {
+    if let DatabaseUrl::Postgres(_) = database {
+        bail!(
+            "set JWT_SECRET (or JWT_PUBLIC_KEY) when running on PostgreSQL: replicas must share one secret, so \
+             none is generated"
+        );
     }
+    Ok(())
+}
+
+/// The secret kept in `path`, if there is one.
+fn read_secret(path: &Path) -> anyhow::Result<Option<Secret>> {
+    let existing = match fs::read_to_string(path) {
+        Ok(existing) => existing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error).with_context(|| format!("reading the secret {}", path.display())),
+    };
+    let mode = fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "the secret file is readable by others; chmod 600 it");
+    }
+    Ok(Some(Secret::new(existing.trim())))
+}
+
+fn load_or_generate_secret(path: &Path) -> anyhow::Result<Secret> {
+    match read_secret(path)? {
+        Some(existing) => Ok(existing),
+        None => generate_secret(path),
+    }
+}
+
+fn generate_secret(path: &Path) -> anyhow::Result<Secret> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        fs::create_dir_all(parent).with_context(|| format!("creating DATA_DIR {}", parent.display()))?;
     }
     let mut bytes = [0u8; 48];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -117,9 +127,9 @@ fn load_or_generate_secret(path: &Path) -> anyhow::Result<Secret> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("creating the token secret {}", path.display()))?;
+        .with_context(|| format!("creating the secret {}", path.display()))?;
     file.write_all(secret.as_bytes())?;
-    tracing::info!(path = %path.display(), "generated a token secret");
+    tracing::info!(path = %path.display(), "generated a secret");
     Ok(Secret::new(secret))
 }
 
@@ -207,6 +217,42 @@ fn parse_role(name: &str) -> Option<Role> {
 }
 
 impl TokenSigner {
+    fn new(secret: &Secret, settings: &AuthSettings) -> anyhow::Result<Self> {
+        if secret.expose().len() < MIN_SECRET_BYTES {
+            bail!(
+                "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long; generate one with `openssl rand -base64 48`"
+            );
+        }
+        Ok(Self {
+            key: EncodingKey::from_secret(secret.expose().as_bytes()),
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        })
+    }
+
+    /// The signer of `action-tracker token`: JWT_SECRET, or the secret the server generated into its
+    /// DATA_DIR. It never makes one: a secret made beside the wrong DATA_DIR would sign tokens the
+    /// server refuses, so it says where the server's secret should be instead.
+    pub fn for_the_server(settings: &AuthSettings, data_dir: &Path, database: &DatabaseUrl) -> anyhow::Result<Self> {
+        if settings.public_key.is_some() {
+            bail!("cannot mint tokens: only JWT_PUBLIC_KEY is configured, so tokens come from your identity provider");
+        }
+        if let Some(secret) = &settings.secret {
+            return Self::new(secret, settings);
+        }
+        refuse_generating_on_postgres(database)?;
+        let path = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned()).join(GENERATED_SECRET_FILE);
+        match read_secret(&path)? {
+            Some(secret) => Self::new(&secret, settings),
+            None => bail!(
+                "no secret to sign with: JWT_SECRET is not set and there is no generated secret at {}. The server \
+                 generates it into its DATA_DIR on first start: point `token` at the server's data directory with \
+                 --data-dir or DATA_DIR, or set JWT_SECRET to the secret the server uses",
+                path.display()
+            ),
+        }
+    }
+
     /// A signed token for `sub` with the given address and roles, valid for `ttl`.
     pub fn mint(&self, sub: &str, email: Option<&str>, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();

@@ -1,33 +1,46 @@
-//! The `action-tracker` command: loads settings, sets up logging and runs the chosen subcommand.
+//! The `action-tracker` command: reads the settings its subcommand uses, sets up logging and runs it.
 
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
-use action_tracker::auth::Keys;
-use action_tracker::config::Settings;
+use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use action_tracker::auth::TokenSigner;
+use action_tracker::cli::{self, GivenAs};
+use action_tracker::config::{DatabaseSettings, LogSettings, Settings};
 use action_tracker::domain::principal::Role;
 use action_tracker::reminders::Reminders;
 use action_tracker::{api, db::Db, startup::Application, telemetry};
 
 /// Keeps the corrective actions of post-incident reviews from being forgotten.
 #[derive(Debug, Parser)]
-#[command(name = "action-tracker", version, about)]
+#[command(
+    name = "action-tracker",
+    version,
+    about,
+    after_help = "Without a command, `action-tracker [SETTINGS]` runs `serve`. Each command's --help lists the \
+                  settings it reads, each a flag with an environment variable behind it."
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
-
-    #[command(flatten)]
-    settings: Settings,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP server (the default).
-    Serve,
+    /// Run the HTTP server, with the reminder sweep and the senders unless BACKGROUND_WORK is false (the
+    /// default command).
+    Serve {
+        #[command(flatten, next_help_heading = "Settings")]
+        settings: Settings,
+    },
     /// Bring the database schema up to date, then exit.
-    Migrate,
+    Migrate {
+        #[command(flatten, next_help_heading = "Settings")]
+        settings: Settings,
+    },
     /// Print the OpenAPI document as JSON.
     Openapi,
-    /// Print a signed API token (HS256, with JWT_SECRET or the generated secret).
+    /// Print a signed API token (HS256, with JWT_SECRET or the secret the server generated).
     Token(TokenArgs),
     /// Run the reminder sweep and deliver the e-mail and webhook outboxes, then exit (for cron, or to test
     /// the ladder).
@@ -36,10 +49,47 @@ enum Command {
     Seed(SeedArgs),
 }
 
+/// Settings only the HTTP server reads: `remind` reads every other one.
+const SERVER_ONLY: &[&str] = &[
+    "http-workers",
+    "cache-max-age",
+    "metrics-token",
+    "background-work",
+    "reminder-sweep-interval",
+    "request-timeout",
+    "rate-limit-per-minute",
+    "rate-limit-burst",
+    "cors-allowed-origins",
+    "jwt-public-key",
+    "jwt-algorithm",
+    "jwt-issuer",
+    "jwt-audience",
+    "jwt-leeway",
+    "jwt-roles-claim",
+];
+
+/// What `token` reads: how the server checks tokens, and where it keeps a generated secret.
+const TOKEN_READS: &[&str] =
+    &["jwt-secret", "jwt-public-key", "jwt-issuer", "jwt-audience", "data-dir", "database-url"];
+
+/// Whether the command `name` reads `setting`; the others are left out of its `--help` and refused.
+fn reads(name: &str, setting: &Arg) -> bool {
+    let flag = setting.get_long().unwrap_or_default();
+    match name {
+        "serve" => true,
+        "migrate" | "seed" => cli::is_one_of::<DatabaseSettings>(setting) || cli::is_one_of::<LogSettings>(setting),
+        "token" => TOKEN_READS.contains(&flag),
+        "remind" => !SERVER_ONLY.contains(&flag),
+        _ => false,
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct SeedArgs {
+    /// Incidents to create.
     #[arg(long, default_value_t = 100)]
     incidents: usize,
+    /// Corrective actions to create, spread over the incidents.
     #[arg(long, default_value_t = 1000)]
     actions: usize,
     /// Distinct owners the actions are spread over [default: one per 100 actions].
@@ -51,11 +101,13 @@ struct SeedArgs {
     /// Make every action open and overdue (to benchmark the reminder sweep).
     #[arg(long)]
     all_overdue: bool,
+    #[command(flatten, next_help_heading = "Settings")]
+    settings: Settings,
 }
 
 #[derive(Debug, clap::Args)]
 struct RemindArgs {
-    /// Run once and exit (the only mode; `serve` runs the sweep on a timer).
+    /// Run once and exit. Required, as the only mode: `serve` runs the sweep on a timer.
     #[arg(long, required = true)]
     once: bool,
     /// Sweep as if it were this time (RFC 3339), e.g. with --dry-run to see what a given day would send.
@@ -63,9 +115,12 @@ struct RemindArgs {
     /// of the database, since the ladder records them at that time.
     #[arg(long, value_parser = parse_as_of)]
     as_of: Option<chrono::DateTime<chrono::Utc>>,
-    /// Show what would be sent without queuing or sending anything.
+    /// Print the e-mails the sweep would queue (recipient, subject, actions), without queuing or sending
+    /// anything.
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten, next_help_heading = "Settings")]
+    settings: Settings,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +137,8 @@ struct TokenArgs {
     /// The token's subject [default: the e-mail address].
     #[arg(long)]
     sub: Option<String>,
+    #[command(flatten, next_help_heading = "Settings")]
+    settings: Settings,
 }
 
 fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -92,29 +149,43 @@ fn parse_role(raw: &str) -> Result<Role, String> {
     raw.parse().map_err(|_| format!("{raw:?} is not a role: use viewer, editor or admin"))
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
+fn main() -> ExitCode {
+    let args = cli::with_default_command(std::env::args_os().collect(), "serve");
+    let mut command = cli::narrow(Cli::command(), reads);
+    let matches = match command.try_get_matches_from_mut(&args) {
+        Ok(matches) => matches,
+        Err(error) => cli::name_env_values(error, &command, &args).exit(),
+    };
+    if let Err(error) = cli::refuse_unread(&command, &matches) {
+        error.exit();
+    }
+    let given_as = GivenAs::new(&command, &matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    match actix_web::rt::System::new().block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", given_as.reword(&format!("{error:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&api::openapi())?);
         }
         Command::Token(args) => {
-            let settings = cli.settings;
-            let keys = Keys::load(&settings.auth, &settings.data_dir, &settings.database.url)?;
-            let Some(signer) = keys.signer else {
-                anyhow::bail!(
-                    "cannot mint tokens: only JWT_PUBLIC_KEY is configured, so tokens come from your identity provider"
-                );
-            };
+            let settings = args.settings;
+            let signer = TokenSigner::for_the_server(&settings.auth, &settings.data_dir, &settings.database.url)?;
             let Some(sub) = args.sub.as_deref().or(args.email.as_deref()) else {
                 anyhow::bail!("give --email or --sub: a token must name its subject");
             };
             println!("{}", signer.mint(sub, args.email.as_deref(), &args.roles, args.ttl)?);
         }
         Command::Seed(args) => {
-            telemetry::init(&cli.settings.log)?;
-            let db = Db::connect(&cli.settings.database)?;
+            telemetry::init(&args.settings.log)?;
+            let db = Db::connect(&args.settings.database)?;
             db.migrate()?;
             let plan = action_tracker::db::seed::SeedPlan {
                 incidents: args.incidents,
@@ -134,11 +205,12 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Remind(args) => {
-            telemetry::init(&cli.settings.log)?;
+            let settings = args.settings;
+            telemetry::init(&settings.log)?;
             let _ = args.once;
-            let db = Db::connect(&cli.settings.database)?;
+            let db = Db::connect(&settings.database)?;
             db.migrate()?;
-            let reminders = std::sync::Arc::new(Reminders::new(&cli.settings, db)?);
+            let reminders = std::sync::Arc::new(Reminders::new(&settings, db)?);
             let as_of = args.as_of.unwrap_or_else(chrono::Utc::now);
             let started = std::time::Instant::now();
             let planned = reminders.sweep(as_of, args.dry_run).await?;
@@ -147,8 +219,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("{}\t{}\t{}", email.recipient, email.subject, email.action_keys.join(","));
             }
             if !args.dry_run {
-                let hooks =
-                    action_tracker::webhooks::Webhooks::new(&cli.settings, Db::connect(&cli.settings.database)?)?;
+                let hooks = action_tracker::webhooks::Webhooks::new(&settings, Db::connect(&settings.database)?)?;
                 let hook_report = hooks.deliver().await?;
                 eprintln!(
                     "webhooks: sent {}, retrying {}, failed {}",
@@ -167,14 +238,13 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Migrate => {
-            telemetry::init(&cli.settings.log)?;
-            Db::connect(&cli.settings.database)?.migrate()?;
-            tracing::info!(database = %cli.settings.database.url, "database schema is up to date");
+        Command::Migrate { settings } => {
+            telemetry::init(&settings.log)?;
+            Db::connect(&settings.database)?.migrate()?;
+            tracing::info!(database = %settings.database.url, "database schema is up to date");
         }
-        Command::Serve => {
-            telemetry::init(&cli.settings.log)?;
-            let settings = cli.settings;
+        Command::Serve { settings } => {
+            telemetry::init(&settings.log)?;
             let application = Application::build(&settings)?;
             tracing::info!(
                 database = %settings.database.url,
@@ -187,4 +257,20 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Args;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed_and_its_lists_name_real_settings() {
+        cli::narrow(Cli::command(), reads).debug_assert();
+        let settings = Settings::augment_args(clap::Command::new("settings"));
+        for flag in SERVER_ONLY.iter().chain(TOKEN_READS) {
+            assert!(settings.get_arguments().any(|arg| arg.get_long() == Some(flag)), "--{flag} is not a setting");
+        }
+    }
 }

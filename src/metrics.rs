@@ -2,11 +2,18 @@
 //! (actions, outboxes, reminders) read from the database at each scrape, so every replica reports the
 //! same totals and nothing is lost on restart.
 
+use std::collections::BTreeMap;
+
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use strum::VariantArray;
 
+use crate::db::deliveries::DeliveryStatus;
 use crate::db::stats::MetricsSnapshot;
+use crate::db::webhooks::WebhookDeliveryStatus;
+use crate::domain::action::{ActionStatus, Priority};
+use crate::domain::reminder::ReminderKind;
 
 pub struct Metrics {
     registry: Registry,
@@ -44,8 +51,12 @@ impl Metrics {
             &["channel", "status"],
         )?;
         let reminders = IntGaugeVec::new(
-            Opts::new("action_tracker_reminders_sent", "Reminder e-mails accepted by the SMTP server, by kind"),
-            &["kind"],
+            Opts::new(
+                "action_tracker_reminders_sent",
+                "Reminders whose e-mail the SMTP server accepted, one per action or review and rung (a digest \
+                 e-mail carries several), by what they are about and kind",
+            ),
+            &["about", "kind"],
         )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
@@ -63,25 +74,63 @@ impl Metrics {
         self.http_duration.with_label_values(&labels).observe(seconds);
     }
 
-    /// The exposition text, with the data gauges set from `snapshot`.
+    /// The exposition text, with the data gauges set from `snapshot`. Every label combination the data
+    /// gauges can take is exported, at 0 when nothing has it, so dashboards and alerts see 0 rather than
+    /// no data before the first action, e-mail or webhook. Each series is set once to its new value (no
+    /// reset in between), so a scrape running alongside never sees a series missing.
     pub fn render(&self, snapshot: &MetricsSnapshot) -> Result<String, prometheus::Error> {
-        self.actions.reset();
-        for (status, priority, count) in &snapshot.actions {
-            self.actions.with_label_values(&[status.as_str(), priority.as_str()]).set(*count);
-        }
+        let actions = every(ActionStatus::VARIANTS.iter().flat_map(|status| {
+            Priority::VARIANTS.iter().map(move |priority| [<&str>::from(status), <&str>::from(priority)])
+        }));
+        set(
+            &self.actions,
+            actions,
+            snapshot.actions.iter().map(|(status, priority, n)| ([status.as_str(), priority.as_str()], *n)),
+        );
         self.overdue.set(snapshot.overdue);
-        self.outbox.reset();
-        for (channel, rows) in [("email", &snapshot.emails), ("webhook", &snapshot.webhooks)] {
-            for (status, count) in rows {
-                self.outbox.with_label_values(&[channel, status.as_str()]).set(*count);
-            }
-        }
-        self.reminders.reset();
-        for (kind, count) in &snapshot.reminders_sent {
-            self.reminders.with_label_values(&[kind.as_str()]).set(*count);
-        }
+
+        let outbox = every(
+            DeliveryStatus::VARIANTS
+                .iter()
+                .map(|status| ["email", status.into()])
+                .chain(WebhookDeliveryStatus::VARIANTS.iter().map(|status| ["webhook", status.into()])),
+        );
+        let counted = snapshot.emails.iter().map(|(status, n)| (["email", status.as_str()], *n));
+        let counted = counted.chain(snapshot.webhooks.iter().map(|(status, n)| (["webhook", status.as_str()], *n)));
+        set(&self.outbox, outbox, counted);
+
+        // A review is reminded when it is due soon and when it is overdue: it has no escalation rung, and
+        // no one reminds about it by hand.
+        let reminders = every(
+            ReminderKind::VARIANTS
+                .iter()
+                .map(|kind| ["action", kind.into()])
+                .chain([ReminderKind::DueSoon, ReminderKind::Overdue].iter().map(|kind| ["review", kind.into()])),
+        );
+        let counted = snapshot.reminders_sent.iter().map(|(about, kind, n)| ([about.as_str(), kind.as_str()], *n));
+        set(&self.reminders, reminders, counted);
+
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         Ok(String::from_utf8_lossy(&buffer).into_owned())
+    }
+}
+
+/// Every label combination of a gauge, each at zero.
+fn every<const N: usize>(labels: impl Iterator<Item = [&'static str; N]>) -> BTreeMap<[String; N], i64> {
+    labels.map(|labels| (labels.map(str::to_owned), 0)).collect()
+}
+
+/// Sets each series of `gauge` to its count, and those with none counted to zero.
+fn set<'a, const N: usize>(
+    gauge: &IntGaugeVec,
+    mut values: BTreeMap<[String; N], i64>,
+    counted: impl Iterator<Item = ([&'a str; N], i64)>,
+) {
+    for (labels, n) in counted {
+        *values.entry(labels.map(str::to_owned)).or_default() += n;
+    }
+    for (labels, n) in &values {
+        gauge.with_label_values(&labels.each_ref().map(String::as_str)).set(*n);
     }
 }

@@ -79,13 +79,7 @@ pub struct DeliveryReport {
 
 impl Reminders {
     pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
-        let escalation_contact = settings
-            .reminders
-            .escalation_email
-            .as_deref()
-            .map(|raw| EmailAddress::parse("REMINDER_ESCALATION_EMAIL", raw))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("REMINDER_ESCALATION_EMAIL {}", e.message))?;
+        let escalation_contact = settings.reminders.escalation_email.clone();
         let base_url = settings
             .mail
             .public_base_url

@@ -1,7 +1,7 @@
 //! Building and running the server. The same builder serves production and the tests: it binds to the
 //! configured address (port 0 picks a free port) and says which port it got.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_cors::Cors;
@@ -16,7 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api::middleware::{request_context, security_headers};
 use crate::api::{self, AppState, extract};
 use crate::auth::Keys;
-use crate::config::Settings;
+use crate::config::{ListenAddr, Settings};
 use crate::db::Db;
 use crate::reminders::Reminders;
 
@@ -31,7 +31,11 @@ impl Application {
     /// Connects to the database, brings its schema up to date and binds the listener.
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
         let keys = Keys::load(&settings.auth, &settings.data_dir, &settings.database.url)?;
-        refuse_dangerous_settings(settings)?;
+        let addresses = settings
+            .listen_addr
+            .resolve()
+            .with_context(|| format!("LISTEN_ADDR {} does not resolve to an address", settings.listen_addr))?;
+        refuse_dangerous_settings(settings, &addresses)?;
         if let Some(path) = &keys.generated_secret {
             tracing::info!(
                 secret = %path.display(),
@@ -62,9 +66,8 @@ impl Application {
             webhook_targets: crate::outbound::TargetPolicy { allow_private: settings.webhook_allow_private_targets },
         });
 
-        let listener = TcpListener::bind(settings.listen_addr)
-            .with_context(|| format!("listening on {}", settings.listen_addr))?;
-        let port = listener.local_addr()?.port();
+        let listeners = listen(&settings.listen_addr, &addresses)?;
+        let port = listeners.first().map(TcpListener::local_addr).transpose()?.map_or(0, |address| address.port());
         let spec = api::openapi();
         let settings = settings.clone();
 
@@ -90,7 +93,7 @@ impl Application {
         };
         // In-flight requests get as long to finish as any request may take.
         let server = server.shutdown_timeout(settings.limits.request_timeout.as_secs().max(1));
-        let server = server.listen(listener)?.run();
+        let server = listeners.into_iter().try_fold(server, |server, listener| server.listen(listener))?.run();
         Ok(Self { port, server, stop_background, background })
     }
 
@@ -117,6 +120,33 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// Binds every address LISTEN_ADDR stands for, since clients may try any of them (a browser asked for
+/// `localhost` tries ::1 as well as 127.0.0.1). With port 0 the others take the port the first one got, so
+/// the server has one port. An address this machine does not have (::1 where IPv6 is off) is skipped with
+/// a warning, as long as another one is bound; any other failure stops the start.
+fn listen(listen_addr: &ListenAddr, addresses: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners: Vec<TcpListener> = Vec::with_capacity(addresses.len());
+    for &address in addresses {
+        let address = match listeners.first() {
+            Some(first) if address.port() == 0 => SocketAddr::new(address.ip(), first.local_addr()?.port()),
+            _ => address,
+        };
+        match TcpListener::bind(address) {
+            Ok(listener) => listeners.push(listener),
+            Err(error) if error.kind() == std::io::ErrorKind::AddrNotAvailable && addresses.len() > 1 => {
+                tracing::warn!(%address, %error, "LISTEN_ADDR {listen_addr} stands for an address this machine does not have; skipped");
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("LISTEN_ADDR {listen_addr}: cannot listen on {address}"));
+            }
+        }
+    }
+    if listeners.is_empty() {
+        anyhow::bail!("LISTEN_ADDR {listen_addr}: none of {addresses:?} is an address of this machine");
+    }
+    Ok(listeners)
 }
 
 /// Cross-origin access for browser dashboards: only the configured origins, and only when there are any.
@@ -155,7 +185,7 @@ fn cors(origins: &[String]) -> actix_web::middleware::Condition<Cors> {
 
 /// Settings that would leave the service open or broken are refused before anything starts; the secrets'
 /// own checks live with them (`Keys::load`, `LinkKeys::load`, `Mailer::new`).
-fn refuse_dangerous_settings(settings: &Settings) -> anyhow::Result<()> {
+fn refuse_dangerous_settings(settings: &Settings, addresses: &[SocketAddr]) -> anyhow::Result<()> {
     if settings.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
         anyhow::bail!("METRICS_TOKEN must be at least 32 characters (openssl rand -base64 32)");
     }
@@ -170,7 +200,7 @@ fn refuse_dangerous_settings(settings: &Settings) -> anyhow::Result<()> {
         }
     }
     let https_links = settings.mail.public_base_url.as_deref().is_some_and(|url| url.starts_with("https://"));
-    if !settings.listen_addr.ip().is_loopback() && !https_links {
+    if addresses.iter().any(|address| !address.ip().is_loopback()) && !https_links {
         tracing::warn!(
             address = %settings.listen_addr,
             "listening beyond this machine while PUBLIC_BASE_URL is not https: tokens and one-click links would \

@@ -135,7 +135,7 @@ impl Db {
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
         {
             std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating the database directory {}", parent.display()))?;
+                .with_context(|| format!("creating the directory {} of DATABASE_URL", parent.display()))?;
         }
         let manager = ConnectionManager {
             url: settings.url.clone(),
@@ -148,7 +148,7 @@ impl Db {
             .connection_timeout(settings.timeout)
             .test_on_check_out(false)
             .build(manager)
-            .with_context(|| format!("connecting to {}", settings.url))?;
+            .with_context(|| format!("connecting to DATABASE_URL {}", settings.url))?;
         let sqlite_writers = matches!(settings.url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(Semaphore::new(1)));
         Ok(Self { pool, sqlite_writers, wait: settings.timeout })
     }

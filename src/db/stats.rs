@@ -367,13 +367,16 @@ pub struct MetricsSnapshot {
     pub overdue: i64,
     pub emails: Vec<(String, i64)>,
     pub webhooks: Vec<(String, i64)>,
-    pub reminders_sent: Vec<(String, i64)>,
+    /// (about: "action" or "review", kind, count): reminders whose e-mail the SMTP server accepted, one
+    /// per action or review and rung, so a digest e-mail about three actions counts three.
+    pub reminders_sent: Vec<(String, String, i64)>,
 }
 
+/// The figures `/metrics` shows, read in one snapshot so that they agree with each other.
 #[tracing::instrument(skip(db))]
 pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, StoreError> {
-    use super::schema::{deliveries, reminders, webhook_deliveries};
-    db.run(move |conn| {
+    use super::schema::{deliveries, reminders, review_reminders, webhook_deliveries};
+    db.read_snapshot(move |conn| {
         let (actions, overdue) = if tallies::as_of(conn)?.is_some() {
             let mut by_status_priority: BTreeMap<(String, i16), i64> = BTreeMap::new();
             for row in tallies::by_kind(conn)? {
@@ -409,12 +412,22 @@ pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, Store
             .group_by(webhook_deliveries::status)
             .select((webhook_deliveries::status, diesel::dsl::count_star()))
             .load(conn)?;
-        let reminders_sent: Vec<(String, i64)> = reminders::table
+        let about_actions: Vec<(String, i64)> = reminders::table
             .inner_join(deliveries::table)
             .filter(deliveries::status.eq("sent"))
             .group_by(reminders::kind)
             .select((reminders::kind, diesel::dsl::count_star()))
             .load(conn)?;
+        let about_reviews: Vec<(String, i64)> = review_reminders::table
+            .inner_join(deliveries::table)
+            .filter(deliveries::status.eq("sent"))
+            .group_by(review_reminders::kind)
+            .select((review_reminders::kind, diesel::dsl::count_star()))
+            .load(conn)?;
+        let reminders_sent = [("action", about_actions), ("review", about_reviews)]
+            .into_iter()
+            .flat_map(|(about, rows)| rows.into_iter().map(move |(kind, n)| (about.to_owned(), kind, n)))
+            .collect();
         Ok(MetricsSnapshot { actions, overdue, emails, webhooks, reminders_sent })
     })
     .await

@@ -30,6 +30,7 @@ pub const KEY_PREFIX: &str = "ACT-";
     ToSchema,
     strum::EnumString,
     strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]

@@ -213,8 +213,7 @@ enum Transport {
 
 impl Mailer {
     pub fn new(settings: &MailSettings, data_dir: &Path) -> anyhow::Result<Self> {
-        let from: Mailbox =
-            settings.from.parse().with_context(|| format!("MAIL_FROM {:?} is not an e-mail address", settings.from))?;
+        let from = settings.from.clone();
         let transport = match &settings.smtp_url {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
@@ -225,7 +224,8 @@ impl Mailer {
             ),
             None => {
                 let outbox = data_dir.join("outbox");
-                std::fs::create_dir_all(&outbox).with_context(|| format!("creating {}", outbox.display()))?;
+                std::fs::create_dir_all(&outbox)
+                    .with_context(|| format!("creating the outbox folder {} in DATA_DIR", outbox.display()))?;
                 Transport::Files(AsyncFileTransport::new(outbox))
             }
         };

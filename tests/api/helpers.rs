@@ -9,6 +9,7 @@ use action_tracker::config::{
     AuthSettings, DatabaseSettings, DatabaseUrl, LimitSettings, LogFormat, LogSettings, MailSettings,
     PublicKeyAlgorithm, ReminderSettings, Secret, Settings,
 };
+use action_tracker::domain::email::EmailAddress;
 use action_tracker::domain::principal::Role;
 use action_tracker::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -97,7 +98,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
         data_dir: std::env::temp_dir(),
         mail: MailSettings {
             smtp_url: None,
-            from: "action-tracker <tracker@example.com>".into(),
+            from: "action-tracker <tracker@example.com>".parse().expect("mailbox"),
             public_base_url: Some("https://tracker.example.com".into()),
             link_secret: Some(Secret::new(TEST_LINK_SECRET)),
             link_ttl: std::time::Duration::from_secs(7 * 86_400),
@@ -113,7 +114,7 @@ pub fn test_settings(url: DatabaseUrl) -> Settings {
             repeat_days: 3,
             max_overdue: 10,
             escalate_after_days: 7,
-            escalation_email: Some("ciso@example.com".into()),
+            escalation_email: Some(EmailAddress::parse("escalation", "ciso@example.com").expect("address")),
             send_hour: 9,
             weekdays_only: true,
             review_due_days: 14,

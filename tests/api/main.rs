@@ -4,6 +4,7 @@
 mod actions;
 mod auth;
 mod authorization;
+mod cli;
 mod comments;
 mod conditional;
 mod crash;
