@@ -281,11 +281,14 @@ pub struct LinkKeys {
     ttl: Duration,
 }
 
-/// What a valid link grants: acting as `owner` on `action_id`.
+/// What a valid link grants: acting as `owner` on `action_id`, once, while the action is still at
+/// `version`, the version the reminder was written about. Any change since (the link's own use, the action
+/// done, verified, reassigned or given another due date) ends what the link may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkGrant {
     pub action_id: uuid::Uuid,
     pub owner: EmailAddress,
+    pub version: i64,
 }
 
 const LINK_AUDIENCE: &str = "action-tracker/owner-link";
@@ -330,12 +333,19 @@ impl LinkKeys {
         self.ttl
     }
 
-    /// A link token for `owner` on `action_id`, valid for the configured time from `now`.
-    pub fn sign(&self, action_id: uuid::Uuid, owner: &EmailAddress, now: chrono::DateTime<chrono::Utc>) -> String {
+    /// A link token for `owner` on `action_id` as it is at `version`, valid for the configured time from `now`.
+    pub fn sign(
+        &self,
+        action_id: uuid::Uuid,
+        owner: &EmailAddress,
+        version: i64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> String {
         let claims = json!({
             "aud": LINK_AUDIENCE,
             "sub": owner.as_str(),
             "act": action_id,
+            "ver": version,
             "exp": now.timestamp() + self.ttl.as_secs() as i64,
         });
         // HMAC signing of a JSON object cannot fail.
@@ -354,6 +364,8 @@ impl LinkKeys {
             data.claims["act"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()).ok_or_else(invalid)?;
         let owner =
             data.claims["sub"].as_str().and_then(|sub| EmailAddress::parse("sub", sub).ok()).ok_or_else(invalid)?;
-        Ok(LinkGrant { action_id, owner })
+        // Links from before links were bound to a version carry none; they are refused like forged ones.
+        let version = data.claims["ver"].as_i64().ok_or_else(invalid)?;
+        Ok(LinkGrant { action_id, owner, version })
     }
 }

@@ -251,7 +251,8 @@ impl Reminders {
         };
         // A link lives from when the e-mail is written, whatever day the sweep is deciding for.
         let link = for_owner.then(|| {
-            let token = self.links.sign(candidate.action_id, &candidate.owner_email, crate::domain::now());
+            let token =
+                self.links.sign(candidate.action_id, &candidate.owner_email, candidate.version, crate::domain::now());
             format!("{}/a/{token}", self.base_url)
         });
         DigestItem {

@@ -2,6 +2,11 @@
 //! so the signed link is their credential for one action: it shows the action and lets them mark it in
 //! progress, done (with a resolution) or snooze its reminders, as themselves, recorded in the history.
 //! Plain HTML forms, no JavaScript; refusals are pages too, never a 500.
+//!
+//! A link is for one decision about the action as the reminder described it: it is bound to the action's
+//! version then. Once used, or once the action moved on (done, verified, reassigned, given another due
+//! date, or changed in any other way), it shows the action as it is now, says so, and changes nothing;
+//! a newer reminder brings a fresh link. So a link can never reopen finished or verified work.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, get, post, web};
@@ -35,7 +40,8 @@ struct ActionView {
     status: &'static str,
     description: Option<String>,
     snoozed_until: Option<String>,
-    active: bool,
+    /// The owner may still decide here: the link is unused, the action unchanged and still open.
+    decidable: bool,
 }
 
 /// What the owner chose on the page.
@@ -71,6 +77,7 @@ fn refusal(status: StatusCode, heading: &str, message: &str) -> HttpResponse {
 async fn action_page(
     state: &AppState,
     action: &Action,
+    decidable: bool,
     status: StatusCode,
     message: Option<(String, &'static str)>,
 ) -> HttpResponse {
@@ -89,7 +96,7 @@ async fn action_page(
         status: f.status.into(),
         description: f.description.as_ref().map(ToString::to_string),
         snoozed_until: f.snoozed_until.filter(|until| *until > state.today()).map(|d| d.to_string()),
-        active: f.status.is_active(),
+        decidable: decidable && f.status.is_active(),
     };
     let (message, message_class) = match message {
         Some((text, class)) => (Some(text), class),
@@ -101,8 +108,16 @@ async fn action_page(
     )
 }
 
-/// The link's action, if the link is valid and the action is still the owner's.
-async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal), HttpResponse> {
+/// The page for a link that was used, or whose action changed since the e-mail: the action as it is now.
+async fn spent_page(state: &AppState, action: &Action) -> HttpResponse {
+    let note = "This link has been used, or the action has changed since the e-mail was sent, so it changes \
+                nothing more. This is the action as it is now; a newer reminder has a fresh link.";
+    action_page(state, action, false, StatusCode::CONFLICT, Some((note.to_owned(), "notice"))).await
+}
+
+/// The link's action, if the link is valid and the action is still the owner's, with the version the link
+/// was written for.
+async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal, i64), HttpResponse> {
     let grant = state.reminders.links().verify(token).map_err(|invalid| {
         refusal(
             StatusCode::UNAUTHORIZED,
@@ -131,7 +146,7 @@ async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal), H
         ));
     }
     let principal = Principal { sub: grant.owner.to_string(), email: Some(grant.owner), name: None, role: None };
-    Ok((action, principal))
+    Ok((action, principal, grant.version))
 }
 
 /// The page behind a reminder's one-click link (HTML).
@@ -141,6 +156,7 @@ async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal), H
     responses(
         (status = 200, description = "The action with its buttons", content_type = "text/html", body = String),
         (status = 401, description = "An expired or tampered link", content_type = "text/html", body = String),
+        (status = 409, description = "The link was used, or the action changed since the e-mail: the action as it is now, without buttons", content_type = "text/html", body = String),
         (status = 403, description = "The action changed hands", content_type = "text/html", body = String),
         (status = 404, description = "The action was deleted", content_type = "text/html", body = String),
     )
@@ -148,7 +164,10 @@ async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal), H
 #[get("/a/{token}")]
 pub async fn show(state: Data, token: web::Path<String>) -> HttpResponse {
     match resolve(&state, &token).await {
-        Ok((action, _)) => action_page(&state, &action, StatusCode::OK, None).await,
+        Ok((action, _, version)) if action.version == version => {
+            action_page(&state, &action, true, StatusCode::OK, None).await
+        }
+        Ok((action, _, _)) => spent_page(&state, &action).await,
         Err(page) => page,
     }
 }
@@ -164,33 +183,44 @@ pub async fn show(state: Data, token: web::Path<String>) -> HttpResponse {
         (status = 401, description = "An expired or tampered link", content_type = "text/html", body = String),
         (status = 403, description = "The action changed hands", content_type = "text/html", body = String),
         (status = 404, description = "The action was deleted", content_type = "text/html", body = String),
+        (status = 409, description = "The link was used, or the action changed since the e-mail: nothing was changed", content_type = "text/html", body = String),
         (status = 422, description = "A choice that cannot be applied (done without a resolution)", content_type = "text/html", body = String),
     )
 )]
 #[post("/a/{token}")]
 pub async fn choose(state: Data, token: web::Path<String>, choice: web::Form<OwnerChoice>) -> HttpResponse {
-    let (action, principal) = match resolve(&state, &token).await {
+    let (action, principal, version) = match resolve(&state, &token).await {
         Ok(found) => found,
         Err(page) => return page,
     };
+    if action.version != version || !action.fields.status.is_active() {
+        return spent_page(&state, &action).await;
+    }
     let patch = match patch_for(&state, &choice) {
         Ok(patch) => patch,
         Err(errors) => {
-            return action_page(&state, &action, StatusCode::UNPROCESSABLE_ENTITY, Some((errors, "error"))).await;
+            return action_page(&state, &action, true, StatusCode::UNPROCESSABLE_ENTITY, Some((errors, "error"))).await;
         }
     };
-    let guard = Guard { if_match: None, owner: principal.email.clone() };
+    // The version the link was written for, checked in the transaction of the change: of two clicks at
+    // once, one decides.
+    let guard = Guard { if_match: Some(vec![version]), owner: principal.email.clone() };
     match db::actions::update(&state.db, action.id, guard, patch, access::change_context(&principal)).await {
         Ok(updated) => {
             let note = match choice.op.as_str() {
                 "snooze" => format!("Reminders are snoozed for {SNOOZE_DAYS} days."),
                 _ => "Thank you, the action is updated.".to_owned(),
             };
-            action_page(&state, &updated, StatusCode::OK, Some((note, "notice"))).await
+            action_page(&state, &updated, false, StatusCode::OK, Some((note, "notice"))).await
         }
         Err(StoreError::Invalid(errors)) => {
-            action_page(&state, &action, StatusCode::UNPROCESSABLE_ENTITY, Some((errors.to_string(), "error"))).await
+            action_page(&state, &action, true, StatusCode::UNPROCESSABLE_ENTITY, Some((errors.to_string(), "error")))
+                .await
         }
+        Err(StoreError::VersionMismatch) => match db::actions::find(&state.db, action.id).await {
+            Ok(now) => spent_page(&state, &now).await,
+            Err(_) => refusal(StatusCode::NOT_FOUND, "Action not found", "This action no longer exists."),
+        },
         Err(StoreError::Forbidden(_)) => {
             refusal(StatusCode::FORBIDDEN, "Not yours any more", "This action has been handed to someone else.")
         }

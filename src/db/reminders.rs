@@ -39,6 +39,10 @@ pub struct Candidate {
     pub incident_reference: Option<String>,
     pub incident_title: String,
     pub snoozed_until: Option<NaiveDate>,
+    /// The action's version now: the one-click link in the e-mail works only while it stays at it.
+    pub version: i64,
+    /// The owner's name as given on the action, for the e-mail's `To` when the directory has none.
+    pub owner_name: Option<String>,
     /// Linked tickets as (system/key, URL), so the e-mail can point to where the work is tracked.
     pub tickets: Vec<(String, Option<String>)>,
 }
@@ -138,7 +142,8 @@ const RECIPIENTS_PER_ROUND: usize = 500;
 /// was decided.
 pub type Sent = HashMap<Uuid, Vec<(ReminderKind, i64, DateTime<Utc>)>>;
 
-type Row = (String, i64, String, String, NaiveDate, i16, Option<String>, String, Option<NaiveDate>);
+type Row =
+    (String, i64, String, String, NaiveDate, i16, Option<String>, String, Option<NaiveDate>, i64, Option<String>);
 
 /// What an e-mail about an action shows, selected the same way by sweeps and manual reminders.
 const CANDIDATE_COLUMNS: (
@@ -151,6 +156,8 @@ const CANDIDATE_COLUMNS: (
     incidents::reference,
     incidents::title,
     actions::snoozed_until,
+    actions::version,
+    actions::owner_name,
 ) = (
     actions::id,
     actions::number,
@@ -161,10 +168,13 @@ const CANDIDATE_COLUMNS: (
     incidents::reference,
     incidents::title,
     actions::snoozed_until,
+    actions::version,
+    actions::owner_name,
 );
 
 fn candidate(row: Row) -> Result<Candidate, StoreError> {
-    let (id, number, title, owner, due_date, priority, reference, incident_title, snoozed_until) = row;
+    let (id, number, title, owner, due_date, priority, reference, incident_title, snoozed_until, version, owner_name) =
+        row;
     Ok(Candidate {
         action_id: parse_id(&id)?,
         number,
@@ -175,6 +185,8 @@ fn candidate(row: Row) -> Result<Candidate, StoreError> {
         incident_reference: reference,
         incident_title,
         snoozed_until,
+        version,
+        owner_name,
         tickets: Vec::new(),
     })
 }

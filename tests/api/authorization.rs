@@ -204,7 +204,7 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
                 p if p.ends_with("/verify") => p.replace("{id}", &f.done_action),
                 p if p.contains("{email}") => p.replace("{email}", OWNER),
                 p if p.contains("{system}") => p.replace("{system}", "jira").replace("{key}", "SEC-1"),
-                p if p.contains("{token}") => p.replace("{token}", &app.link(&f.action, OWNER)),
+                p if p.contains("{token}") => p.replace("{token}", &app.link(&f.action, OWNER).await),
                 p => p.replace("{id}", &f.action),
             };
             let method = Method::from_bytes(method.as_bytes()).unwrap();

@@ -212,17 +212,24 @@ impl TestApp {
         action_tracker::webhooks::Webhooks::new(&self.settings, db).expect("webhooks")
     }
 
-    /// The one-click link token a reminder to `owner` about `action_id` would carry.
-    pub fn link(&self, action_id: &str, owner: &str) -> String {
-        let keys = action_tracker::auth::LinkKeys::load(
+    /// The signer of the one-click links in this app's e-mails.
+    pub fn link_keys(&self) -> action_tracker::auth::LinkKeys {
+        action_tracker::auth::LinkKeys::load(
             &self.settings.mail,
             self.settings.auth.secret.as_ref(),
             &self.settings.data_dir,
             &self.settings.database.url,
         )
-        .expect("link keys");
+        .expect("link keys")
+    }
+
+    /// The one-click link token a reminder sent now to `owner` about `action_id` would carry: bound to the
+    /// action's current version.
+    pub async fn link(&self, action_id: &str, owner: &str) -> String {
+        let action: Value = self.get(&format!("/api/v1/actions/{action_id}")).await.json().await.expect("action");
+        let version = action["version"].as_i64().expect("version");
         let owner = action_tracker::domain::email::EmailAddress::parse("owner", owner).expect("address");
-        keys.sign(uuid::Uuid::parse_str(action_id).expect("id"), &owner, chrono::Utc::now())
+        self.link_keys().sign(uuid::Uuid::parse_str(action_id).expect("id"), &owner, version, chrono::Utc::now())
     }
 
     /// A token for `email` holding `roles` (none: a principal that only owns actions).

@@ -324,7 +324,7 @@ async fn owner_links_refuse_expired_and_tampered_tokens_with_a_page() {
     let app = spawn_app().await;
     let incident = id(&app.create_incident(json!({})).await);
     let action = app.create_action(&incident, json!({"owner_email": "dana@example.com"})).await;
-    let good = app.link(&id(&action), "dana@example.com");
+    let good = app.link(&id(&action), "dana@example.com").await;
 
     let tampered = format!("{}x", &good[..good.len() - 1]);
     let page = app.client.get(app.url(&format!("/a/{tampered}"))).send().await.unwrap();
@@ -332,16 +332,9 @@ async fn owner_links_refuse_expired_and_tampered_tokens_with_a_page() {
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("This link is not valid."));
 
-    let settings = &app.settings;
-    let keys = action_tracker::auth::LinkKeys::load(
-        &settings.mail,
-        settings.auth.secret.as_ref(),
-        &settings.data_dir,
-        &settings.database.url,
-    )
-    .unwrap();
     let owner = action_tracker::domain::email::EmailAddress::parse("owner", "dana@example.com").unwrap();
-    let old = keys.sign(uuid::Uuid::parse_str(&id(&action)).unwrap(), &owner, Utc::now() - chrono::Duration::days(8));
+    let action_id = uuid::Uuid::parse_str(&id(&action)).unwrap();
+    let old = app.link_keys().sign(action_id, &owner, 1, Utc::now() - chrono::Duration::days(8));
     let expired = app.client.get(app.url(&format!("/a/{old}"))).send().await.unwrap();
     assert_eq!(expired.status(), 401);
     assert!(expired.text().await.unwrap().contains("This link has expired."));
@@ -365,6 +358,59 @@ async fn owner_links_refuse_expired_and_tampered_tokens_with_a_page() {
     app.patch(&format!("/api/v1/actions/{}", id(&action)), &json!({"owner_email": "sam@example.com"})).await;
     let handed_over = app.client.get(app.url(&format!("/a/{good}"))).send().await.unwrap();
     assert_eq!(handed_over.status(), 403);
+}
+
+/// A link is for one decision about the action the reminder described: used once, or once the action
+/// moved on, it shows the action as it is and changes nothing, so it can never reopen verified work.
+#[tokio::test]
+async fn a_one_click_link_decides_once_and_never_reopens_finished_work() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action = app.create_action(&incident, json!({"owner_email": "dana@example.com"})).await;
+    let path = format!("/api/v1/actions/{}", id(&action));
+    let link = app.link(&id(&action), "dana@example.com").await;
+    let page = |link: String| app.client.get(app.url(&format!("/a/{link}"))).send();
+    let choose = |link: String, op: &'static str| {
+        app.client.post(app.url(&format!("/a/{link}"))).form(&[("op", op), ("resolution", "Keys rotated.")]).send()
+    };
+
+    let first = page(link.clone()).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.text().await.unwrap().contains("Mark it done"));
+    let done = choose(link.clone(), "done").await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(!done.text().await.unwrap().contains("<form"), "one decision: no buttons after it");
+    let sam = app.token("sam@example.com", &[Role::Editor]);
+    let verify = json!({"evidence": "Checked the key store."});
+    let verified = app.request_as(Some(&sam), reqwest::Method::POST, &format!("{path}/verify"), Some(&verify)).await;
+    assert_eq!(verified.status(), 200);
+    let before: Value = app.get(&path).await.json().await.unwrap();
+
+    // The same link again, for each choice: nothing changes, the page says why and shows the state.
+    for op in ["start", "snooze", "done"] {
+        let replayed = choose(link.clone(), op).await.unwrap();
+        assert_eq!(replayed.status(), 409, "{op}");
+        let text = replayed.text().await.unwrap();
+        assert!(text.contains("This link has been used") && text.contains("status <strong>done</strong>"), "{text}");
+        assert!(!text.contains("<form"), "{text}");
+    }
+    let shown = page(link.clone()).await.unwrap();
+    assert_eq!(shown.status(), 409);
+    let after: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(after, before, "verified work stays done and verified");
+    assert_eq!(after["verified_by"], "sam@example.com");
+
+    // An unused link ends when the action moves on, here a new due date: a newer reminder brings a new one.
+    let other = app.create_action(&incident, json!({"owner_email": "dana@example.com"})).await;
+    let other_path = format!("/api/v1/actions/{}", id(&other));
+    let unused = app.link(&id(&other), "dana@example.com").await;
+    let moved = json!({"due_date": "2030-02-01", "due_date_change_reason": "Waiting for hardware"});
+    assert_eq!(app.patch(&other_path, &moved).await.status(), 200);
+    assert_eq!(choose(unused.clone(), "start").await.unwrap().status(), 409);
+    let current: Value = app.get(&other_path).await.json().await.unwrap();
+    assert_eq!(current["status"], "open");
+    let fresh = app.link(&id(&other), "dana@example.com").await;
+    assert_eq!(choose(fresh, "start").await.unwrap().status(), 200);
 }
 
 #[test]
