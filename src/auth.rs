@@ -192,17 +192,38 @@ impl TokenVerifier {
         self.principal(&data.claims)
     }
 
+    /// The principal a token names. One identity rule holds everywhere (ownership, verification, the
+    /// audit trail): a token names one person, its `email` claim, or without one its `sub` when that is an
+    /// address. A token whose `sub` is an address other than its `email` names two people and is refused:
+    /// whichever one a rule picked, another rule could be made to act as the other.
     fn principal(&self, claims: &Value) -> Result<Principal, InvalidToken> {
-        let sub = claims["sub"].as_str().filter(|s| !s.is_empty() && s.len() <= 256);
-        let sub = sub.ok_or_else(|| InvalidToken("the token's `sub` claim must be a non-empty string".into()))?;
+        let sub = claims["sub"].as_str().filter(|s| {
+            !s.trim().is_empty() && s.len() <= 256 && crate::domain::text::check_characters("sub", s, false).is_ok()
+        });
+        let sub = sub.ok_or_else(|| {
+            InvalidToken("the token's `sub` claim must be a non-empty string of printable characters".into())
+        })?;
+        let sub_address = EmailAddress::parse("sub", sub).ok();
         let email = match claims.get("email").and_then(Value::as_str) {
-            Some(email) => Some(
-                EmailAddress::parse("email", email)
-                    .map_err(|_| InvalidToken("the token's `email` claim is not an e-mail address".into()))?,
-            ),
-            None => EmailAddress::parse("sub", sub).ok(),
+            Some(email) => {
+                let email = EmailAddress::parse("email", email)
+                    .map_err(|_| InvalidToken("the token's `email` claim is not an e-mail address".into()))?;
+                if sub_address.as_ref().is_some_and(|address| *address != email) {
+                    return Err(InvalidToken(
+                        "the token's `sub` is one e-mail address and its `email` another; a token must name one person"
+                            .into(),
+                    ));
+                }
+                Some(email)
+            }
+            None => sub_address,
         };
-        let name = claims.get("name").and_then(Value::as_str).map(|n| n.chars().take(200).collect());
+        // A display name breaking the text rules is left out rather than refusing the sign-in over it.
+        let name = claims
+            .get("name")
+            .and_then(Value::as_str)
+            .and_then(|n| crate::domain::text::ShortText::parse("name", n).ok())
+            .map(crate::domain::text::ShortText::into_string);
         let role = match claims.get(&self.roles_claim) {
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).filter_map(parse_role).max(),
             Some(Value::String(scope)) => scope.split_whitespace().filter_map(parse_role).max(),
@@ -255,6 +276,12 @@ impl TokenSigner {
 
     /// A signed token for `sub` with the given address and roles, valid for `ttl`.
     pub fn mint(&self, sub: &str, email: Option<&str>, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
+        if let Some(email) = email {
+            let email = EmailAddress::parse("--email", email).map_err(|e| anyhow::anyhow!("--email {}", e.message))?;
+            if EmailAddress::parse("--sub", sub).is_ok_and(|address| address != email) {
+                bail!("--sub is one e-mail address and --email another; a token must name one person");
+            }
+        }
         let now = chrono::Utc::now().timestamp();
         let roles: Vec<&str> = roles.iter().map(|r| <&str>::from(*r)).collect();
         let mut claims = json!({"sub": sub, "roles": roles, "iat": now, "exp": now + ttl.as_secs() as i64});

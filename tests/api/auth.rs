@@ -264,3 +264,44 @@ fn the_token_command_refuses_when_only_a_public_key_is_configured() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot mint tokens"));
     assert!(output.stdout.is_empty());
 }
+
+/// One identity rule: a token names one person (its `email`, else its `sub` when that is an address), so
+/// no rule can be made to see the owner while another sees someone else.
+#[tokio::test]
+async fn a_token_names_one_person_for_ownership_verification_and_the_audit_trail() {
+    let app = spawn_app().await;
+    let incident = app.create_incident(json!({})).await;
+    let action = app.create_action(incident["id"].as_str().unwrap(), json!({"owner_email": "dana@example.com"})).await;
+    let path = format!("/api/v1/actions/{}", action["id"].as_str().unwrap());
+    let done = app.patch(&path, &json!({"status": "done", "resolution": "Keys rotated."})).await;
+    assert_eq!(done.status(), 200);
+
+    // The owner's address as `sub`, someone else's as `email`: refused outright, for every use.
+    let two_people = hs256(&json!({"sub": "Dana@Example.com", "email": "mallory@example.com", "roles": ["editor"],
+                                   "exp": now() + 600}));
+    assert_refused(&app, &two_people, "sub and email naming two people").await;
+    let verify = json!({"evidence": "Looks fine to me."});
+    let response = app.request_as(Some(&two_people), Method::POST, &format!("{path}/verify"), Some(&verify)).await;
+    let problem = assert_problem(response, 401, "unauthorized").await;
+    assert!(problem["detail"].as_str().unwrap().contains("must name one person"), "{problem}");
+
+    // The same person in both claims, in any case, is one person: the owner, who may not verify.
+    let dana = hs256(&json!({"sub": "dana@example.com", "email": "DANA@example.com", "roles": ["editor"],
+                             "exp": now() + 600}));
+    let own = app.request_as(Some(&dana), Method::POST, &format!("{path}/verify"), Some(&verify)).await;
+    assert_problem(own, 403, "forbidden").await;
+    // An opaque `sub` (an identity provider's user id) with the owner's `email` is the owner too.
+    let opaque =
+        hs256(&json!({"sub": "00u1a2b3c4", "email": "dana@example.com", "roles": ["editor"], "exp": now() + 600}));
+    let own = app.request_as(Some(&opaque), Method::POST, &format!("{path}/verify"), Some(&verify)).await;
+    assert_problem(own, 403, "forbidden").await;
+
+    // The token command refuses to mint a token naming two people.
+    let output = app.command(&["token", "--sub", "dana@example.com", "--email", "sam@example.com"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("must name one person"));
+
+    // A subject with control characters is no name for the audit trail.
+    let nul = hs256(&json!({"sub": "svc\u{0}jira", "roles": ["admin"], "exp": now() + 600}));
+    assert_refused(&app, &nul, "NUL in sub").await;
+}
