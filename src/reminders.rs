@@ -150,6 +150,11 @@ impl Reminders {
         Ok(planned)
     }
 
+    /// The recipient's name in the people directory.
+    fn name_of(&self, input: &SweepInput, email: &str) -> Option<String> {
+        input.people.get(email).and_then(|p| p.fields.name.as_ref()).map(ToString::to_string)
+    }
+
     fn timezone_of(&self, input: &SweepInput, email: &str) -> Tz {
         input.people.get(email).and_then(|p| p.fields.timezone).unwrap_or(self.ladder.timezone)
     }
@@ -187,7 +192,10 @@ impl Reminders {
                     continue;
                 }
                 let item = self.item(candidate, today, for_owner);
+                let name =
+                    self.name_of(input, &recipient).or_else(|| for_owner.then(|| candidate.owner_name.clone())?);
                 let pending = digests.entry(recipient).or_default();
+                pending.digest.recipient_name = pending.digest.recipient_name.take().or(name);
                 match rung.kind {
                     ReminderKind::Escalation => pending.digest.escalated.push(item),
                     ReminderKind::Overdue => pending.digest.overdue.push(item),
@@ -217,6 +225,8 @@ impl Reminders {
                     None => candidate.title.clone(),
                 };
                 let pending = digests.entry(recipient.as_str().to_owned()).or_default();
+                pending.digest.recipient_name =
+                    pending.digest.recipient_name.take().or_else(|| self.name_of(input, recipient.as_str()));
                 pending.digest.reviews.push(ReviewItem {
                     incident,
                     resolved_on: resolved.to_string(),
@@ -293,6 +303,7 @@ impl Reminders {
             delivery_id,
             email: Outgoing {
                 recipient,
+                recipient_name: digest.recipient_name.clone(),
                 subject: rendered.subject,
                 text: rendered.text,
                 html: rendered.html,
@@ -308,7 +319,11 @@ impl Reminders {
         let this = Arc::clone(self);
         db::reminders::nudge(&self.db, action_id, now, move |candidate| {
             let today = this.ladder.today(now, this.ladder.timezone);
-            let digest = Digest { reminded: vec![this.item(candidate, today, true)], ..Default::default() };
+            let digest = Digest {
+                recipient_name: candidate.owner_name.clone(),
+                reminded: vec![this.item(candidate, today, true)],
+                ..Default::default()
+            };
             let rung = Rung { kind: ReminderKind::Manual, period: now.to_rfc3339() };
             let key = format!("ACT-{}", candidate.number);
             let reminders = vec![(Subject::Action(candidate.action_id), rung)];

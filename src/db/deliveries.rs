@@ -68,6 +68,7 @@ pub(super) struct DeliveryRow {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    pub recipient_name: Option<String>,
 }
 
 impl DeliveryRow {
@@ -86,6 +87,7 @@ impl DeliveryRow {
             last_error: None,
             created_at: to_column(now),
             sent_at: None,
+            recipient_name: email.recipient_name.clone(),
         }
     }
 
@@ -112,6 +114,8 @@ pub struct Claimed {
     pub id: String,
     #[diesel(sql_type = Text)]
     pub recipient: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub recipient_name: Option<String>,
     #[diesel(sql_type = Text)]
     pub subject: String,
     #[diesel(sql_type = Text)]
@@ -128,6 +132,7 @@ impl Claimed {
     pub fn email(&self) -> Outgoing {
         Outgoing {
             recipient: self.recipient.clone(),
+            recipient_name: self.recipient_name.clone(),
             subject: self.subject.clone(),
             text: self.text_body.clone(),
             html: self.html_body.clone(),
@@ -159,7 +164,7 @@ pub async fn claim(
                      WHERE id IN (SELECT id FROM deliveries \
                        WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until < $2) \
                        ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, recipient, subject, text_body, html_body, message_id, attempts",
+                     RETURNING id, recipient, recipient_name, subject, text_body, html_body, message_id, attempts",
                 )
                 .bind::<Timestamp, _>(to_column(lease_until))
                 .bind::<Timestamp, _>(to_column(now))
@@ -171,7 +176,7 @@ pub async fn claim(
                  WHERE id IN (SELECT id FROM deliveries \
                    WHERE (status = 'pending' AND next_attempt_at <= ?2) OR (status = 'sending' AND locked_until < ?2) \
                    ORDER BY next_attempt_at LIMIT ?3) \
-                 RETURNING id, recipient, subject, text_body, html_body, message_id, attempts",
+                 RETURNING id, recipient, recipient_name, subject, text_body, html_body, message_id, attempts",
             )
             .bind::<Timestamp, _>(to_column(lease_until))
             .bind::<Timestamp, _>(to_column(now))

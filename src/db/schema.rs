@@ -101,6 +101,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        recipient_name -> Nullable<Text>,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Rendered {
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub recipient: String,
+    /// Shown with the address in `To` when known ("Dana Reyes" <dana@example.com>).
+    pub recipient_name: Option<String>,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -64,6 +66,8 @@ pub struct ReviewItem {
 /// One recipient's reminders of one sweep, grouped.
 #[derive(Debug, Clone, Default)]
 pub struct Digest {
+    /// Whom it greets and is addressed to, when the directory or the action knows their name.
+    pub recipient_name: Option<String>,
     pub escalated: Vec<DigestItem>,
     pub overdue: Vec<DigestItem>,
     pub due_soon: Vec<DigestItem>,
@@ -76,6 +80,7 @@ pub struct Digest {
 #[derive(Template)]
 #[template(path = "digest.txt")]
 struct DigestText<'a> {
+    recipient_name: Option<&'a str>,
     escalated: &'a [DigestItem],
     overdue: &'a [DigestItem],
     due_soon: &'a [DigestItem],
@@ -89,6 +94,7 @@ struct DigestText<'a> {
 #[template(path = "digest.html")]
 struct DigestHtml<'a> {
     subject: &'a str,
+    recipient_name: Option<&'a str>,
     escalated: &'a [DigestItem],
     overdue: &'a [DigestItem],
     due_soon: &'a [DigestItem],
@@ -156,6 +162,7 @@ impl Digest {
     pub fn render(&self, base_url: &str, link_days: u64) -> Result<Rendered, askama::Error> {
         let subject = self.subject();
         let text = DigestText {
+            recipient_name: self.recipient_name.as_deref(),
             escalated: &self.escalated,
             overdue: &self.overdue,
             due_soon: &self.due_soon,
@@ -167,6 +174,7 @@ impl Digest {
         .render()?;
         let html = DigestHtml {
             subject: &subject,
+            recipient_name: self.recipient_name.as_deref(),
             escalated: &self.escalated,
             overdue: &self.overdue,
             due_soon: &self.due_soon,
@@ -239,10 +247,11 @@ impl Mailer {
 
     /// Hands the e-mail to the SMTP server (or writes it), in a conversation of at most [`Self::time_limit`].
     pub async fn send(&self, email: &Outgoing) -> Result<(), NotSent> {
-        let to: Mailbox = email
+        let address = email
             .recipient
             .parse()
             .map_err(|e| NotSent::permanent(format!("bad recipient {:?}: {e}", email.recipient)))?;
+        let to = Mailbox::new(email.recipient_name.clone(), address);
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)

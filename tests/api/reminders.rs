@@ -101,7 +101,8 @@ async fn one_digest_per_recipient_grouped_counted_escaped_and_linked() {
     assert!(overdue_at < soon_at, "overdue first, then due soon");
     assert!(email.text.contains("ACT-1 Rotate the VPN keys (medium)"));
     assert!(email.text.contains("SEC-9 Credential phishing"));
-    assert!(email.text.contains("Due 2026-03-05, 6 day(s) overdue"));
+    assert!(email.text.contains("Due 2026-03-05, 6 days overdue"), "{}", email.text);
+    assert!(email.text.contains("Due 2026-03-09, 2 days overdue"), "{}", email.text);
     assert!(!email.html.contains("<script>"), "user text is escaped in HTML");
     assert!(email.html.contains("&#60;script&#62;") || email.html.contains("&lt;script&gt;"));
 
@@ -129,6 +130,48 @@ async fn one_digest_per_recipient_grouped_counted_escaped_and_linked() {
     assert_eq!(history["items"][0]["actor"]["email"], "dana@example.com");
 
     assert!(reminders.sweep(at(2026, 3, 11, 14), false).await.unwrap().is_empty(), "nothing twice the same day");
+}
+
+/// An e-mail is addressed to its recipient by name when the directory (or, for an owner, the action)
+/// knows it, and counts days the way people do.
+#[tokio::test]
+async fn e_mails_name_their_recipient_and_count_days_in_words() {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(&smtp).await;
+    let incident = id(&app.create_incident(json!({"reference": "SEC-9", "title": "Credential phishing"})).await);
+    app.put_person("lee@example.com", json!({"name": "Lee Chen", "manager_email": "morgan@example.com"})).await;
+    app.put_person("morgan@example.com", json!({"name": "Morgan Ortiz"})).await;
+    // Wednesday 2026-03-18: Dana's action is one day overdue, Lee's eight (escalated to Morgan).
+    app.create_action(
+        &incident,
+        json!({"owner_email": "dana@example.com", "owner_name": "Dana Reyes",
+                                        "due_date": "2026-03-17", "title": "Rotate the VPN keys"}),
+    )
+    .await;
+    app.create_action(
+        &incident,
+        json!({"owner_email": "lee@example.com", "owner_name": "L. Chen",
+                                        "due_date": "2026-03-10", "title": "Block the domain"}),
+    )
+    .await;
+    app.create_action(&incident, json!({"owner_email": "sam@example.com", "due_date": "2026-03-17"})).await;
+
+    let reminders = app.reminders();
+    reminders.sweep(at(2026, 3, 18, 10), false).await.unwrap();
+    reminders.deliver().await.unwrap();
+    let emails: BTreeMap<String, _> = smtp.take().into_iter().map(|e| (e.to[0].clone(), e)).collect();
+    let to = |who: &str| emails[who].to_header.clone();
+    assert_eq!(to("dana@example.com"), [("Dana Reyes".to_owned(), "dana@example.com".to_owned())]);
+    assert_eq!(to("lee@example.com"), [("Lee Chen".to_owned(), "lee@example.com".to_owned())], "the directory first");
+    assert_eq!(to("morgan@example.com"), [("Morgan Ortiz".to_owned(), "morgan@example.com".to_owned())]);
+    assert_eq!(to("sam@example.com"), [(String::new(), "sam@example.com".to_owned())], "no name known, none made up");
+    let dana = &emails["dana@example.com"];
+    assert!(dana.text.starts_with("Hello Dana Reyes,"), "{}", dana.text);
+    assert!(dana.text.contains("Due 2026-03-17, 1 day overdue"), "{}", dana.text);
+    assert!(emails["morgan@example.com"].text.contains("Due 2026-03-10, 8 days overdue"));
+    for email in emails.values() {
+        assert!(!email.text.contains("day(s)") && !email.html.contains("day(s)"), "{}", email.text);
+    }
 }
 
 #[tokio::test]

@@ -14,6 +14,8 @@ pub struct Received {
     /// The envelope sender (MAIL FROM).
     pub from: String,
     pub to: Vec<String>,
+    /// The `To` header as a mail reader shows it: (display name, address) of each.
+    pub to_header: Vec<(String, String)>,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -116,6 +118,14 @@ fn parse(from: &str, to: &[String], data: &[u8]) -> Received {
     Received {
         from: from.to_owned(),
         to: to.to_vec(),
+        to_header: parsed
+            .to()
+            .map(|to| {
+                to.iter()
+                    .map(|a| (a.name().unwrap_or_default().to_owned(), a.address().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         subject: parsed.subject().unwrap_or_default().to_owned(),
         text: parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
         html: parsed.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
