@@ -67,7 +67,9 @@ const MULTI_LINE_REFUSED: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\
 /// the limits the text types use (`domain::text`: 200 characters on one line, 10 000 on several): no
 /// control characters, and required text not blank (optional text may be blank, which is absent, except
 /// in a merge-patch or the upsert by ticket); a required address (254 characters) is an e-mail address;
-/// a time zone is one of the IANA names; due dates and tags are what the domain takes.
+/// due dates and tags are what the domain takes. A time zone stays a string with a description: its
+/// 598 IANA names as an enum collide in client generators (`GMT0`, `GMT+0` and `GMT-0` are one
+/// identifier), and the server names the field when it refuses one.
 struct RequestTextRules;
 
 impl Modify for RequestTextRules {
@@ -95,10 +97,6 @@ impl Modify for RequestTextRules {
                     if property == "due_date" {
                         field.format = None;
                         field.pattern = Some(DUE_DATE.to_owned());
-                    } else if property == "timezone" {
-                        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| serde_json::Value::from(tz.name()));
-                        field.enum_values = Some(names.chain([serde_json::Value::Null]).collect());
-                        field.max_length = None;
                     } else {
                         text_rules(field, non_blank);
                     }
@@ -163,6 +161,10 @@ impl Modify for ScopedRequests {
         let without = |members: &[&str]| {
             let mut schema = create.clone();
             schema.properties.retain(|name, _| !members.contains(&name.as_str()));
+            // The example too: Swagger UI's "Try it out" sends it as it is.
+            if let Some(serde_json::Value::Object(example)) = schema.example.as_mut() {
+                example.retain(|name, _| !members.contains(&name.as_str()));
+            }
             RefOr::T(Schema::Object(schema))
         };
         components.schemas.insert("CreateActionInIncidentRequest".into(), without(&["incident_id"]));
