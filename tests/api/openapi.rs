@@ -134,3 +134,40 @@ fn a_time_zone_is_a_string_with_a_description_and_an_example() {
     assert!(timezone["description"].as_str().unwrap().contains("IANA"), "{timezone}");
     assert_eq!(timezone["example"], "Europe/Berlin");
 }
+
+/// Linters and scanners read these: every operation says how it is authorised (`security: []` where no
+/// token is needed), and the spec names its server relative to wherever it is served from, so Swagger
+/// UI and generated clients reach any deployment.
+#[tokio::test]
+async fn every_operation_says_how_it_is_authorised_and_the_spec_names_its_server() {
+    let spec = serde_json::to_value(action_tracker::api::openapi()).unwrap();
+    assert_eq!(spec["servers"][0]["url"], "/");
+    let mut public = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap().iter().filter(|(key, _)| *key != "parameters") {
+            let security = operation["security"].as_array();
+            let name = format!("{} {path}", method.to_uppercase());
+            assert!(security.is_some(), "{name} does not declare its security");
+            if security.is_some_and(Vec::is_empty) {
+                public.push(name);
+            }
+        }
+    }
+    assert_eq!(public, ["GET /a/{token}", "POST /a/{token}", "GET /healthz", "GET /readyz"]);
+    let metrics: Vec<&str> = spec["paths"]["/metrics"]["get"]["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|requirement| requirement.as_object().unwrap().keys().map(String::as_str))
+        .collect();
+    assert_eq!(metrics, ["metricsToken", "bearerAuth"]);
+
+    // What the spec says public is answered without a token; what it says is not, is refused.
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app.request_as(None, reqwest::Method::GET, path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let metrics = app.request_as(None, reqwest::Method::GET, "/metrics", None).await;
+    assert_eq!(metrics.status(), 401);
+}
