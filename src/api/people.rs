@@ -81,7 +81,8 @@ pub struct PutPersonRequest {
     pub name: Option<String>,
     #[schema(max_length = 254, format = Email)]
     pub manager_email: Option<String>,
-    /// An IANA time zone such as `Europe/Berlin`.
+    /// An IANA time zone name (the tz database's), such as `Europe/Berlin`; any other name is refused
+    /// (422). Blank, `null` or left out: the server's TIMEZONE.
     #[schema(max_length = 64, example = "Europe/Berlin")]
     pub timezone: Option<String>,
     /// Defaults to true.

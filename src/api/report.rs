@@ -22,22 +22,16 @@ enum Format {
 const FORMATS: [(Format, &str); 3] =
     [(Format::Markdown, "text/markdown"), (Format::Html, "text/html"), (Format::Json, "application/json")];
 
-/// The format the client prefers most (highest `q`), ties going to the earlier of `FORMATS`.
+/// The format the client prefers most (highest `q`), ties going to the earlier of `FORMATS`; `None` when
+/// `Accept` names none of them. An unknown media range and a malformed one name nothing alike, so `foo`
+/// and `/` get the same answer as `application/pdf`; no `Accept` (or one that lists nothing) means any.
 fn negotiate(accept: Option<&str>) -> Option<Format> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return Some(Format::Markdown) };
-    let ranges: Vec<(String, f32)> = accept
-        .split(',')
-        .filter_map(|range| {
-            let mut parts = range.split(';').map(str::trim);
-            // A malformed range (no `type/subtype`) says nothing: RFC 9110 lets a server disregard it.
-            let media = parts.next().filter(|m| m.contains('/'))?.to_ascii_lowercase();
-            let q = parts.find_map(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok())).unwrap_or(1.0);
-            Some((media, q))
-        })
-        .collect();
-    if ranges.is_empty() {
+    let elements: Vec<&str> =
+        accept.unwrap_or_default().split(',').map(str::trim).filter(|element| !element.is_empty()).collect();
+    if elements.is_empty() {
         return Some(Format::Markdown);
     }
+    let ranges: Vec<(String, f32)> = elements.into_iter().filter_map(media_range).collect();
     let quality = |media: &str| -> f32 {
         let (kind, _) = media.split_once('/').unwrap_or((media, ""));
         ranges
@@ -65,15 +59,57 @@ fn negotiate(accept: Option<&str>) -> Option<Format> {
     best.map(|(format, _)| format)
 }
 
+/// One element of `Accept` (RFC 9110 §12.5.1): `type/subtype`, `type/*` or `*/*`, lower-cased, with its
+/// weight; `None` when it is malformed (not two tokens, `*/subtype`, a parameter without a value, a
+/// weight that is not a qvalue).
+fn media_range(element: &str) -> Option<(String, f32)> {
+    let mut parts = element.split(';').map(str::trim);
+    let media = parts.next()?.to_ascii_lowercase();
+    let (kind, subtype) = media.split_once('/')?;
+    let token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !token(kind) || !token(subtype) || (kind == "*" && subtype != "*") {
+        return None;
+    }
+    let mut q = 1.0;
+    for parameter in parts.filter(|parameter| !parameter.is_empty()) {
+        let (name, value) = parameter.split_once('=')?;
+        if name.trim_end().eq_ignore_ascii_case("q") {
+            q = qvalue(value.trim_start())?;
+        }
+    }
+    Some((media, q))
+}
+
+/// `0` to `1` with at most three decimals.
+fn qvalue(text: &str) -> Option<f32> {
+    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
+    let well_formed = decimals.len() <= 3
+        && decimals.bytes().all(|b| b.is_ascii_digit())
+        && (whole == "0" || (whole == "1" && decimals.bytes().all(|b| b == b'0')));
+    well_formed.then(|| text.parse().ok()).flatten()
+}
+
+/// Every `Accept` field of the request as one list (RFC 9110 §5.3); a field that is not visible ASCII
+/// becomes an element that names nothing.
+fn accept_header(req: &HttpRequest) -> Option<String> {
+    let fields: Vec<&str> =
+        req.headers().get_all(header::ACCEPT).map(|value| value.to_str().unwrap_or("unreadable")).collect();
+    (!fields.is_empty()).then(|| fields.join(","))
+}
+
 /// The final report of an incident, for readers who were not in the room: executive summary (facts,
 /// severity, detected → contained → resolved), timeline, investigation (the review's answers under their
 /// questions), recommendations (the corrective actions with owner, due date, status and verification),
-/// lessons learned and metrics. `Accept: text/markdown` (the default), `text/html` (a printable,
-/// self-contained page) or `application/json` (the same content as data). Needs the viewer role.
+/// lessons learned and metrics. Needs the viewer role.
+///
+/// `Accept` chooses the format, with `q` weights as RFC 9110 says: `text/markdown` (the default, also for
+/// `*/*` or no `Accept`), `text/html` (a printable, self-contained page) or `application/json` (the same
+/// content as data). An `Accept` that names none of them, whether with unknown media types
+/// (`application/pdf`) or malformed ones (`foo`), is answered 406 with the list.
 #[utoipa::path(
     tag = "incidents",
-    params(("id" = Uuid, Path, description = "Incident id"),
-           ("Accept" = Option<String>, Header, description = "text/markdown (default), text/html or application/json")),
+    params(("id" = Uuid, Path, description = "Incident id")),
     responses(
         (status = 200, description = "The report", content(
             (String = "text/markdown"),
@@ -91,9 +127,11 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let format = negotiate(accept).ok_or_else(|| {
-        ApiError::NotAcceptable("the report is available as text/markdown, text/html or application/json".into())
+    let format = negotiate(accept_header(&req).as_deref()).ok_or_else(|| {
+        ApiError::NotAcceptable(
+            "the report is available as text/markdown (the default, also for */*), text/html or application/json"
+                .into(),
+        )
     })?;
     let id = id.into_inner();
     let records = db::incidents::report_records(&state.db, id)
@@ -133,5 +171,33 @@ mod tests {
         assert_eq!(negotiate(Some("text/*")), Some(Format::Markdown));
         assert_eq!(negotiate(Some("application/pdf")), None);
         assert_eq!(negotiate(Some("text/markdown;q=0, */*")), Some(Format::Html));
+        assert_eq!(negotiate(Some("TEXT/HTML;Q=0.5")), Some(Format::Html));
+        assert_eq!(negotiate(Some("text/html;charset=utf-8;level=1")), Some(Format::Html));
+        assert_eq!(negotiate(Some("")), Some(Format::Markdown));
+        assert_eq!(negotiate(Some(" , ")), Some(Format::Markdown), "an empty list names no preference");
+    }
+
+    /// A malformed range names nothing, like an unknown one: alone it gets 406, beside a good one it is
+    /// passed over.
+    #[test]
+    fn malformed_media_ranges_name_nothing() {
+        for malformed in [
+            "foo",
+            "/",
+            "null",
+            "text/",
+            "/html",
+            "*/html",
+            "text/html;q=2",
+            "text/html;q=0.5000",
+            "text/html;level",
+            "text html",
+            "unreadable",
+        ] {
+            assert_eq!(negotiate(Some(malformed)), None, "{malformed}");
+            assert_eq!(negotiate(Some(&format!("{malformed}, application/json"))), Some(Format::Json), "{malformed}");
+        }
+        assert_eq!(negotiate(Some("*/*;q=0")), None);
+        assert_eq!(negotiate(Some("text/*;q=0.001")), Some(Format::Markdown));
     }
 }

@@ -21,6 +21,9 @@ use utoipa_actix_web::AppExt;
                        poll cheaply.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
+    // Relative: the paths are served from the root of whatever host serves this document, so Swagger UI
+    // at /docs/ and clients given a base URL reach any deployment without editing the spec.
+    servers((url = "/", description = "The server this document was fetched from")),
     tags(
         (name = "incidents", description = "Security incidents that corrective actions come from."),
         (name = "actions", description = "Corrective actions: owner, due date, status and resolution."),
@@ -43,6 +46,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut spec) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(super::routes).split_for_parts();
     CommonResponses.modify(&mut spec);
+    OutsideApiSecurity.modify(&mut spec);
     IdempotencyKeyHeader.modify(&mut spec);
     CollectionCaching.modify(&mut spec);
     RequestIdHeader.modify(&mut spec);
@@ -71,7 +75,9 @@ const MULTI_LINE_REFUSED: &str =
 /// the limits the text types use (`domain::text`: 200 characters on one line, 10 000 on several): no
 /// control characters, and required text not blank (optional text may be blank, which is absent, except
 /// in a merge-patch or the upsert by ticket); a required address (254 characters) is an e-mail address;
-/// a time zone is one of the IANA names; due dates and tags are what the domain takes.
+/// due dates and tags are what the domain takes. A time zone stays a string with a description: its
+/// 598 IANA names as an enum collide in client generators (`GMT0`, `GMT+0` and `GMT-0` are one
+/// identifier), and the server names the field when it refuses one.
 struct RequestTextRules;
 
 impl Modify for RequestTextRules {
@@ -99,10 +105,6 @@ impl Modify for RequestTextRules {
                     if property == "due_date" {
                         field.format = None;
                         field.pattern = Some(DUE_DATE.to_owned());
-                    } else if property == "timezone" {
-                        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| serde_json::Value::from(tz.name()));
-                        field.enum_values = Some(names.chain([serde_json::Value::Null]).collect());
-                        field.max_length = None;
                     } else {
                         text_rules(field, non_blank);
                     }
@@ -168,6 +170,10 @@ impl Modify for ScopedRequests {
         let without = |members: &[&str]| {
             let mut schema = create.clone();
             schema.properties.retain(|name, _| !members.contains(&name.as_str()));
+            // The example too: Swagger UI's "Try it out" sends it as it is.
+            if let Some(serde_json::Value::Object(example)) = schema.example.as_mut() {
+                example.retain(|name, _| !members.contains(&name.as_str()));
+            }
             RefOr::T(Schema::Object(schema))
         };
         components.schemas.insert("CreateActionInIncidentRequest".into(), without(&["incident_id"]));
@@ -305,6 +311,44 @@ impl Modify for CommonResponses {
                 }
                 responses.insert("503".into(), unavailable.clone());
                 responses.entry("429".into()).or_insert_with(|| too_many.clone());
+            }
+        }
+    }
+}
+
+/// The routes outside `/api/` say how they are authorised too, so a client or a scanner never has to
+/// guess: `/metrics` takes METRICS_TOKEN or a viewer's JWT, and the probes and the one-click pages take
+/// no token (a link's signature, in its path, is the credential). A route missing here is caught by the
+/// spec linter (`.ci/lint-spec`), which wants security on every operation.
+struct OutsideApiSecurity;
+
+/// The routes that need no `Authorization` header.
+const PUBLIC: [&str; 3] = ["/healthz", "/readyz", "/a/{token}"];
+
+impl Modify for OutsideApiSecurity {
+    fn modify(&self, spec: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("METRICS_TOKEN, the shared secret Prometheus scrapes `/metrics` with"))
+            .build();
+        spec.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("metricsToken", SecurityScheme::Http(scheme));
+        let either = || {
+            vec![
+                SecurityRequirement::new("metricsToken", Vec::<String>::new()),
+                SecurityRequirement::new("bearerAuth", Vec::<String>::new()),
+            ]
+        };
+        for (path, item) in spec.paths.paths.iter_mut() {
+            let security = match path.as_str() {
+                "/metrics" => either(),
+                path if PUBLIC.contains(&path) => Vec::new(),
+                _ => continue,
+            };
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                operation.security = Some(security.clone());
             }
         }
     }
@@ -448,7 +492,7 @@ impl Modify for RequestIdHeader {
             .parameter_in(ParameterIn::Header)
             .required(Required::False)
             .description(Some(
-                "Your id for this request, echoed in the response and in logs when it is up to 128 of                  `A-Z a-z 0-9 - _ . :`; one is made up when it is absent or not like that",
+                "Your id for this request, echoed in the response and in logs when it is up to 128 of `A-Z a-z 0-9 - _ . :`; one is made up when it is absent or not like that",
             ))
             .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
             .build();

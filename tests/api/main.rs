@@ -9,6 +9,7 @@ mod comments;
 mod conditional;
 mod crash;
 mod errors;
+mod examples;
 mod faults;
 mod feed;
 mod health;

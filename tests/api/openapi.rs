@@ -90,3 +90,84 @@ fn the_spec_says_where_blank_text_is_refused() {
         assert!(!pattern.is_empty() && !refuses_blank(&pattern), "{schema}.{property}: {pattern}");
     }
 }
+
+/// Client generators turn enum values into identifiers; values that differ only in punctuation or case
+/// (the time zones `GMT0`, `GMT+0` and `GMT-0` did) become one name and the generator gives up.
+#[test]
+fn no_enum_has_values_that_collide_as_identifiers() {
+    fn walk(place: &str, value: &Value, collisions: &mut Vec<String>) {
+        match value {
+            Value::Object(members) => {
+                if let Some(Value::Array(values)) = members.get("enum") {
+                    let mut seen = std::collections::HashMap::new();
+                    for text in values.iter().filter_map(Value::as_str) {
+                        let identifier: String =
+                            text.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
+                        if let Some(earlier) = seen.insert(identifier, text) {
+                            collisions.push(format!("{place}: {earlier:?} and {text:?}"));
+                        }
+                    }
+                }
+                for (name, member) in
+                    members.iter().filter(|(name, _)| !["enum", "example", "examples"].contains(&name.as_str()))
+                {
+                    walk(&format!("{place}/{name}"), member, collisions);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(place, item, collisions)),
+            _ => {}
+        }
+    }
+    let mut collisions = Vec::new();
+    walk("#", &serde_json::to_value(action_tracker::api::openapi()).unwrap(), &mut collisions);
+    assert!(collisions.is_empty(), "{collisions:#?}");
+}
+
+/// A time zone is published as an IANA name in a string, as most APIs do; the server still refuses a
+/// name that is not one (tests/api/people.rs).
+#[test]
+fn a_time_zone_is_a_string_with_a_description_and_an_example() {
+    let spec = serde_json::to_value(action_tracker::api::openapi()).unwrap();
+    let timezone = &spec["components"]["schemas"]["PutPersonRequest"]["properties"]["timezone"];
+    assert!(timezone.get("enum").is_none(), "{timezone}");
+    assert_eq!(timezone["type"], serde_json::json!(["string", "null"]));
+    assert!(timezone["description"].as_str().unwrap().contains("IANA"), "{timezone}");
+    assert_eq!(timezone["example"], "Europe/Berlin");
+}
+
+/// Linters and scanners read these: every operation says how it is authorised (`security: []` where no
+/// token is needed), and the spec names its server relative to wherever it is served from, so Swagger
+/// UI and generated clients reach any deployment.
+#[tokio::test]
+async fn every_operation_says_how_it_is_authorised_and_the_spec_names_its_server() {
+    let spec = serde_json::to_value(action_tracker::api::openapi()).unwrap();
+    assert_eq!(spec["servers"][0]["url"], "/");
+    let mut public = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap().iter().filter(|(key, _)| *key != "parameters") {
+            let security = operation["security"].as_array();
+            let name = format!("{} {path}", method.to_uppercase());
+            assert!(security.is_some(), "{name} does not declare its security");
+            if security.is_some_and(Vec::is_empty) {
+                public.push(name);
+            }
+        }
+    }
+    assert_eq!(public, ["GET /a/{token}", "POST /a/{token}", "GET /healthz", "GET /readyz"]);
+    let metrics: Vec<&str> = spec["paths"]["/metrics"]["get"]["security"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|requirement| requirement.as_object().unwrap().keys().map(String::as_str))
+        .collect();
+    assert_eq!(metrics, ["metricsToken", "bearerAuth"]);
+
+    // What the spec says public is answered without a token; what it says is not, is refused.
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app.request_as(None, reqwest::Method::GET, path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let metrics = app.request_as(None, reqwest::Method::GET, "/metrics", None).await;
+    assert_eq!(metrics.status(), 401);
+}

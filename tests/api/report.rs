@@ -112,12 +112,37 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert_eq!(json["lessons_learned"][0]["key"], "do_differently");
     assert_eq!(json["timeline"].as_array().unwrap().len(), 2);
 
-    assert_problem(report(&app, &incident, Some("application/pdf")).await, 406, "not_acceptable").await;
-    let malformed = report(&app, &incident, Some("null")).await;
-    assert_eq!(malformed.status(), 200, "a malformed Accept is disregarded, and the default format is sent");
-    assert!(malformed.headers()["content-type"].to_str().unwrap().starts_with("text/markdown"));
     let missing = report(&app, &uuid::Uuid::now_v7().to_string(), None).await;
     assert_problem(missing, 404, "not_found").await;
+}
+
+/// An `Accept` naming nothing the report comes in gets one answer, whether its media types are unknown
+/// or malformed: 406, listing the formats there are. `*/*`, an empty `Accept` and none at all get the
+/// default.
+#[tokio::test]
+async fn an_accept_naming_no_format_of_the_report_is_refused_alike_whether_unknown_or_malformed() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    for accept in ["application/pdf", "image/*", "null", "foo", "/", "text/", "*/html", "text/html;q=7", "*/*;q=0"] {
+        let problem = assert_problem(report(&app, &incident, Some(accept)).await, 406, "not_acceptable").await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            ["text/markdown", "text/html", "application/json"].iter().all(|m| detail.contains(m)),
+            "{accept}: {detail}"
+        );
+    }
+    let unreadable = app
+        .builder(Method::GET, &format!("/api/v1/incidents/{incident}/report"))
+        .header("accept", reqwest::header::HeaderValue::from_bytes(b"text/caf\xe9").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unreadable, 406, "not_acceptable").await;
+    for accept in [Some("*/*"), Some(""), None, Some("foo, text/markdown;q=0.5")] {
+        let response = report(&app, &incident, accept).await;
+        assert_eq!(response.status(), 200, "{accept:?}");
+        assert_eq!(response.headers()["content-type"], "text/markdown; charset=utf-8", "{accept:?}");
+    }
 }
 
 /// Renders the HTML report to PDF in headless Chromium and reads the text back. Needs `chromium` and
