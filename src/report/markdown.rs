@@ -169,8 +169,8 @@ pub fn render(report: &Report) -> String {
     let m = &report.metrics;
     let _ = write!(
         out,
-        "## Metrics\n\n| Corrective actions | |\n|---|---|\n| Agreed | {} |\n| Done | {} |\n| Done on time | {} |\n| Verified | {} |\n| In progress | {} |\n| Overdue | {} |\n| Cancelled | {} |\n",
-        m.actions_total, m.done, m.done_on_time, m.verified, m.in_progress, m.overdue, m.cancelled
+        "## Metrics\n\n| Corrective actions | |\n|---|---|\n| Agreed | {} |\n| Done | {} |\n| Done on time | {} |\n| Verified | {} |\n| Open, not yet due | {} |\n| Overdue | {} |\n| Cancelled | {} |\n",
+        m.actions_total, m.done, m.done_on_time, m.verified, m.open_not_yet_due, m.overdue, m.cancelled
     );
     out
 }

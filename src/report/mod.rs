@@ -136,8 +136,8 @@ pub struct ReportMetrics {
     pub done_on_time: usize,
     pub verified: usize,
     pub overdue: usize,
-    /// Still to be done and not yet overdue.
-    pub in_progress: usize,
+    /// Open, in progress or blocked, and not overdue: due today or later.
+    pub open_not_yet_due: usize,
     pub cancelled: usize,
 }
 
@@ -234,7 +234,7 @@ impl Report {
                     }
                     ActionStatus::Cancelled => metrics.cancelled += 1,
                     _ if overdue_days > 0 => metrics.overdue += 1,
-                    _ => metrics.in_progress += 1,
+                    _ => metrics.open_not_yet_due += 1,
                 }
                 if action.verification.is_some() {
                     metrics.verified += 1;
@@ -324,13 +324,14 @@ fn summary(
     }
     if metrics.actions_total > 0 {
         sentences.push(format!(
-            "{} corrective action{} agreed: {} done ({} on time, {} verified), {} in progress, {} overdue, {} cancelled.",
+            "{} corrective action{} agreed: {} done ({} on time, {} verified), {} open and not yet due, {} overdue, {} \
+             cancelled.",
             metrics.actions_total,
             if metrics.actions_total == 1 { " was" } else { "s were" },
             metrics.done,
             metrics.done_on_time,
             metrics.verified,
-            metrics.in_progress,
+            metrics.open_not_yet_due,
             metrics.overdue,
             metrics.cancelled
         ));

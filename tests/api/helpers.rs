@@ -168,10 +168,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     // Idle connections are dropped well before the server's keep-alive (5 s) closes them: a test that waits
     // longer between two requests would otherwise now and then send the second on a connection the server
     // is closing at that moment, and see it cut off.
-    let client = reqwest::Client::builder()
-        .pool_idle_timeout(std::time::Duration::from_secs(2))
-        .build()
-        .expect("HTTP client");
+    let client =
+        reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2)).build().expect("HTTP client");
     TestApp { address, client, server, database, signer, settings, admin_token }
 }
 

@@ -184,3 +184,22 @@ async fn the_html_report_prints_to_pdf_in_headless_chromium() {
         assert!(text.contains(expected), "{expected:?} missing from the PDF text:\n{text}");
     }
 }
+
+/// The summary says what it counts: an action being worked on but past its date is overdue, not "in
+/// progress"; what is open and not yet due is named so.
+#[tokio::test]
+async fn the_summary_counts_open_work_by_whether_it_is_due() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({"status": "resolved"})).await);
+    app.create_action(&incident, json!({"due_date": "2026-01-15", "status": "in_progress"})).await;
+    app.create_action(&incident, json!({"due_date": "2099-01-15", "status": "blocked"})).await;
+    app.create_action(&incident, json!({"due_date": "2099-01-15"})).await;
+    let markdown = report(&app, &incident, None).await.text().await.unwrap();
+    assert!(
+        markdown.contains("3 corrective actions were agreed: 0 done (0 on time, 0 verified), 2 open and not yet due, 1 overdue, 0 cancelled."),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| Open, not yet due | 2 |") && markdown.contains("| Overdue | 1 |"), "{markdown}");
+    let json: Value = report(&app, &incident, Some("application/json")).await.json().await.unwrap();
+    assert_eq!((json["metrics"]["open_not_yet_due"].as_u64(), json["metrics"]["overdue"].as_u64()), (Some(2), Some(1)));
+}
