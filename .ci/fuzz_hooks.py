@@ -22,6 +22,10 @@ still meant to be refused by design, so `positive_data_acceptance` keeps judging
   the reason is only taken then; the first push for a ticket (`PUT /actions/by-ref/…`) creates its
   action, so valid pushes carry what a new action needs. Valid patches get a reason exactly when their date is later than the
   stored one (read through the API).
+- A webhook's receiver must be on the public internet (unless WEBHOOK_ALLOW_PRIVATE_TARGETS): the server
+  checks the host and the addresses its name resolves to, which no pattern can say, so a valid
+  request's URL keeps its scheme, port and path on a public host name.
+- A done or cancelled action keeps its `resolution`: a valid patch clears it only while reopening it.
 - A person's `timezone` must be an IANA name. The spec gives it as a string with a description, as
   most APIs do (the 598 names as an enum break client generators), so a valid request gets a real one.
 - Ids that must exist: `incident_id` in an action's body names an incident the hooks created, and a
@@ -95,6 +99,13 @@ def _each_ticket_once(refs):
     return kept
 
 
+def _on_a_public_host(url):
+    """The URL with its host replaced by a public name: what a receiver on the internet looks like."""
+    parts = urllib.parse.urlsplit(url)
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urllib.parse.urlunsplit((parts.scheme, "hooks.example.com" + port, parts.path, parts.query, ""))
+
+
 def _in_the_future(timestamp):
     try:
         moment = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
@@ -136,6 +147,13 @@ def _obey_cross_field_rules(method, path, case):
                 body["timezone"] = _TIME_ZONES[len(body["timezone"]) % len(_TIME_ZONES)]
         elif path == "/api/v1/actions/{id}" and method == "PATCH":
             _reason_only_when_later(case, body)
+            if "resolution" in body and body["resolution"] is None:
+                stored = _api("GET", "/api/v1/actions/" + urllib.parse.quote(str(case.path_parameters.get("id"))))
+                closed = stored is not None and stored.get("status") in ("done", "cancelled")
+                if closed and body.get("status") not in ("open", "in_progress", "blocked"):
+                    body.pop("resolution")
+        elif path == "/api/v1/webhooks" and method == "POST" and isinstance(body.get("url"), str):
+            body["url"] = _on_a_public_host(body["url"])
         elif path == "/api/v1/actions/by-ref/{system}/{key}":
             # The reason defaults to naming the ticket; whether the date moves later depends on what is stored.
             body.pop("due_date_change_reason", None)

@@ -71,7 +71,10 @@ pub struct WebhookList {
     "events": ["action.created", "action.status_changed", "action.overdue"], "description": "Jira sync"
 }))]
 pub struct CreateWebhookRequest {
-    /// Where deliveries are POSTed: an http or https URL.
+    /// Where deliveries are POSTed: an http or https URL on the public internet. A loopback, private,
+    /// link-local or otherwise reserved address, or a local name (`localhost`, `*.internal`, a name
+    /// without a dot), or a name that resolves to one, is refused (422) unless the server allows private
+    /// targets (`WEBHOOK_ALLOW_PRIVATE_TARGETS`).
     #[schema(
         max_length = 2000,
         pattern = "^https?://([A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*|(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})(:(0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[!-~]*)?$"
