@@ -12,7 +12,7 @@ use super::extract::ApiJson;
 use super::{Data, access, page, page_size};
 use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::Queued};
 use crate::domain::FieldError;
-use crate::domain::listing::{NewestFirst, PageRequest};
+use crate::domain::listing::{ListQuery, NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::reminder::ReminderKind;
 use crate::reminders::DeliveryReport;
@@ -153,7 +153,8 @@ pub async fn deliveries(
                 .map_err(|_| FieldError::new("status", "must be pending, sending, sent or failed"))
         })
         .transpose()?;
-    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let list = ListQuery::new("deliveries").with_some("status", status.map(<&str>::from));
+    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref(), list)?;
     let found = db::deliveries::list(&state.db, status, page_request)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;

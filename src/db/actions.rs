@@ -403,7 +403,7 @@ pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) 
                     };
                 }
 
-                let after = page.after.as_ref().map(|cursor| (cursor.key, cursor.id.to_string()));
+                let after = page.after.as_ref().map(|cursor| (cursor.key.clone(), cursor.id.to_string()));
                 let query = match (page.sort, after) {
                     (ActionSort::CreatedAt, after) => keyset!(query, actions.created_at: Timestamp, asc, time_key(after)?),
                     (ActionSort::CreatedAtDesc, after) => keyset!(query, actions.created_at: Timestamp, desc, time_key(after)?),
@@ -421,7 +421,10 @@ pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) 
             DbConnection::Sqlite(sqlite) => list_in!(sqlite, json_sql::json_group_array, json_sql::json_array),
         };
         let items = rows.into_iter().map(assemble).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |last| page.sort.cursor_after(last)))
+        Ok(Page::from_overfetch(items, page.limit, |last| {
+            let (key, id) = page.sort.position_of(last);
+            page.cursor_at(key, id)
+        }))
     })
     .await
 }
