@@ -9,7 +9,7 @@ use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 const SORTS: [&str; 7] =
     ["created_at", "-created_at", "updated_at", "-updated_at", "due_date", "-due_date", "priority"];
@@ -75,12 +75,21 @@ async fn lists_that_sort(app: &TestApp, db: &Db, incident: &str) -> Vec<String> 
     sorting
 }
 
+/// On a database of its own, seeded small; or, with `PLAN_DATABASE_URL`, on one seeded and migrated
+/// beforehand (`seed --incidents 1000 --actions 1000000`), to see the plans at the benchmark's size.
 #[tokio::test]
 async fn every_list_of_actions_walks_an_index_in_its_order() {
-    let app = spawn_app().await;
-    // Shaped like the benchmark's 1 M actions (1000 per incident, 100 per owner), smaller.
-    let seeded = app.command(&["seed", "--incidents", "20", "--actions", "20000", "--owners", "200"]).output().unwrap();
-    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let app = match std::env::var("PLAN_DATABASE_URL") {
+        Ok(url) => spawn_app_with(|settings| settings.database.url = url.parse().unwrap()).await,
+        Err(_) => {
+            let app = spawn_app().await;
+            // Shaped like the benchmark's 1 M actions (1000 per incident, 100 per owner), smaller.
+            let seeded =
+                app.command(&["seed", "--incidents", "20", "--actions", "20000", "--owners", "200"]).output().unwrap();
+            assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+            app
+        }
+    };
     let incidents: Value = app.get("/api/v1/incidents?limit=1").await.json().await.unwrap();
     let incident = incidents["items"][0]["id"].as_str().unwrap().to_owned();
     let db = Db::connect(&app.settings.database).unwrap();
@@ -89,7 +98,9 @@ async fn every_list_of_actions_walks_an_index_in_its_order() {
     // unless someone runs ANALYZE: its plans must hold either way.
     let sorting = lists_that_sort(&app, &db, &incident).await;
     assert!(sorting.is_empty(), "{} lists sort their matches:\n\n{}", sorting.len(), sorting.join("\n\n"));
-    if let action_tracker::config::DatabaseUrl::Sqlite(path) = &app.settings.database.url {
+    if let action_tracker::config::DatabaseUrl::Sqlite(path) = &app.settings.database.url
+        && std::env::var("PLAN_DATABASE_URL").is_err()
+    {
         diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap().batch_execute("ANALYZE").unwrap();
         let db = Db::connect(&app.settings.database).unwrap();
         let sorting = lists_that_sort(&app, &db, &incident).await;
