@@ -33,7 +33,7 @@ impl<Q: QueryFragment<Sqlite>> QueryFragment<Sqlite> for Explain<Q> {
 
 impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        explain(&self.0, "EXPLAIN (COSTS OFF) ", out.reborrow())
+        explain(&self.0, "EXPLAIN ", out.reborrow())
     }
 }
 
@@ -83,7 +83,7 @@ pub(super) fn sqlite<Q: QueryFragment<Sqlite>>(
         .collect())
 }
 
-/// PostgreSQL's plan of `query`, without costs: the lines `EXPLAIN` prints.
+/// PostgreSQL's plan of `query`: the lines `EXPLAIN` prints, with its estimates.
 pub(super) fn postgres<Q: QueryFragment<Pg>>(conn: &mut PgConnection, query: Q) -> Result<Vec<String>, StoreError> {
     let lines: Vec<PostgresLine> = Explain(query).load(conn)?;
     Ok(lines.into_iter().map(|line| line.line).collect())
