@@ -462,12 +462,15 @@ pub struct ActionListQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, with the same other parameters (400 `cursor_mismatch`
+    /// otherwise; `limit` may change).
     pub cursor: Option<String>,
 }
 
 impl ActionListQuery {
-    pub(super) fn parse(&self, today: NaiveDate) -> Result<(ActionFilter, PageRequest<ActionSort>), FieldErrors> {
+    /// The filter and sort asked for. The page follows from them with [`Self::page`], once the handler has
+    /// added what its path says (an incident, a person): the cursor must belong to the whole query.
+    pub fn parse(&self, today: NaiveDate) -> Result<(ActionFilter, ActionSort), FieldErrors> {
         let mut errors = FieldErrors::new();
         let date = |field: &str, raw: &Option<String>| -> Result<Option<NaiveDate>, FieldError> {
             raw.as_deref().map(|raw| parse_calendar_date_text(field, raw)).transpose()
@@ -510,8 +513,6 @@ impl ActionListQuery {
             (None, Some(_)) => Err(FieldError::new("external_system", "is required with external_key")),
         });
         let sort = errors.take(ActionSort::parse(self.sort.as_deref().unwrap_or("created_at")));
-        let page =
-            sort.and_then(|sort| errors.take(PageRequest::new(sort, page_size(self.limit), self.cursor.as_deref())));
         let parsed = || {
             let filter = ActionFilter {
                 statuses: statuses?,
@@ -530,9 +531,14 @@ impl ActionListQuery {
                 owner_inactive: owner_inactive?,
                 external_ref: external_ref?,
             };
-            Some((filter, page?))
+            Some((filter, sort?))
         };
         errors.check(parsed())
+    }
+
+    /// The page asked for of the list `filter` and `sort` make; its cursor must have come from that list.
+    pub fn page(&self, filter: &ActionFilter, sort: ActionSort) -> Result<PageRequest<ActionSort>, ApiError> {
+        Ok(PageRequest::new(sort, page_size(self.limit), self.cursor.as_deref(), filter.list_query())?)
     }
 }
 
@@ -577,9 +583,11 @@ async fn create_action(
 pub(super) async fn list_actions(
     state: &AppState,
     req: &HttpRequest,
+    query: &ActionListQuery,
     filter: ActionFilter,
-    page_request: PageRequest<ActionSort>,
+    sort: ActionSort,
 ) -> Result<HttpResponse, ApiError> {
+    let page_request = query.page(&filter, sort)?;
     let fresh = Freshness::of(state).await?;
     if let Some(not_modified) = fresh.unchanged(req) {
         return Ok(not_modified);
@@ -649,7 +657,7 @@ pub async fn list_for_incident(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let incident_id = id.into_inner();
-    let (mut filter, page_request) = query.parse(state.today())?;
+    let (mut filter, sort) = query.parse(state.today())?;
     if filter.incident_id.is_some_and(|other| other != incident_id) {
         return Err(ApiError::invalid("incident_id", "differs from the incident in the URL; leave it out"));
     }
@@ -657,7 +665,7 @@ pub async fn list_for_incident(
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
     filter.incident_id = Some(incident_id);
-    list_actions(&state, &req, filter, page_request).await
+    list_actions(&state, &req, &query, filter, sort).await
 }
 
 /// Record a corrective action (the body names its incident). Needs the editor role.
@@ -710,12 +718,12 @@ pub async fn list(
     principal: Principal,
     query: web::Query<ActionListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (filter, page_request) = query.parse(state.today())?;
+    let (filter, sort) = query.parse(state.today())?;
     let own_queue = filter.owner.is_some() && filter.owner == principal.email;
     if !own_queue {
         access::require(&principal, Role::Viewer)?;
     }
-    list_actions(&state, &req, filter, page_request).await
+    list_actions(&state, &req, &query, filter, sort).await
 }
 
 /// Fetch one corrective action. Needs the viewer role, or being its owner.

@@ -12,7 +12,7 @@ use super::idempotency::Idempotency;
 use super::{Data, Freshness, access, page, page_size};
 use crate::db;
 use crate::domain::comment::Comment;
-use crate::domain::listing::{OldestFirst, PageRequest};
+use crate::domain::listing::{ListQuery, OldestFirst, PageRequest};
 use crate::domain::principal::Principal;
 use crate::domain::text::LongText;
 
@@ -71,7 +71,8 @@ pub struct CommentListQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, with the same other parameters (400 `cursor_mismatch`
+    /// otherwise; `limit` may change).
     pub cursor: Option<String>,
 }
 
@@ -137,7 +138,8 @@ pub async fn list(
     let id = id.into_inner();
     let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     access::read_action(&principal, &action)?;
-    let page_request = PageRequest::new(OldestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let list = ListQuery::new("comments").with("id", id);
+    let page_request = PageRequest::new(OldestFirst, page_size(query.limit), query.cursor.as_deref(), list)?;
     let fresh = Freshness::of(&state).await?;
     if let Some(not_modified) = fresh.unchanged(&req) {
         return Ok(not_modified);

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::middleware::RequestContext;
 use crate::db::StoreError;
+use crate::domain::listing::CursorError;
 use crate::domain::{FieldError, FieldErrors};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,9 @@ pub enum ApiError {
     /// The request was read, but values in it are not acceptable.
     #[error("{}", .0)]
     Validation(FieldErrors),
+    /// A `cursor` handed out for another query; the errors name the parameters that differ.
+    #[error("the cursor belongs to another query: {0}")]
+    CursorMismatch(FieldErrors),
     /// No credentials were sent.
     #[error("this needs a bearer token in the Authorization header")]
     Unauthenticated,
@@ -74,6 +78,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::CursorMismatch(_) => "cursor_mismatch",
             ApiError::Unauthenticated | ApiError::InvalidToken(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -103,6 +108,9 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Validation(_) => "the request has invalid fields; see `errors`".to_owned(),
+            ApiError::CursorMismatch(_) => "the cursor was handed out for another query; repeat that query's \
+                                            parameters (see `errors`), or start again without `cursor`"
+                .to_owned(),
             ApiError::Unavailable(_) => "the database is not reachable right now; retry shortly".to_owned(),
             ApiError::Timeout { .. } => {
                 "the request took longer than the server allows; retry shortly, with the same Idempotency-Key \
@@ -138,14 +146,15 @@ pub struct Problem {
     pub detail: String,
     /// The path of the request that failed.
     pub instance: Option<String>,
-    /// Stable machine-readable code: bad_request, validation_failed, unauthorized, forbidden, not_found,
-    /// method_not_allowed, conflict, too_many_requests,
+    /// Stable machine-readable code: bad_request, validation_failed, cursor_mismatch, unauthorized, forbidden,
+    /// not_found, method_not_allowed, conflict, too_many_requests,
     /// precondition_failed, payload_too_large, unsupported_media_type, not_acceptable, idempotency_key_reused,
     /// idempotency_key_in_use, request_timeout, service_unavailable, internal_error.
     pub code: String,
     /// The request id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
     pub request_id: Option<String>,
-    /// For `validation_failed`: every invalid field; for `forbidden`: the fields outside the caller's rights.
+    /// For `validation_failed`: every invalid field; for `cursor_mismatch`: each query parameter that differs
+    /// from the query the cursor was handed out for; for `forbidden`: the fields outside the caller's rights.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
 }
@@ -160,7 +169,7 @@ pub struct ProblemField {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::CursorMismatch(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -189,7 +198,7 @@ impl ResponseError for ApiError {
             tracing::error!(error = %self, code = self.code(), "request failed");
         }
         let errors = match self {
-            ApiError::Validation(fields) => {
+            ApiError::Validation(fields) | ApiError::CursorMismatch(fields) => {
                 fields.iter().map(|e| ProblemField { field: e.field.clone(), message: e.message.clone() }).collect()
             }
             ApiError::Forbidden { fields, .. } => fields
@@ -250,6 +259,15 @@ impl ResponseError for ApiError {
 impl From<FieldErrors> for ApiError {
     fn from(errors: FieldErrors) -> Self {
         ApiError::Validation(errors)
+    }
+}
+
+impl From<CursorError> for ApiError {
+    fn from(error: CursorError) -> Self {
+        match error {
+            CursorError::Invalid(error) => ApiError::Validation(error.into()),
+            CursorError::OtherQuery(differences) => ApiError::CursorMismatch(differences),
+        }
     }
 }
 

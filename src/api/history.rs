@@ -13,7 +13,7 @@ use super::error::{ApiError, Problem};
 use super::{Data, Freshness, access, page, page_size};
 use crate::db::{self, StoreError};
 use crate::domain::audit::{EntityType, Event, EventKind, FieldChange};
-use crate::domain::listing::{NewestFirst, PageRequest};
+use crate::domain::listing::{Cursor, CursorError, CursorKey, ListQuery, NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,7 +79,8 @@ pub struct HistoryQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, with the same other parameters (400 `cursor_mismatch`
+    /// otherwise; `limit` may change).
     pub cursor: Option<String>,
 }
 
@@ -90,7 +91,8 @@ async fn history_page(
     id: Uuid,
     query: &HistoryQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let list = ListQuery::new("history").with("entity_type", <&str>::from(entity_type)).with("id", id);
+    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref(), list)?;
     let fresh = Freshness::of(state).await?;
     if let Some(not_modified) = fresh.unchanged(req) {
         return Ok(not_modified);
@@ -165,7 +167,7 @@ pub async fn action_history(
 /// 404 unless the resource exists: a deleted one's URLs are all gone, as clients expect of a DELETE, and
 /// its history is kept in the change feed (`GET /events?entity_id=…`), where the 404 points.
 async fn require_live(state: &Data, entity_type: EntityType, id: Uuid) -> Result<(), ApiError> {
-    let probe = PageRequest::new(NewestFirst, 1, None)?;
+    let probe = PageRequest::new(NewestFirst, 1, None, ListQuery::new("history"))?;
     let found = db::events::history(&state.db, entity_type, id, probe)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;
@@ -192,8 +194,8 @@ pub struct FeedItem {
 pub struct ChangeFeed {
     /// Oldest first, in the order the changes committed.
     pub items: Vec<FeedItem>,
-    /// Pass as `after` next time. Always set: on an empty page it is the `after` you sent, so a poller
-    /// can keep polling with it.
+    /// Pass as `after` next time, with the same `entity_id` (or none). Always set: on an empty page it
+    /// points where the `after` you sent did, so a poller can keep polling with it.
     pub next_cursor: String,
 }
 
@@ -201,7 +203,8 @@ pub struct ChangeFeed {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
-    /// The `next_cursor` of the previous page; leave out to start from the beginning.
+    /// The `next_cursor` of the previous page, or an item's `position`; leave out to start from the
+    /// beginning. A `next_cursor` continues only the query that handed it out (the same `entity_id`).
     pub after: Option<String>,
     /// Only the changes of this incident, action, review or timeline entry: the way to read the history
     /// of one that was deleted.
@@ -227,14 +230,8 @@ pub struct FeedQuery {
 #[get("/events")]
 pub async fn feed(state: Data, principal: Principal, query: web::Query<FeedQuery>) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
-    let after = match query.after.as_deref() {
-        None | Some("") => 0,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::invalid("after", "is not a cursor of this feed"))?,
-    };
+    let list = ListQuery::new("events").with_some("entity_id", query.entity_id);
+    let after = feed_position(&list, query.after.as_deref())?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
@@ -242,8 +239,24 @@ pub async fn feed(state: Data, principal: Principal, query: web::Query<FeedQuery
     let events = db::events::feed(&state.db, after, limit, query.entity_id)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;
-    let next_cursor = events.last().map_or(after, |(position, _)| *position).to_string();
+    let next_position = events.last().map_or(after, |(position, _)| *position);
+    let next_cursor = list.cursor_at(CursorKey::Position(next_position), Uuid::nil()).encode();
     let items =
         events.into_iter().map(|(position, event)| FeedItem { position, event: EventResponse::from(event) }).collect();
     Ok(HttpResponse::Ok().json(ChangeFeed { items, next_cursor }))
+}
+
+/// Where the feed continues: after the position a cursor of the same query holds, or after a bare
+/// position (an item's `position`), which means the same in the whole feed and in one entity's part of it.
+fn feed_position(list: &ListQuery, after: Option<&str>) -> Result<i64, ApiError> {
+    let invalid = || ApiError::invalid("after", "is not a cursor of this feed");
+    match after {
+        None | Some("") => Ok(0),
+        Some(raw) if raw.bytes().all(|b| b.is_ascii_digit()) => raw.parse().map_err(|_| invalid()),
+        Some(raw) => match list.resume(raw) {
+            Ok(Cursor { key: CursorKey::Position(position), .. }) => Ok(position),
+            Ok(_) | Err(CursorError::Invalid(_)) => Err(invalid()),
+            Err(CursorError::OtherQuery(differences)) => Err(ApiError::CursorMismatch(differences)),
+        },
+    }
 }

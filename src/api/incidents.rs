@@ -254,23 +254,22 @@ pub struct IncidentListQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, with the same other parameters (400 `cursor_mismatch`
+    /// otherwise; `limit` may change).
     pub cursor: Option<String>,
 }
 
 impl IncidentListQuery {
-    fn parse(&self) -> Result<(IncidentFilter, PageRequest<IncidentSort>), FieldErrors> {
+    fn parse(&self) -> Result<(IncidentFilter, IncidentSort), FieldErrors> {
         let mut errors = FieldErrors::new();
         let statuses = errors.take(parse_list("status", self.status.as_deref(), "open, contained, resolved, closed"));
         let severities = errors.take(parse_list("severity", self.severity.as_deref(), "low, medium, high, critical"));
         let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
         let sort = errors.take(IncidentSort::parse(self.sort.as_deref().unwrap_or("created_at")));
-        let page =
-            sort.and_then(|sort| errors.take(PageRequest::new(sort, page_size(self.limit), self.cursor.as_deref())));
         let parsed = || {
             let filter =
                 IncidentFilter { statuses: statuses?, severities: severities?, title_contains: title_contains? };
-            Some((filter, page?))
+            Some((filter, sort?))
         };
         errors.check(parsed())
     }
@@ -332,7 +331,8 @@ pub async fn list(
     query: web::Query<IncidentListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
-    let (filter, page_request) = query.parse()?;
+    let (filter, sort) = query.parse()?;
+    let page_request = PageRequest::new(sort, page_size(query.limit), query.cursor.as_deref(), filter.list_query())?;
     let fresh = Freshness::of(&state).await?;
     if let Some(not_modified) = fresh.unchanged(&req) {
         return Ok(not_modified);

@@ -2,8 +2,6 @@
 //! person's queue of actions.
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,11 +12,12 @@ use super::extract::{ApiJson, entity_tag, if_match_versions};
 use super::{AppState, Data, Freshness, access, page, page_size, parse_bool, resource};
 use crate::db;
 use crate::db::people::Put;
+use crate::domain::FieldErrors;
 use crate::domain::email::EmailAddress;
+use crate::domain::listing::{ByEmail, ListQuery, PageRequest};
 use crate::domain::person::{Person, PersonFields, parse_timezone};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::ShortText;
-use crate::domain::{FieldError, FieldErrors};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -126,7 +125,8 @@ pub struct PersonListQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, with the same other parameters (400 `cursor_mismatch`
+    /// otherwise; `limit` may change).
     pub cursor: Option<String>,
 }
 
@@ -204,26 +204,16 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let active = parse_bool("active", query.active.as_deref())?;
-    let limit = page_size(query.limit);
-    if !(1..=crate::domain::listing::MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-    }
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(cursor) => {
-            Some(URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|bytes| String::from_utf8(bytes).ok()).ok_or_else(
-                || ApiError::Validation(FieldError::new("cursor", "is not a cursor of this list").into()),
-            )?)
-        }
-    };
+    let list = ListQuery::new("people").with_some("active", active);
+    let page_request = PageRequest::new(ByEmail, page_size(query.limit), query.cursor.as_deref(), list)?;
     let fresh = Freshness::of(&state).await?;
     if let Some(not_modified) = fresh.unchanged(&req) {
         return Ok(not_modified);
     }
-    let (people, more) =
-        db::people::list(&state.db, active, after, limit).await.map_err(|e| ApiError::from_store(e, String::new))?;
-    let next_cursor = more.then(|| people.last().map(|p| URL_SAFE_NO_PAD.encode(p.email.as_str()))).flatten();
-    let body = PersonList { items: people.iter().map(PersonResponse::from).collect(), next_cursor };
+    let found =
+        db::people::list(&state.db, active, page_request).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let next_cursor = found.next.map(|cursor| cursor.encode());
+    let body = PersonList { items: found.items.iter().map(PersonResponse::from).collect(), next_cursor };
     Ok(page(&req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }
 
@@ -276,10 +266,10 @@ pub async fn actions(
 ) -> Result<HttpResponse, ApiError> {
     let email = path_email(&email)?;
     read_person(&principal, &email)?;
-    let (mut filter, page_request) = query.parse(state.today())?;
+    let (mut filter, sort) = query.parse(state.today())?;
     if filter.owner.as_ref().is_some_and(|owner| owner != &email) {
         return Err(ApiError::invalid("owner", "differs from the person in the URL; leave it out"));
     }
     filter.owner = Some(email);
-    list_actions(&state, &req, filter, page_request).await
+    list_actions(&state, &req, &query, filter, sort).await
 }

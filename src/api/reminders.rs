@@ -13,7 +13,7 @@ use super::idempotency::Idempotency;
 use super::{Data, access, page, page_size};
 use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::Queued};
 use crate::domain::FieldError;
-use crate::domain::listing::{NewestFirst, PageRequest};
+use crate::domain::listing::{ListQuery, NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::reminder::{ReminderKind, parse_sweep_time};
 use crate::reminders::DeliveryReport;
@@ -134,7 +134,8 @@ pub struct DeliveryListQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, with the same other parameters (400 `cursor_mismatch`
+    /// otherwise; `limit` may change).
     pub cursor: Option<String>,
 }
 
@@ -164,7 +165,8 @@ pub async fn deliveries(
                 .map_err(|_| FieldError::new("status", "must be pending, sending, sent or failed"))
         })
         .transpose()?;
-    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref())?;
+    let list = ListQuery::new("deliveries").with_some("status", status.map(<&str>::from));
+    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref(), list)?;
     let found = db::deliveries::list(&state.db, status, page_request)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;

@@ -297,11 +297,21 @@ impl Modify for CommonResponses {
                 let has_query = operation.parameters.iter().flatten().any(|parameter| {
                     matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == ParameterIn::Query)
                 });
+                let pages = operation.parameters.iter().flatten().any(|parameter| {
+                    matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == ParameterIn::Query
+                        && matches!(parameter.name.as_str(), "cursor" | "after"))
+                });
                 let responses = &mut operation.responses.responses;
                 let mut add = |status: &str, description: &str| responses.insert(status.into(), problem(description));
                 add("401", "No token, or a token that is expired, malformed or not trusted");
                 add("403", "The token's roles do not allow this");
-                if has_query && !has_body {
+                if pages {
+                    add(
+                        "400",
+                        "An unknown query parameter, one that cannot be read, or a cursor handed out for another query \
+                         (`cursor_mismatch`, naming the parameters that differ)",
+                    );
+                } else if has_query && !has_body {
                     add("400", "An unknown query parameter, or one that cannot be read");
                 }
                 if has_body {

@@ -12,11 +12,12 @@ use uuid::Uuid;
 use super::error::{ApiError, Problem};
 use super::extract::ApiJson;
 use super::idempotency::Idempotency;
-use super::{Data, access};
+use super::{Data, access, page_size};
 use crate::db;
 use crate::db::webhooks::{WebhookDelivery, WebhookDeliveryStatus};
 use crate::domain::FieldErrors;
 use crate::domain::external::HttpUrl;
+use crate::domain::listing::{ListQuery, NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::ShortText;
 use crate::domain::webhook::{Webhook, WebhookEvent, WebhookFields, parse_events, parse_secret};
@@ -136,7 +137,8 @@ pub struct DeliveryLogQuery {
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, with the same other parameters (400 `cursor_mismatch`
+    /// otherwise; `limit` may change).
     pub cursor: Option<String>,
 }
 
@@ -239,24 +241,14 @@ pub async fn deliveries(
     access::require(&principal, Role::Admin)?;
     let id = id.into_inner();
     db::webhooks::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
-    let limit = query.limit.unwrap_or(crate::domain::listing::DEFAULT_LIMIT);
-    if !(1..=crate::domain::listing::MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-    }
-    let before = query
-        .cursor
-        .as_deref()
-        .map(|c| Uuid::parse_str(c).map_err(|_| ApiError::invalid("cursor", "is not a cursor of this list")))
-        .transpose()?;
-    let mut items = db::webhooks::deliveries(&state.db, id, before, limit + 1)
+    let log = ListQuery::new("webhook_deliveries").with("id", id);
+    let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref(), log)?;
+    let found = db::webhooks::deliveries(&state.db, id, page_request)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last().map(|d| d.id.to_string())).flatten();
     Ok(HttpResponse::Ok().json(WebhookDeliveryList {
-        items: items.into_iter().map(WebhookDeliveryResponse::from).collect(),
-        next_cursor,
+        items: found.items.into_iter().map(WebhookDeliveryResponse::from).collect(),
+        next_cursor: found.next.map(|cursor| cursor.encode()),
     }))
 }
 

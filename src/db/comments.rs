@@ -9,7 +9,7 @@ use super::schema::{actions, comments};
 use super::{Db, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind, FieldChange};
 use crate::domain::comment::Comment;
-use crate::domain::listing::{Cursor, OldestFirst, Page, PageRequest};
+use crate::domain::listing::{OldestFirst, Page, PageRequest};
 use crate::domain::text::LongText;
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -88,7 +88,7 @@ pub async fn list(db: &Db, action_id: Uuid, page: PageRequest<OldestFirst>) -> R
         }
         let rows: Vec<CommentRow> = query.load(conn)?;
         let items = rows.into_iter().map(CommentRow::into_domain).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |last| Cursor::after_id(OldestFirst, last.id)))
+        Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
     })
     .await
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::deliveries;
 use super::{Db, DbConnection, StoreError};
-use crate::domain::listing::{Cursor, NewestFirst, Page, PageRequest};
+use crate::domain::listing::{NewestFirst, Page, PageRequest};
 use crate::mail::Outgoing;
 
 #[derive(
@@ -451,7 +451,7 @@ pub async fn list(
         }
         let rows: Vec<DeliveryRow> = query.load(conn)?;
         let items = rows.into_iter().map(DeliveryRow::into_domain).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |last| Cursor::after_id(NewestFirst, last.id)))
+        Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
     })
     .await
 }

@@ -10,7 +10,7 @@ use diesel::connection::SimpleConnection;
 
 use super::{Db, DbConnection, StoreError};
 use crate::domain::audit::{Changes, EntityType, Event};
-use crate::domain::listing::{Cursor, NewestFirst, Page, PageRequest};
+use crate::domain::listing::{NewestFirst, Page, PageRequest};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events)]
@@ -128,7 +128,7 @@ pub async fn history(
         }
         let rows: Vec<EventRow> = query.load(conn)?;
         let items = rows.into_iter().map(EventRow::into_domain).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |last| Cursor::after_id(NewestFirst, last.id)))
+        Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
     })
     .await
 }

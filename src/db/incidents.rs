@@ -155,7 +155,10 @@ pub async fn list(
         };
         let rows: Vec<IncidentRow> = query.limit(page.limit + 1).load(conn)?;
         let items = with_reviews(conn, rows)?;
-        Ok(Page::from_overfetch(items, page.limit, |last| page.sort.cursor_after(last)))
+        Ok(Page::from_overfetch(items, page.limit, |last| {
+            let (key, id) = page.sort.position_of(last);
+            page.cursor_at(key, id)
+        }))
     })
     .await
 }

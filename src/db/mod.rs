@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod incidents;
 mod keyset;
 pub mod people;
+mod plan;
 pub mod reminders;
 pub mod reviews;
 mod rows;

@@ -3,12 +3,14 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
+use uuid::Uuid;
 
 use super::rows::PersonRow;
 use super::schema::people;
 use super::{Db, DbConnection, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
+use crate::domain::listing::{ByEmail, CursorKey, Page, PageRequest};
 use crate::domain::person::{Person, PersonFields};
 
 /// Look-ups of many addresses go in chunks, well under every backend's bind-parameter limit.
@@ -92,26 +94,25 @@ pub async fn find(db: &Db, email: EmailAddress) -> Result<Person, StoreError> {
     db.run(move |conn| load(conn, &email)?.ok_or(StoreError::NotFound)).await
 }
 
-/// One page of the directory in address order, after `after`.
-#[tracing::instrument(skip(db))]
-pub async fn list(
-    db: &Db,
-    active: Option<bool>,
-    after: Option<String>,
-    limit: i64,
-) -> Result<(Vec<Person>, bool), StoreError> {
+/// One page of the directory in address order.
+#[tracing::instrument(skip(db, page))]
+pub async fn list(db: &Db, active: Option<bool>, page: PageRequest<ByEmail>) -> Result<Page<Person>, StoreError> {
     db.run(move |conn| {
-        let mut query = people::table.select(PersonRow::as_select()).order(people::email.asc()).into_boxed();
+        let mut query =
+            people::table.select(PersonRow::as_select()).order(people::email.asc()).limit(page.limit + 1).into_boxed();
         if let Some(active) = active {
             query = query.filter(people::active.eq(i16::from(active)));
         }
-        if let Some(after) = after {
-            query = query.filter(people::email.gt(after));
+        match page.after.as_ref().map(|cursor| &cursor.key) {
+            None => {}
+            Some(CursorKey::Text(after)) => query = query.filter(people::email.gt(after.clone())),
+            Some(_) => return Err(StoreError::Invalid(super::incidents::bad_cursor())),
         }
-        let rows: Vec<PersonRow> = query.limit(limit + 1).load(conn)?;
-        let more = rows.len() as i64 > limit;
-        let people = rows.into_iter().take(limit as usize).map(Person::try_from).collect::<Result<Vec<_>, _>>()?;
-        Ok((people, more))
+        let rows: Vec<PersonRow> = query.load(conn)?;
+        let people = rows.into_iter().map(Person::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(people, page.limit, |last| {
+            page.cursor_at(CursorKey::Text(last.email.as_str().to_owned()), Uuid::nil())
+        }))
     })
     .await
 }

@@ -13,6 +13,7 @@ use super::schema::{webhook_deliveries, webhooks};
 use super::{Db, DbConnection, StoreError};
 use crate::domain::audit::{EntityType, Event};
 use crate::domain::external::HttpUrl;
+use crate::domain::listing::{NewestFirst, Page, PageRequest};
 use crate::domain::text::ShortText;
 use crate::domain::webhook::{Webhook, WebhookEvent, WebhookFields, payload};
 
@@ -252,14 +253,13 @@ type DeliveryRow =
 pub async fn deliveries(
     db: &Db,
     webhook_id: Uuid,
-    before: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<WebhookDelivery>, StoreError> {
+    page: PageRequest<NewestFirst>,
+) -> Result<Page<WebhookDelivery>, StoreError> {
     db.run(move |conn| {
         let mut query = webhook_deliveries::table
             .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
             .order(webhook_deliveries::id.desc())
-            .limit(limit)
+            .limit(page.limit + 1)
             .select((
                 webhook_deliveries::id,
                 webhook_deliveries::event_type,
@@ -272,11 +272,12 @@ pub async fn deliveries(
                 webhook_deliveries::delivered_at,
             ))
             .into_boxed();
-        if let Some(before) = before {
+        if let Some(before) = page.after_id() {
             query = query.filter(webhook_deliveries::id.lt(before.to_string()));
         }
         let rows: Vec<DeliveryRow> = query.load(conn)?;
-        rows.into_iter()
+        let items = rows
+            .into_iter()
             .map(|(id, kind, status, attempts, next, code, error, created, delivered)| {
                 Ok(WebhookDelivery {
                     id: parse_id(&id)?,
@@ -290,7 +291,8 @@ pub async fn deliveries(
                     delivered_at: delivered.map(from_column),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
     })
     .await
 }

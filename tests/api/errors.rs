@@ -168,13 +168,20 @@ async fn times_and_dates_outside_four_digit_years_are_refused_by_field() {
     let problem = assert_problem(response, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["due_before", "updated_since"]);
 
+    // A cursor of this very query, its key changed to a date outside four-digit years.
     use base64::Engine;
-    let forged = json!({"s": "due_date", "k": {"d": "-100000-01-01"}, "i": uuid::Uuid::nil()});
-    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(forged.to_string());
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    app.create_action(&incident, json!({})).await;
+    app.create_action(&incident, json!({})).await;
+    let page: Value = app.get("/api/v1/actions?sort=due_date&limit=1").await.json().await.unwrap();
+    let mut forged: Value =
+        serde_json::from_slice(&engine.decode(page["next_cursor"].as_str().unwrap()).unwrap()).unwrap();
+    forged["k"] = json!({"d": "-100000-01-01"});
+    let cursor = engine.encode(forged.to_string());
     let response = app.get(&format!("/api/v1/actions?sort=due_date&cursor={cursor}")).await;
     let problem = assert_problem(response, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["cursor"]);
-    let ordinary = json!({"s": "due_date", "k": {"d": "2026-01-01"}, "i": uuid::Uuid::nil()});
-    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ordinary.to_string());
+    forged["k"] = json!({"d": "2026-01-01"});
+    let cursor = engine.encode(forged.to_string());
     assert_eq!(app.get(&format!("/api/v1/actions?sort=due_date&cursor={cursor}")).await.status(), 200);
 }

@@ -233,9 +233,100 @@ async fn bad_list_parameters_are_refused() {
     let cursor = page["next_cursor"].as_str().unwrap();
     let problem = assert_problem(
         app.get(&format!("/api/v1/actions?limit=1&sort=priority&cursor={cursor}")).await,
-        422,
-        "validation_failed",
+        400,
+        "cursor_mismatch",
     )
     .await;
-    assert_eq!(error_fields(&problem), ["cursor"]);
+    assert_eq!(error_fields(&problem), ["sort"]);
+}
+
+/// The next page of `path` (which has a query) with the cursor its first page handed out.
+async fn cursor_of(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    let page: Value = response.json().await.unwrap();
+    page["next_cursor"].as_str().unwrap_or_else(|| panic!("a next page of {path}")).to_owned()
+}
+
+/// Asserts that `path` with `cursor` is refused, naming exactly `fields`.
+async fn assert_mismatch(app: &TestApp, path: &str, cursor: &str, fields: &[&str]) {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let response = app.get(&format!("{path}{separator}cursor={cursor}")).await;
+    let problem = assert_problem(response, 400, "cursor_mismatch").await;
+    assert_eq!(error_fields(&problem), fields, "{path}");
+}
+
+#[tokio::test]
+async fn a_cursor_continues_only_the_query_that_handed_it_out() {
+    let app = spawn_app().await;
+    let (phishing, malware) = seed(&app).await;
+
+    // The case: the next page asked for without the incident filter no longer mixes in the
+    // other incident's actions; it is refused, naming what differs.
+    let first = format!("/api/v1/actions?incident_id={phishing}&sort=due_date&limit=1");
+    let cursor = cursor_of(&app, &first).await;
+    assert_mismatch(&app, "/api/v1/actions?sort=due_date&limit=1", &cursor, &["incident_id"]).await;
+    assert_mismatch(&app, &format!("/api/v1/actions?incident_id={malware}&sort=due_date"), &cursor, &["incident_id"])
+        .await;
+    assert_mismatch(
+        &app,
+        &format!("/api/v1/actions?incident_id={phishing}&sort=due_date&status=open"),
+        &cursor,
+        &["status"],
+    )
+    .await;
+    assert_mismatch(&app, &format!("/api/v1/actions?incident_id={phishing}&limit=1"), &cursor, &["sort"]).await;
+    // The same query (with the incident in the path, or another page size) goes on.
+    let rest: Value = app
+        .get(&format!("/api/v1/incidents/{phishing}/actions?sort=due_date&limit=5&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(rest["items"].as_array().unwrap()), ["ACT-3", "ACT-2"]);
+    assert_mismatch(&app, &format!("/api/v1/incidents/{malware}/actions?sort=due_date"), &cursor, &["incident_id"])
+        .await;
+
+    // Values are compared as the filter reads them: their order and letter case do not matter.
+    let cursor = cursor_of(&app, "/api/v1/actions?status=open,blocked&owner=LEE@example.com&limit=1").await;
+    let same = app.get(&format!("/api/v1/actions?owner=lee@example.com&status=blocked,open&cursor={cursor}")).await;
+    assert_eq!(same.status(), 200);
+    let same: Value = same.json().await.unwrap();
+    assert_eq!(keys(same["items"].as_array().unwrap()), ["ACT-5"]);
+    assert_mismatch(&app, "/api/v1/actions?status=open,blocked", &cursor, &["owner"]).await;
+    assert_mismatch(&app, "/api/v1/people/lee@example.com/actions?status=open", &cursor, &["status"]).await;
+
+    // Every other cursor-paged list binds its cursor the same way.
+    let cursor = cursor_of(&app, "/api/v1/incidents?status=open&limit=1").await;
+    assert_mismatch(&app, "/api/v1/incidents", &cursor, &["status"]).await;
+    assert_mismatch(&app, "/api/v1/actions", &cursor, &["cursor"]).await;
+    for n in 0..3 {
+        app.put_person(&format!("p{n}@example.com"), json!({"active": true})).await;
+    }
+    let cursor = cursor_of(&app, "/api/v1/people?active=true&limit=1").await;
+    assert_mismatch(&app, "/api/v1/people", &cursor, &["active"]).await;
+    let ids: Value = app.get("/api/v1/actions?limit=4").await.json().await.unwrap();
+    let (mfa, edr) = (ids["items"][0]["id"].as_str().unwrap(), ids["items"][3]["id"].as_str().unwrap());
+    for text in ["one", "two"] {
+        for action in [mfa, edr] {
+            let response = app.post(&format!("/api/v1/actions/{action}/comments"), &json!({"text": text})).await;
+            assert_eq!(response.status(), 201);
+        }
+    }
+    let cursor = cursor_of(&app, &format!("/api/v1/actions/{mfa}/comments?limit=1")).await;
+    assert_mismatch(&app, &format!("/api/v1/actions/{edr}/comments"), &cursor, &["id"]).await;
+    let cursor = cursor_of(&app, &format!("/api/v1/actions/{mfa}/history?limit=1")).await;
+    assert_mismatch(&app, &format!("/api/v1/actions/{edr}/history"), &cursor, &["id"]).await;
+
+    // The change feed too; a bare position (an item's `position`) still means the same everywhere.
+    let page: Value = app.get(&format!("/api/v1/events?entity_id={mfa}&limit=1")).await.json().await.unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let problem =
+        assert_problem(app.get(&format!("/api/v1/events?after={cursor}")).await, 400, "cursor_mismatch").await;
+    assert_eq!(error_fields(&problem), ["entity_id"]);
+    let next: Value = app.get(&format!("/api/v1/events?entity_id={mfa}&after={cursor}")).await.json().await.unwrap();
+    assert_eq!(next["items"][0]["entity_id"], mfa);
+    let position = page["items"][0]["position"].as_i64().unwrap();
+    let everything: Value = app.get(&format!("/api/v1/events?after={position}")).await.json().await.unwrap();
+    assert_eq!(everything["items"][0]["position"], position + 1);
 }

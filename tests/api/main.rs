@@ -23,6 +23,7 @@ mod listing;
 mod metrics;
 mod openapi;
 mod people;
+mod plans;
 mod reminders;
 mod report;
 mod reviews;

@@ -1,0 +1,11 @@
+DROP FUNCTION likely(boolean);
+CREATE INDEX actions_status_verified ON actions (status, verified_at);
+CREATE INDEX actions_category_created ON actions (category, created_at, id);
+DROP INDEX actions_incident_priority;
+DROP INDEX actions_incident_due;
+DROP INDEX actions_incident_updated;
+DROP INDEX actions_owner_priority;
+DROP INDEX actions_owner_due;
+DROP INDEX actions_owner_updated;
+DROP INDEX actions_owner_created;
+CREATE INDEX actions_owner_status_due ON actions (owner_email, status, due_date);
