@@ -194,7 +194,8 @@ async fn es256_and_eddsa_tokens_verify_against_their_public_keys() {
 #[tokio::test]
 async fn dangerous_settings_are_refused_at_start() {
     use action_tracker::startup::Application;
-    let short = crate::helpers::test_settings(DatabaseUrl::Sqlite(std::env::temp_dir().join("unused.db")));
+    let dir = tempfile::tempdir().unwrap();
+    let short = crate::helpers::test_settings(DatabaseUrl::Sqlite(dir.path().join("unused.db")));
     let mut short = short;
     short.auth.secret = Some(Secret::new("too-short"));
     let error = Application::build(&short).err().expect("a short secret is refused").to_string();
@@ -205,7 +206,7 @@ async fn dangerous_settings_are_refused_at_start() {
     let error = Application::build(&postgres).err().expect("no generated secret on PostgreSQL").to_string();
     assert!(error.contains("JWT_SECRET"), "{error}");
 
-    let mut missing_key = crate::helpers::test_settings(DatabaseUrl::Sqlite(std::env::temp_dir().join("unused.db")));
+    let mut missing_key = crate::helpers::test_settings(DatabaseUrl::Sqlite(dir.path().join("unused.db")));
     missing_key.auth.secret = None;
     missing_key.auth.public_key = Some("/nonexistent/idp.pem".into());
     let error = Application::build(&missing_key).err().expect("an unreadable key is refused").to_string();

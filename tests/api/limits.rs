@@ -196,7 +196,9 @@ async fn only_configured_origins_may_call_the_api_from_a_browser() {
 #[tokio::test]
 async fn settings_that_would_break_mail_or_cors_are_refused_at_start() {
     use action_tracker::startup::Application;
-    let unused = || DatabaseUrl::Sqlite(std::env::temp_dir().join("unused.db"));
+    // A database of this test's own: one shared across runs keeps whatever schema an older build left.
+    let dir = tempfile::tempdir().unwrap();
+    let unused = || DatabaseUrl::Sqlite(dir.path().join("unused.db"));
 
     let mut smtp = test_settings(unused());
     smtp.mail.smtp_url = Some(Secret::new("smtp//relay.example.com:587"));
