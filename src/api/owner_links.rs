@@ -42,6 +42,8 @@ struct ActionView {
     snoozed_until: Option<String>,
     /// The owner may still decide here: the link is unused, the action unchanged and still open.
     decidable: bool,
+    /// Already in progress: "I am working on it" would change nothing, so it is not offered.
+    in_progress: bool,
 }
 
 /// What the owner chose on the page.
@@ -97,6 +99,7 @@ async fn action_page(
         description: f.description.as_ref().map(ToString::to_string),
         snoozed_until: f.snoozed_until.filter(|until| *until > state.today()).map(|d| d.to_string()),
         decidable: decidable && f.status.is_active(),
+        in_progress: f.status == ActionStatus::InProgress,
     };
     let (message, message_class) = match message {
         Some((text, class)) => (Some(text), class),
@@ -196,7 +199,7 @@ pub async fn choose(state: Data, token: web::Path<String>, choice: web::Form<Own
     if action.version != version || !action.fields.status.is_active() {
         return spent_page(&state, &action).await;
     }
-    let patch = match patch_for(&state, &choice) {
+    let patch = match patch_for(&state, &action, &choice) {
         Ok(patch) => patch,
         Err(errors) => {
             return action_page(&state, &action, true, StatusCode::UNPROCESSABLE_ENTITY, Some((errors, "error"))).await;
@@ -208,6 +211,8 @@ pub async fn choose(state: Data, token: web::Path<String>, choice: web::Form<Own
     match db::actions::update(&state.db, action.id, guard, patch, access::change_context(&principal)).await {
         Ok(updated) => {
             let note = match choice.op.as_str() {
+                // Only when the state it checked moved meanwhile: the action already was as chosen.
+                _ if updated.version == version => "Nothing needed changing: the action already was so.".to_owned(),
                 "snooze" => format!("Reminders are snoozed for {SNOOZE_DAYS} days."),
                 _ => "Thank you, the action is updated.".to_owned(),
             };
@@ -234,9 +239,15 @@ pub async fn choose(state: Data, token: web::Path<String>, choice: web::Form<Own
     }
 }
 
-fn patch_for(state: &AppState, choice: &OwnerChoice) -> Result<ActionPatch, String> {
+/// The change a choice makes. A choice that would change nothing (starting what is in progress, a snooze
+/// that ends no later than the current one) is refused as such: a link is spent by the change it makes,
+/// and the page must not thank the owner for one that did not happen.
+fn patch_for(state: &AppState, action: &Action, choice: &OwnerChoice) -> Result<ActionPatch, String> {
     let invalid = |errors: FieldErrors| errors.to_string();
     match choice.op.as_str() {
+        "start" if action.fields.status == ActionStatus::InProgress => {
+            Err("It is already in progress: nothing to change.".into())
+        }
         "start" => Ok(ActionPatch { status: Some(ActionStatus::InProgress), ..Default::default() }),
         "done" => {
             let resolution = LongText::parse("resolution", choice.resolution.as_deref().unwrap_or_default())
@@ -247,10 +258,15 @@ fn patch_for(state: &AppState, choice: &OwnerChoice) -> Result<ActionPatch, Stri
                 ..Default::default()
             })
         }
-        "snooze" => Ok(ActionPatch {
-            snoozed_until: Patch::Value(state.today() + chrono::Duration::days(SNOOZE_DAYS)),
-            ..Default::default()
-        }),
+        "snooze" => {
+            let until = state.today() + chrono::Duration::days(SNOOZE_DAYS);
+            match action.fields.snoozed_until {
+                Some(current) if current >= until => {
+                    Err(format!("Reminders are already snoozed until {current}: nothing to change."))
+                }
+                _ => Ok(ActionPatch { snoozed_until: Patch::Value(until), ..Default::default() }),
+            }
+        }
         _ => Err("Unknown choice.".into()),
     }
 }

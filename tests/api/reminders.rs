@@ -456,6 +456,33 @@ async fn a_one_click_link_decides_once_and_never_reopens_finished_work() {
     assert_eq!(choose(fresh, "start").await.unwrap().status(), 200);
 }
 
+/// A choice that would change nothing is not offered, and refused as such: a link is spent by the change
+/// it makes, and a page never thanks the owner for one that did not happen.
+#[tokio::test]
+async fn a_link_choice_that_changes_nothing_is_refused_and_the_link_keeps_its_one_decision() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action =
+        app.create_action(&incident, json!({"owner_email": "dana@example.com", "status": "in_progress"})).await;
+    let link = app.link(&id(&action), "dana@example.com").await;
+    let page = app.client.get(app.url(&format!("/a/{link}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("I am working on it") && page.contains("Mark it done"), "{page}");
+    let start = app.client.post(app.url(&format!("/a/{link}"))).form(&[("op", "start")]).send().await.unwrap();
+    assert_eq!(start.status(), 422);
+    assert!(start.text().await.unwrap().contains("already in progress"));
+    let unchanged: Value = app.get(&format!("/api/v1/actions/{}", id(&action))).await.json().await.unwrap();
+    assert_eq!(unchanged["version"], action["version"]);
+
+    let snooze = app.client.post(app.url(&format!("/a/{link}"))).form(&[("op", "snooze")]).send().await.unwrap();
+    assert_eq!(snooze.status(), 200, "the one decision");
+    let again = app.link(&id(&action), "dana@example.com").await;
+    let twice = app.client.post(app.url(&format!("/a/{again}"))).form(&[("op", "snooze")]).send().await.unwrap();
+    assert_eq!(twice.status(), 422);
+    assert!(twice.text().await.unwrap().contains("already snoozed until"));
+    let spent = app.client.post(app.url(&format!("/a/{link}"))).form(&[("op", "done"), ("resolution", "x")]);
+    assert_eq!(spent.send().await.unwrap().status(), 409, "the first link made its decision");
+}
+
 #[test]
 fn the_remind_command_runs_one_dry_sweep() {
     let dir = tempfile::tempdir().unwrap();
