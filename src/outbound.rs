@@ -183,17 +183,23 @@ impl reqwest::dns::Resolve for PublicOnly {
                 return Err(format!("not sent: {host} is a local name (WEBHOOK_ALLOW_PRIVATE_TARGETS is off)").into());
             }
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = resolved.iter().copied().filter(|a| is_public(a.ip())).collect();
-            if public.is_empty() && !resolved.is_empty() {
-                return Err(format!(
-                    "not sent: {host} resolves only to addresses that are not public (WEBHOOK_ALLOW_PRIVATE_TARGETS \
-                     is off)"
-                )
-                .into());
-            }
+            let public = connectable(&host, resolved)?;
             Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
         })
     }
+}
+
+/// The public ones among the addresses `host` resolved to: what a delivery may connect to. A name that
+/// resolves only to other addresses is refused with a reason; one address of each kind keeps the public
+/// one, so a rebinding answer that mixes them cannot steer the connection inside.
+fn connectable(host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
+    let public: Vec<SocketAddr> = resolved.iter().copied().filter(|a| is_public(a.ip())).collect();
+    if public.is_empty() && !resolved.is_empty() {
+        return Err(format!(
+            "not sent: {host} resolves only to addresses that are not public (WEBHOOK_ALLOW_PRIVATE_TARGETS is off)"
+        ));
+    }
+    Ok(public)
 }
 
 #[cfg(test)]
@@ -264,6 +270,15 @@ mod tests {
         ] {
             assert!(public(address), "{address} refused");
         }
+    }
+
+    #[test]
+    fn a_name_is_connected_to_on_its_public_addresses_only() {
+        let at = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 0);
+        let refused = connectable("rebind.example.com", vec![at("127.0.0.1"), at("::ffff:169.254.169.254")]);
+        assert!(refused.unwrap_err().contains("resolves only to addresses that are not public"));
+        let mixed = connectable("mixed.example.com", vec![at("10.0.0.5"), at("93.184.216.34"), at("::1")]);
+        assert_eq!(mixed.unwrap(), [at("93.184.216.34")]);
     }
 
     #[test]

@@ -64,6 +64,10 @@ impl Application {
             metrics_token: settings.metrics_token.clone(),
             limits: Arc::new(api::limits::Limits::new(&settings.limits)),
             webhook_targets: crate::outbound::TargetPolicy { allow_private: settings.webhook_allow_private_targets },
+            idempotency_lease: chrono::Duration::from_std(
+                settings.limits.request_timeout + settings.database.statement_timeout,
+            )
+            .unwrap_or(chrono::Duration::hours(1)),
         });
 
         let listeners = listen(&settings.listen_addr, &addresses)?;

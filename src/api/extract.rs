@@ -143,7 +143,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, FieldErrors),
         if !leave_out(&mut value, &member) {
             break;
         }
-        left_out.push(found.field);
+        // The member left out, which may hold the item at fault (`tags` for `tags[1]`): what a later
+        // "missing field" about it means.
+        left_out.push(field_of(&member));
         match serde_path_to_error::deserialize::<_, T>(&value) {
             Ok(body) => return Ok((body, errors)),
             Err(next) => error = next,
@@ -175,6 +177,21 @@ fn member_error(error: &serde_path_to_error::Error<serde_json::Error>) -> (Field
     }
     let member = (missing.is_none() && matches!(segments.last(), Some(Segment::Map { .. }))).then_some(segments);
     (FieldError::new(field, message), member)
+}
+
+/// A member's path as errors name fields: `actions[1].owner_email`.
+fn field_of(path: &[Segment]) -> String {
+    let mut field = String::new();
+    for segment in path {
+        match segment {
+            Segment::Map { key } if field.is_empty() => field.push_str(key),
+            Segment::Map { key } => field.push_str(&format!(".{key}")),
+            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+            Segment::Enum { variant } => field.push_str(&format!(".{variant}")),
+            Segment::Unknown => field.push_str(".?"),
+        }
+    }
+    field
 }
 
 /// Removes the member at `path` (ending in an object key); false when the path leads nowhere.
@@ -343,6 +360,11 @@ mod tests {
                 named.sort();
                 assert_eq!(named, ["priority", "title"]);
             }
+            other => panic!("{:?}", other.map(|(_, errors)| errors)),
+        }
+        // A bad item of a required list is named once, not also as the list missing.
+        match parse_json::<Body>(br#"{"title": "t", "items": [{"name": "x"}, 5]}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(fields(&errors), ["items[1]"]),
             other => panic!("{:?}", other.map(|(_, errors)| errors)),
         }
         match parse_json::<Body>(br#"{"priority": 300}"#) {

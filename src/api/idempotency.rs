@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on POST: a client that retries a request with the same key gets the first answer
 //! again (same status, same body, `Idempotent-Replayed: true`) instead of a second resource. The same key
 //! with a different request is refused (422); while the first request still runs, a retry is told to
-//! wait (409). Keys belong to the caller (the token's `sub`) and are remembered for 24 hours.
+//! wait (409). Keys belong to the caller (the person the token names, with its `sub`) and are remembered
+//! for 24 hours.
 //!
 //! A key is looked at only once the request has passed its handler's authorization and validation (the
 //! handler calls [`Idempotency::begin`] then), so a replay is authorized exactly like a fresh request: a
@@ -30,9 +31,6 @@ use crate::domain::principal::Principal;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-/// How long the first request may run before a retry may take its key over (it crashed).
-const LEASE_SECONDS: i64 = 60;
 
 /// Keys one caller may hold at once (each is kept 24 hours): plenty for a ticketing system's creations,
 /// and a bound on what one token can make the database keep.
@@ -81,10 +79,10 @@ impl Idempotency {
             return Ok(None);
         };
         let now = crate::domain::now();
-        let lease_until = now + chrono::Duration::seconds(LEASE_SECONDS);
+        let lease_until = now + state.idempotency_lease;
         let claim = idempotency::claim(
             &state.db,
-            principal.sub.clone(),
+            caller(principal),
             pending.key.clone(),
             pending.request_hash,
             now,
@@ -95,7 +93,7 @@ impl Idempotency {
         .map_err(|e| ApiError::from_store(e, String::new))?;
         match claim {
             Claim::Fresh => {
-                self.0.extensions_mut().insert(ClaimedKey { principal: principal.sub.clone(), key: pending.key });
+                self.0.extensions_mut().insert(ClaimedKey { principal: caller(principal), key: pending.key });
                 Ok(None)
             }
             Claim::Replay(stored) => Ok(Some(replay(stored))),
@@ -109,6 +107,16 @@ impl Idempotency {
                 retry_after: retry_after.num_seconds().max(1),
             }),
         }
+    }
+}
+
+/// Whose keys these are: the person a token names (see `auth`), with the subject. Two tokens of one
+/// subject naming different people (an opaque `sub` with two `email`s) do not share keys, so one never
+/// gets the other's stored answer, such as a webhook's one-time secret.
+fn caller(principal: &Principal) -> String {
+    match &principal.email {
+        Some(email) if email.as_str() != principal.sub => format!("{} {email}", principal.sub),
+        _ => principal.sub.clone(),
     }
 }
 

@@ -56,6 +56,10 @@ pub struct AppState {
     pub limits: std::sync::Arc<limits::Limits>,
     /// Where webhooks may point.
     pub webhook_targets: crate::outbound::TargetPolicy,
+    /// How long a request holds its Idempotency-Key before a retry may take it over: as long as the
+    /// request may run and its last statement after that, so a retry never runs beside work that is
+    /// still going on after a timeout.
+    pub idempotency_lease: chrono::Duration,
 }
 
 impl AppState {

@@ -65,10 +65,8 @@ const DUE_DATE: &str = "^(?:2[01][0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0
 /// and the invisible and text-direction characters) and in text of several lines (controls but line
 /// breaks and tabs, and the invisible and text-direction characters but the joiners and marks), as
 /// regular expression ranges.
-const ONE_LINE_REFUSED: &str =
-    "\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF";
-const MULTI_LINE_REFUSED: &str =
-    "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\u200B\\u202A-\\u202E\\u2066-\\u2069\\uFEFF";
+const ONE_LINE_REFUSED: &str = "\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB\u{E0000}-\u{E007F}";
+const MULTI_LINE_REFUSED: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\u180E\\u200B\\u202A-\\u202E\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB\u{E0000}-\u{E007F}";
 
 /// What the domain types accept, said in the request schemas so that a client (or a fuzzer) sending
 /// schema-valid values is not refused. utoipa cannot derive it from `String` fields, so it is added by

@@ -98,9 +98,13 @@ pub async fn claim(
             Some((_, status, _, _, created, locked_until))
                 if expired(created) || (status.is_none() && from_column(locked_until) <= now) =>
             {
-                diesel::update(idempotency_keys::table)
+                // Only if the row is still as read: of two retries taking an abandoned key over at once,
+                // the second finds it changed and, run again, sees the first's claim.
+                let taken = diesel::update(idempotency_keys::table)
                     .filter(idempotency_keys::principal.eq(&principal))
                     .filter(idempotency_keys::key.eq(&key))
+                    .filter(idempotency_keys::created_at.eq(created))
+                    .filter(idempotency_keys::locked_until.eq(locked_until))
                     .set((
                         idempotency_keys::request_hash.eq(&hash),
                         idempotency_keys::status.eq(None::<i32>),
@@ -110,6 +114,9 @@ pub async fn claim(
                         idempotency_keys::locked_until.eq(to_column(lease_until)),
                     ))
                     .execute(conn)?;
+                if taken == 0 {
+                    return Err(StoreError::Raced);
+                }
                 Ok(Claim::Fresh)
             }
             Some((stored_hash, _, _, _, _, _)) if stored_hash != hash => Ok(Claim::Mismatch),

@@ -578,6 +578,12 @@ where
         }
         let mut candidates = [candidate(row)?];
         with_tickets(conn, &mut candidates)?;
+        // Addressed by the name the directory knows, as a sweep's e-mails are, else the action's.
+        let listed: Option<Option<String>> =
+            people::table.find(candidates[0].owner_email.as_str()).select(people::name).first(conn).optional()?;
+        if let Some(name) = listed.flatten() {
+            candidates[0].owner_name = Some(name);
+        }
         let planned = plan(&candidates[0])?;
         let listening = super::webhooks::subscribed(conn)?;
         store(conn, &planned, now, &listening)?;

@@ -62,17 +62,30 @@ impl<const MAX: usize, const MULTILINE: bool> fmt::Display for Text<MAX, MULTILI
 
 /// Characters that change how the text around them reads without being seen: bidirectional embeddings,
 /// overrides and isolates, which can make a title in an e-mail subject read as something else
-/// ("Trojan Source"), and the zero-width space and byte-order mark, which hide inside words.
+/// ("Trojan Source"), and the deprecated format controls beside them; the zero-width space, the
+/// byte-order mark and the Mongolian vowel separator, which hide inside words; the interlinear annotation
+/// marks, which hide text; and the tag characters, which carry invisible ASCII ("ASCII smuggling").
 fn hides_or_reorders(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{206A}'..='\u{206F}'
+            | '\u{200B}'
+            | '\u{FEFF}'
+            | '\u{180E}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
-/// The joiners and direction marks: Persian and Indic scripts need the zero-width (non-)joiner inside
-/// words, right-to-left text needs the marks around numbers and Latin words, and emoji are joined with
-/// U+200D. Long texts keep them; one-line texts (titles, names, subjects) refuse them, since a line shown
-/// alone has no surrounding text that needs them and they can disguise what it says.
+/// The joiners and direction marks, the soft hyphen and the line and paragraph separators: Persian and
+/// Indic scripts need the zero-width (non-)joiner inside words, right-to-left text needs the marks around
+/// numbers and Latin words, emoji are joined with U+200D, and long text may break lines and hyphenate.
+/// Long texts keep them; one-line texts (titles, names, subjects) refuse them, since a line shown alone
+/// has no surrounding text that needs them and they can disguise or break what it says.
 fn joins_or_marks(c: char) -> bool {
-    matches!(c, '\u{200C}'..='\u{200F}' | '\u{061C}' | '\u{2060}'..='\u{2064}')
+    matches!(c, '\u{200C}'..='\u{200F}' | '\u{061C}' | '\u{2060}'..='\u{2064}' | '\u{00AD}' | '\u{2028}' | '\u{2029}')
 }
 
 /// The character rules every string a client sends is held to: no control characters (NUL included;
@@ -130,6 +143,11 @@ mod tests {
         // Persian needs the zero-width non-joiner, emoji the joiner: long text keeps them.
         assert!(LongText::parse("description", "می\u{200C}خواهم").is_ok());
         assert!(LongText::parse("description", "👩\u{200D}💻").is_ok());
+        // A line separator is a line break a subject must not have; tag characters smuggle text.
+        assert!(Title::parse("title", "Patch\u{2028}servers").is_err());
+        assert!(LongText::parse("description", "first\u{2028}second").is_ok());
+        assert!(LongText::parse("description", "ok\u{E0041}\u{E0042}").is_err());
+        assert!(Title::parse("title", "soft\u{00AD}hyphen").is_err());
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub fn parse_instant(field: &str, time: DateTime<Utc>) -> Result<DateTime<Utc>, 
 /// 3339's `date-time`), and an offset (`Z` or `±hh:mm`).
 pub fn parse_instant_text(field: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
     let invalid = || FieldError::new(field, "must be an RFC 3339 time such as 2026-11-01T08:15:00Z");
-    if !matches!(raw.as_bytes().get(10), Some(b'T' | b't')) {
+    // RFC 3339 is ASCII; chrono would also take a Unicode minus sign (U+2212) in the offset.
+    if !raw.is_ascii() || !matches!(raw.as_bytes().get(10), Some(b'T' | b't')) {
         return Err(invalid());
     }
     // The date part is read by the date rules first, so that 2026-02-30T… says what is wrong with it.
@@ -98,6 +99,7 @@ mod tests {
             "2026-11-01T08:15Z",
             "2026-11-01T08:15:00",
             "2026-11-01",
+            "2026-11-01T08:15:00\u{2212}02:00",
             "",
         ] {
             assert!(parse_instant_text("occurred_at", loose).is_err(), "{loose:?}");

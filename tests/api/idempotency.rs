@@ -255,3 +255,58 @@ async fn every_post_replays_its_first_answer() {
         assert_eq!(retry.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"), "{path}");
     }
 }
+
+/// A request that died holding its key leaves it to the retries that come after its lease; of many at
+/// once, one takes it over and the others are told it is in use.
+#[tokio::test]
+async fn retries_of_an_abandoned_key_take_it_over_once() {
+    let app = spawn_app().await;
+    let body = json!({"title": "Lost laptop", "severity": "low"});
+    let probe = post_with_key(&app, &app.admin_token, "probe", &body).await;
+    assert_eq!(probe.status(), 201);
+    // The same request, claimed an hour ago by a process that died before answering.
+    app.execute_sql(
+        "UPDATE idempotency_keys SET key = 'abandoned', status = NULL, response_body = NULL, \
+         locked_until = '2020-01-01 00:00:00'",
+    );
+    let before = incident_count(&app).await;
+    let retries: Vec<_> = (0..20)
+        .map(|_| {
+            let request = app
+                .client
+                .post(app.url("/api/v1/incidents"))
+                .bearer_auth(&app.admin_token)
+                .header("Idempotency-Key", "abandoned")
+                .json(&body);
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for retry in retries {
+        statuses.push(retry.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| matches!(s, 201 | 409)), "{statuses:?}");
+    assert_eq!(incident_count(&app).await, before + 1, "one retry took the key over: {statuses:?}");
+}
+
+/// Keys belong to the person a token names: two people behind one opaque subject do not share them.
+#[tokio::test]
+async fn two_people_with_one_subject_do_not_share_keys() {
+    let app = spawn_app().await;
+    let mint = |email: &str| {
+        let claims = json!({"sub": "jira-integration", "email": email, "roles": ["admin"],
+                            "exp": chrono::Utc::now().timestamp() + 600});
+        let key = jsonwebtoken::EncodingKey::from_secret(crate::helpers::TEST_SECRET.as_bytes());
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+    };
+    let (alice, bob) = (mint("alice@example.com"), mint("bob@example.com"));
+    let hook = json!({"url": "https://jira-bridge.example.com/hooks", "events": ["action.created"]});
+    let first = post_as(&app, &alice, "hook", "/api/v1/webhooks", &hook).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let second = post_as(&app, &bob, "hook", "/api/v1/webhooks", &hook).await;
+    assert_eq!(second.status(), 201);
+    assert!(second.headers().get("idempotent-replayed").is_none());
+    let second: Value = second.json().await.unwrap();
+    assert_ne!(second["secret"], first["secret"], "Bob never sees the secret Alice was shown");
+}

@@ -148,12 +148,13 @@ async fn e_mails_name_their_recipient_and_count_days_in_words() {
                                         "due_date": "2026-03-17", "title": "Rotate the VPN keys"}),
     )
     .await;
-    app.create_action(
-        &incident,
-        json!({"owner_email": "lee@example.com", "owner_name": "L. Chen",
-                                        "due_date": "2026-03-10", "title": "Block the domain"}),
-    )
-    .await;
+    let lee = app
+        .create_action(
+            &incident,
+            json!({"owner_email": "lee@example.com", "owner_name": "L. Chen",
+                   "due_date": "2026-03-10", "title": "Block the domain"}),
+        )
+        .await;
     app.create_action(&incident, json!({"owner_email": "sam@example.com", "due_date": "2026-03-17"})).await;
 
     let reminders = app.reminders();
@@ -172,6 +173,13 @@ async fn e_mails_name_their_recipient_and_count_days_in_words() {
     for email in emails.values() {
         assert!(!email.text.contains("day(s)") && !email.html.contains("day(s)"), "{}", email.text);
     }
+
+    // A reminder sent by hand names its recipient the same way.
+    let nudged = app.post(&format!("/api/v1/actions/{}/remind", id(&lee)), &json!({})).await;
+    assert_eq!(nudged.status(), 202);
+    reminders.deliver().await.unwrap();
+    let manual = smtp.take();
+    assert_eq!(manual[0].to_header, [("Lee Chen".to_owned(), "lee@example.com".to_owned())]);
 }
 
 #[tokio::test]
