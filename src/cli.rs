@@ -13,14 +13,29 @@ use crate::config::Settings;
 
 /// `action-tracker` alone, or followed by flags only, runs `default` (`serve`) with those flags. Clap has
 /// no default subcommand, and declaring the server's settings at the top as well would make every
-/// command read, and refuse, the server's environment variables.
-pub fn with_default_command(mut args: Vec<OsString>, default: &str) -> Vec<OsString> {
+/// command read, and refuse, the server's environment variables. Settings given before a command
+/// (`action-tracker --database-url … migrate`, which worked when settings were global) are moved behind
+/// it: a word that names one of `commands` and does not follow a flag (whose value it would be) is the
+/// command.
+pub fn with_default_command(mut args: Vec<OsString>, default: &str, commands: &[&str]) -> Vec<OsString> {
     let names_a_command = args.get(1).is_some_and(|first| {
         let first = first.to_string_lossy();
         !first.starts_with('-') || matches!(first.as_ref(), "-h" | "--help" | "-V" | "--version")
     });
-    if !names_a_command {
-        args.insert(args.len().min(1), default.into());
+    if names_a_command {
+        return args;
+    }
+    let later = (2..args.len()).find(|&at| {
+        let word = args[at].to_string_lossy();
+        let previous = args[at - 1].to_string_lossy();
+        commands.contains(&word.as_ref()) && !(previous.starts_with('-') && !previous.contains('='))
+    });
+    match later {
+        Some(at) => {
+            let command = args.remove(at);
+            args.insert(1, command);
+        }
+        None => args.insert(args.len().min(1), default.into()),
     }
     args
 }
@@ -170,8 +185,16 @@ mod tests {
 
     #[test]
     fn without_a_command_the_default_runs_with_the_flags_given() {
-        let run = |args: &[&str]| with_default_command(os(args), "serve");
+        let run = |args: &[&str]| with_default_command(os(args), "serve", &["serve", "migrate", "token"]);
         assert_eq!(run(&["at"]), os(&["at", "serve"]));
+        // Settings given before the command, as when they were global.
+        assert_eq!(run(&["at", "--database-url", "x.db", "migrate"]), os(&["at", "migrate", "--database-url", "x.db"]));
+        assert_eq!(
+            run(&["at", "--data-dir=d", "token", "--email", "a"]),
+            os(&["at", "token", "--data-dir=d", "--email", "a"])
+        );
+        // A value that happens to be a command's name stays the flag's value.
+        assert_eq!(run(&["at", "--log", "migrate"]), os(&["at", "serve", "--log", "migrate"]));
         assert_eq!(run(&["at", "--listen-addr", "x"]), os(&["at", "serve", "--listen-addr", "x"]));
         assert_eq!(run(&["at", "token", "--email", "a"]), os(&["at", "token", "--email", "a"]));
         assert_eq!(run(&["at", "--help"]), os(&["at", "--help"]));

@@ -150,8 +150,10 @@ fn parse_role(raw: &str) -> Result<Role, String> {
 }
 
 fn main() -> ExitCode {
-    let args = cli::with_default_command(std::env::args_os().collect(), "serve");
     let mut command = cli::narrow(Cli::command(), reads);
+    let commands: Vec<String> = command.get_subcommands().map(|sub| sub.get_name().to_owned()).collect();
+    let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
+    let args = cli::with_default_command(std::env::args_os().collect(), "serve", &commands);
     let matches = match command.try_get_matches_from_mut(&args) {
         Ok(matches) => matches,
         Err(error) => cli::name_env_values(error, &command, &args).exit(),

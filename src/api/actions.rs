@@ -472,6 +472,7 @@ impl ActionListQuery {
     /// added what its path says (an incident, a person): the cursor must belong to the whole query.
     pub fn parse(&self, today: NaiveDate) -> Result<(ActionFilter, ActionSort), FieldErrors> {
         let mut errors = FieldErrors::new();
+        errors.take(crate::domain::listing::parse_limit(page_size(self.limit)));
         let date = |field: &str, raw: &Option<String>| -> Result<Option<NaiveDate>, FieldError> {
             raw.as_deref().map(|raw| parse_calendar_date_text(field, raw)).transpose()
         };

@@ -138,7 +138,7 @@ pub async fn list(
     let id = id.into_inner();
     let action = db::actions::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
     access::read_action(&principal, &action)?;
-    let list = ListQuery::new("comments").with("id", id);
+    let list = ListQuery::new("comments").in_path("id", id);
     let page_request = PageRequest::new(OldestFirst, page_size(query.limit), query.cursor.as_deref(), list)?;
     let fresh = Freshness::of(&state).await?;
     if let Some(not_modified) = fresh.unchanged(&req) {

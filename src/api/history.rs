@@ -91,7 +91,7 @@ async fn history_page(
     id: Uuid,
     query: &HistoryQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let list = ListQuery::new("history").with("entity_type", <&str>::from(entity_type)).with("id", id);
+    let list = ListQuery::new("history").in_path("entity_type", <&str>::from(entity_type)).in_path("id", id);
     let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref(), list)?;
     let fresh = Freshness::of(state).await?;
     if let Some(not_modified) = fresh.unchanged(req) {
@@ -230,7 +230,7 @@ pub struct FeedQuery {
 #[get("/events")]
 pub async fn feed(state: Data, principal: Principal, query: web::Query<FeedQuery>) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
-    let list = ListQuery::new("events").with_some("entity_id", query.entity_id);
+    let list = ListQuery::new("events").cursor_param("after").with_some("entity_id", query.entity_id);
     let after = feed_position(&list, query.after.as_deref())?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

@@ -266,6 +266,7 @@ impl IncidentListQuery {
         let severities = errors.take(parse_list("severity", self.severity.as_deref(), "low, medium, high, critical"));
         let title_contains = errors.take(ShortText::parse_optional("q", self.q.as_deref()));
         let sort = errors.take(IncidentSort::parse(self.sort.as_deref().unwrap_or("created_at")));
+        errors.take(crate::domain::listing::parse_limit(page_size(self.limit)));
         let parsed = || {
             let filter =
                 IncidentFilter { statuses: statuses?, severities: severities?, title_contains: title_contains? };

@@ -241,7 +241,7 @@ pub async fn deliveries(
     access::require(&principal, Role::Admin)?;
     let id = id.into_inner();
     db::webhooks::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
-    let log = ListQuery::new("webhook_deliveries").with("id", id);
+    let log = ListQuery::new("webhook_deliveries").in_path("id", id);
     let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref(), log)?;
     let found = db::webhooks::deliveries(&state.db, id, page_request)
         .await

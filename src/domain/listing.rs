@@ -135,11 +135,28 @@ impl IncidentSort {
 pub struct ListQuery {
     list: &'static str,
     params: BTreeMap<&'static str, String>,
+    /// The parameters that come from the path (whose history, whose comments): a cursor of another
+    /// resource is refused as such, not as a query parameter the client could send again.
+    in_path: Vec<&'static str>,
+    /// The query parameter the cursor travels in: `cursor`, or `after` in the change feed.
+    cursor_param: &'static str,
 }
 
 impl ListQuery {
     pub fn new(list: &'static str) -> Self {
-        Self { list, params: BTreeMap::new() }
+        Self { list, params: BTreeMap::new(), in_path: Vec::new(), cursor_param: "cursor" }
+    }
+
+    /// The query of the resource `name` in the path.
+    pub fn in_path(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.in_path.push(name);
+        self.with(name, value)
+    }
+
+    /// The query whose cursor travels in the parameter `name`.
+    pub fn cursor_param(mut self, name: &'static str) -> Self {
+        self.cursor_param = name;
+        self
     }
 
     /// The query with the parameter `name` set to `value`, already normalised.
@@ -172,13 +189,21 @@ impl ListQuery {
     /// The cursor `raw`, if this query handed it out: one it cannot read is invalid; one made for another
     /// query is refused, naming each parameter that differs.
     pub fn resume(&self, raw: &str) -> Result<Cursor, CursorError> {
-        let cursor = Cursor::decode(raw).map_err(CursorError::Invalid)?;
+        let cursor = Cursor::decode(raw)
+            .map_err(|error| CursorError::Invalid(FieldError::new(self.cursor_param, error.message)))?;
+        let elsewhere = |what: String| {
+            CursorError::OtherQuery(
+                FieldError::new(self.cursor_param, format!("was handed out by {what}; start this one without it"))
+                    .into(),
+            )
+        };
         if cursor.list != self.list {
-            return Err(CursorError::OtherQuery(
-                FieldError::new("cursor", "was handed out by another list; start this one without a cursor").into(),
-            ));
+            return Err(elsewhere("another list".to_owned()));
         }
         let now = self.digests();
+        if let Some(name) = self.in_path.iter().find(|name| cursor.query.get(**name) != now.get(**name)) {
+            return Err(elsewhere(format!("the same list of another {name}")));
+        }
         let mut differences = FieldErrors::new();
         for name in now.keys().chain(cursor.query.keys().filter(|name| !now.contains_key(*name))) {
             let message = match (cursor.query.get(name), now.get(name)) {
@@ -260,7 +285,9 @@ impl Cursor {
         let key_in_range = match &cursor.key {
             CursorKey::Time(time) => super::time::parse_instant("cursor", *time).is_ok(),
             CursorKey::Date(date) => super::time::parse_calendar_date("cursor", *date).is_ok(),
-            CursorKey::Rank(_) | CursorKey::Text(_) => true,
+            CursorKey::Rank(_) => true,
+            // Text is bound as a parameter: held to the rules of all text, or PostgreSQL refuses a NUL.
+            CursorKey::Text(text) => text.len() <= 254 && super::text::check_characters("cursor", text, false).is_ok(),
             CursorKey::Position(position) => *position >= 0,
         };
         if !key_in_range {
@@ -340,7 +367,8 @@ impl<S: SortOrder> PageRequest<S> {
     }
 }
 
-fn parse_limit(limit: i64) -> Result<i64, FieldError> {
+/// A page size of 1 to MAX_LIMIT; lists check it with their filters, so every bad parameter is named at once.
+pub fn parse_limit(limit: i64) -> Result<i64, FieldError> {
     if (1..=MAX_LIMIT).contains(&limit) {
         Ok(limit)
     } else {

@@ -314,9 +314,10 @@ async fn a_cursor_continues_only_the_query_that_handed_it_out() {
         }
     }
     let cursor = cursor_of(&app, &format!("/api/v1/actions/{mfa}/comments?limit=1")).await;
-    assert_mismatch(&app, &format!("/api/v1/actions/{edr}/comments"), &cursor, &["id"]).await;
+    // A cursor of another action's comments or history names the cursor, not a parameter to send again.
+    assert_mismatch(&app, &format!("/api/v1/actions/{edr}/comments"), &cursor, &["cursor"]).await;
     let cursor = cursor_of(&app, &format!("/api/v1/actions/{mfa}/history?limit=1")).await;
-    assert_mismatch(&app, &format!("/api/v1/actions/{edr}/history"), &cursor, &["id"]).await;
+    assert_mismatch(&app, &format!("/api/v1/actions/{edr}/history"), &cursor, &["cursor"]).await;
 
     // The change feed too; a bare position (an item's `position`) still means the same everywhere.
     let page: Value = app.get(&format!("/api/v1/events?entity_id={mfa}&limit=1")).await.json().await.unwrap();
@@ -326,7 +327,41 @@ async fn a_cursor_continues_only_the_query_that_handed_it_out() {
     assert_eq!(error_fields(&problem), ["entity_id"]);
     let next: Value = app.get(&format!("/api/v1/events?entity_id={mfa}&after={cursor}")).await.json().await.unwrap();
     assert_eq!(next["items"][0]["entity_id"], mfa);
+    let other_list = cursor_of(&app, "/api/v1/incidents?limit=1").await;
+    let problem =
+        assert_problem(app.get(&format!("/api/v1/events?after={other_list}")).await, 400, "cursor_mismatch").await;
+    assert_eq!(error_fields(&problem), ["after"], "the feed's cursor travels in `after`");
     let position = page["items"][0]["position"].as_i64().unwrap();
     let everything: Value = app.get(&format!("/api/v1/events?after={position}")).await.json().await.unwrap();
     assert_eq!(everything["items"][0]["position"], position + 1);
+}
+
+/// Every bad list parameter is named at once, the page size among them.
+#[tokio::test]
+async fn every_bad_list_parameter_is_named_at_once() {
+    let app = spawn_app().await;
+    let problem =
+        assert_problem(app.get("/api/v1/incidents?status=bogus&limit=0").await, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["status", "limit"]);
+    let problem =
+        assert_problem(app.get("/api/v1/actions?priority=urgent&limit=500").await, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["limit", "priority"]);
+}
+
+/// A forged cursor is refused alike on both databases, whatever text it carries (PostgreSQL refuses NUL).
+#[tokio::test]
+async fn a_forged_cursor_with_a_nul_is_refused_on_both_backends() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let app = spawn_app().await;
+    for n in 0..3 {
+        app.put_person(&format!("p{n}@example.com"), json!({})).await;
+    }
+    let cursor = cursor_of(&app, "/api/v1/people?limit=1").await;
+    let mut decoded: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&cursor).unwrap()).unwrap();
+    decoded["k"] = json!({"x": "p0@example.com\u{0}"});
+    let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&decoded).unwrap());
+    let problem =
+        assert_problem(app.get(&format!("/api/v1/people?cursor={forged}")).await, 422, "validation_failed").await;
+    assert_eq!(error_fields(&problem), ["cursor"]);
 }
