@@ -28,7 +28,8 @@ pub fn with_default_command(mut args: Vec<OsString>, default: &str, commands: &[
     let later = (2..args.len()).find(|&at| {
         let word = args[at].to_string_lossy();
         let previous = args[at - 1].to_string_lossy();
-        commands.contains(&word.as_ref()) && !(previous.starts_with('-') && !previous.contains('='))
+        let previous_takes_it = previous.starts_with('-') && !previous.contains('=');
+        commands.contains(&word.as_ref()) && !previous_takes_it
     });
     match later {
         Some(at) => {
