@@ -11,7 +11,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 
 use super::error::ApiError;
 use super::middleware::RequestContext;
-use super::{AppState, Data};
+use super::state::{AppState, Data};
 use crate::domain::action::{Action, ActionPatch};
 use crate::domain::audit::ChangeContext;
 use crate::domain::email::EmailAddress;
@@ -59,6 +59,14 @@ fn verify(state: &AppState, token: &str) -> Result<Principal, ApiError> {
 }
 
 /// The principal holds `role` (or a higher one).
+/// Viewers read the directory; anyone may read their own entry and queue.
+pub fn read_person(principal: &Principal, email: &EmailAddress) -> Result<(), ApiError> {
+    if principal.email.as_ref() == Some(email) {
+        return Ok(());
+    }
+    require(principal, Role::Viewer)
+}
+
 pub fn require(principal: &Principal, role: Role) -> Result<(), ApiError> {
     if principal.has(role) {
         Ok(())

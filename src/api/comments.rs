@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access;
+use super::common::{Freshness, page, page_size};
 use super::error::{ApiError, Problem};
 use super::extract::ApiJson;
 use super::idempotency::Idempotency;
-use super::{Data, Freshness, access, page, page_size};
+use super::state::Data;
 use crate::db;
 use crate::domain::comment::Comment;
 use crate::domain::listing::{ListQuery, OldestFirst, PageRequest};
@@ -80,6 +82,11 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     move || format!("action with id {id}")
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(create).service(list);
+}
+
 /// Comment on an action. Needs the editor role, or being the action's owner. The comment also appears
 /// in the action's history.
 #[utoipa::path(
@@ -93,6 +100,7 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     )
 )]
 #[post("/actions/{id}/comments")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn create(
     state: Data,
     req: HttpRequest,
@@ -128,6 +136,7 @@ pub async fn create(
     )
 )]
 #[get("/actions/{id}/comments")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn list(
     state: Data,
     req: HttpRequest,

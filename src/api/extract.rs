@@ -72,7 +72,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let body = Bytes::from_request(req, payload);
         Box::pin(async move {
             if too_large {
-                return Err(ApiError::PayloadTooLarge);
+                return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
             }
             if !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType(
@@ -80,7 +80,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 ));
             }
             let bytes = body.await.map_err(|error| match error.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
+                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES },
                 _ => ApiError::BadRequest("the request body could not be read".into()),
             })?;
             let (body, unreadable) = parse_json(&bytes)?;

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access;
+use super::common::{Freshness, page, page_size};
 use super::error::{ApiError, Problem};
-use super::{Data, Freshness, access, page, page_size};
+use super::state::Data;
 use crate::db::{self, StoreError};
 use crate::domain::audit::{EntityType, Event, EventKind, FieldChange};
 use crate::domain::listing::{Cursor, CursorError, CursorKey, ListQuery, NewestFirst, PageRequest};
@@ -105,6 +107,11 @@ async fn history_page(
     Ok(page(req, &body, body.next_cursor.as_deref(), Some(&fresh)))
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(incident_history).service(action_history).service(feed);
+}
+
 /// The history of an incident, newest first. Needs the viewer role. Once the incident is deleted, its
 /// history is read from the change feed: `GET /events?entity_id={id}`.
 #[utoipa::path(
@@ -118,6 +125,7 @@ async fn history_page(
     )
 )]
 #[get("/incidents/{id}/history")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn incident_history(
     state: Data,
     req: HttpRequest,
@@ -145,6 +153,7 @@ pub async fn incident_history(
     )
 )]
 #[get("/actions/{id}/history")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn action_history(
     state: Data,
     req: HttpRequest,
@@ -228,6 +237,7 @@ pub struct FeedQuery {
     )
 )]
 #[get("/events")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn feed(state: Data, principal: Principal, query: web::Query<FeedQuery>) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let list = ListQuery::new("events").cursor_param("after").with_some("entity_id", query.entity_id);

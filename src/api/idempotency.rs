@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::extract::MAX_BODY_BYTES;
-use super::{AppState, Data};
+use super::state::{AppState, Data};
 use crate::db::idempotency::{self, Claim, StoredResponse};
 use crate::domain::principal::Principal;
 
@@ -156,7 +156,7 @@ pub async fn idempotency(
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Ok(refuse(req, ApiError::PayloadTooLarge));
+            return Ok(refuse(req, ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES }));
         }
         body.extend_from_slice(&chunk);
     }

@@ -7,10 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::access;
+use super::common::{Freshness, page, page_size, parse_list, required, resource};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag_with, if_match_versions};
 use super::idempotency::Idempotency;
-use super::{AppState, Data, Freshness, page, page_size, parse_list, required, resource};
+use super::state::{AppState, Data};
 use crate::db;
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
@@ -280,6 +281,11 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     move || format!("incident with id {id}")
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(create).service(list).service(get).service(update).service(delete);
+}
+
 /// Record an incident. Needs the editor role.
 #[utoipa::path(
     tag = "incidents",
@@ -293,6 +299,7 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     )
 )]
 #[post("/incidents")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn create(
     state: Data,
     req: HttpRequest,
@@ -325,6 +332,7 @@ pub async fn create(
     )
 )]
 #[get("/incidents")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn list(
     state: Data,
     req: HttpRequest,
@@ -360,6 +368,7 @@ pub async fn list(
     )
 )]
 #[get("/incidents/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn get(
     state: Data,
     req: HttpRequest,
@@ -387,6 +396,7 @@ pub async fn get(
     )
 )]
 #[patch("/incidents/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn update(
     state: Data,
     req: HttpRequest,
@@ -417,6 +427,7 @@ pub async fn update(
     )
 )]
 #[delete("/incidents/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn delete(
     state: Data,
     req: HttpRequest,

@@ -122,7 +122,7 @@ pub async fn limits(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(limits) = req.app_data::<super::Data>().map(|state| std::sync::Arc::clone(&state.limits)) else {
+    let Some(limits) = req.app_data::<super::state::Data>().map(|state| std::sync::Arc::clone(&state.limits)) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let verdict = if is_probe(req.path()) { None } else { limits.check(&limits.client(&req)) };

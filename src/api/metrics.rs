@@ -2,12 +2,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, get};
 
-use super::Data;
 use super::error::{ApiError, Problem};
+use super::state::Data;
 
 /// Compares without revealing, through timing, how much of a guess was right.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(get);
 }
 
 /// Metrics for Prometheus: HTTP request counts and latency histograms by route and status (this
@@ -24,6 +29,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     )
 )]
 #[get("/metrics")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn get(state: Data, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let bearer = super::access::bearer_token(&req)?.ok_or(ApiError::Unauthenticated)?;
     let scraper =

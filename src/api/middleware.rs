@@ -32,6 +32,11 @@ impl RequestContext {
     }
 }
 
+/// The id of the request being served, for a handler's span; empty outside a request.
+pub fn current_request_id() -> String {
+    CURRENT.try_with(|context| context.request_id.clone()).unwrap_or_default()
+}
+
 /// A client-supplied id is kept if it is short and made of safe characters, so it can go into logs
 /// and headers as is.
 fn client_request_id(req: &ServiceRequest) -> Option<String> {
@@ -55,7 +60,7 @@ pub async fn request_context(
         latency_ms = tracing::field::Empty,
     );
     let context = RequestContext { request_id: request_id.clone(), path: req.path().to_owned() };
-    let state = req.app_data::<super::Data>().cloned();
+    let state = req.app_data::<super::state::Data>().cloned();
     let method = req.method().clone();
     let started = Instant::now();
     let result = CURRENT.scope(context, next.call(req).instrument(span.clone())).await;

@@ -14,8 +14,9 @@ use askama::Template;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::access;
 use super::error::Problem;
-use super::{AppState, Data, access};
+use super::state::{AppState, Data};
 use crate::db::{self, Guard, StoreError};
 use crate::domain::action::{Action, ActionPatch, ActionStatus};
 use crate::domain::principal::Principal;
@@ -152,6 +153,11 @@ async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal, i6
     Ok((action, principal, grant.version))
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(show).service(choose);
+}
+
 /// The page behind a reminder's one-click link (HTML).
 #[utoipa::path(
     tag = "owner links",
@@ -165,6 +171,7 @@ async fn resolve(state: &AppState, token: &str) -> Result<(Action, Principal, i6
     )
 )]
 #[get("/a/{token}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn show(state: Data, token: web::Path<String>) -> HttpResponse {
     match resolve(&state, &token).await {
         Ok((action, _, version)) if action.version == version => {
@@ -191,6 +198,7 @@ pub async fn show(state: Data, token: web::Path<String>) -> HttpResponse {
     )
 )]
 #[post("/a/{token}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn choose(state: Data, token: web::Path<String>, choice: web::Form<OwnerChoice>) -> HttpResponse {
     let (action, principal, version) = match resolve(&state, &token).await {
         Ok(found) => found,

@@ -1,15 +1,16 @@
-//! `/api/v1/people`: the people directory (managers for escalation, time zones for reminders) and each
-//! person's queue of actions.
+//! `/api/v1/people`: the people directory (managers for escalation, time zones for reminders). A
+//! person's queue of actions is served by the actions room.
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::actions::{ActionList, ActionListQuery, list_actions};
+use super::access;
+use super::common::{self, Freshness, page, page_size, parse_bool, resource};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
-use super::{AppState, Data, Freshness, access, page, page_size, parse_bool, resource};
+use super::state::{AppState, Data};
 use crate::db;
 use crate::db::people::Put;
 use crate::domain::FieldErrors;
@@ -130,10 +131,6 @@ pub struct PersonListQuery {
     pub cursor: Option<String>,
 }
 
-fn path_email(raw: &str) -> Result<EmailAddress, ApiError> {
-    EmailAddress::parse("email", raw).map_err(|e| ApiError::Validation(e.into()))
-}
-
 fn person_resource(
     state: &AppState,
     req: &HttpRequest,
@@ -143,12 +140,9 @@ fn person_resource(
     resource(req, builder, &PersonResponse::from(person), entity_tag(person.version, state.today()))
 }
 
-/// Viewers read the directory; anyone may read their own entry and queue.
-fn read_person(principal: &Principal, email: &EmailAddress) -> Result<(), ApiError> {
-    if principal.email.as_ref() == Some(email) {
-        return Ok(());
-    }
-    access::require(principal, Role::Viewer)
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(put).service(list).service(get);
 }
 
 /// Create or replace a person's entry. Needs the admin role.
@@ -165,6 +159,7 @@ fn read_person(principal: &Principal, email: &EmailAddress) -> Result<(), ApiErr
     )
 )]
 #[put("/people/{email}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn put(
     state: Data,
     req: HttpRequest,
@@ -173,7 +168,7 @@ pub async fn put(
     body: ApiJson<PutPersonRequest>,
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
-    let email = path_email(&email)?;
+    let email = common::path_email(&email)?;
     let fields = body.parse(|body| PersonFields::try_from(body)?.check(&email))?;
     let put = db::people::put(&state.db, email, if_match_versions(&req), fields, access::change_context(&principal))
         .await
@@ -196,6 +191,7 @@ pub async fn put(
     )
 )]
 #[get("/people")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn list(
     state: Data,
     req: HttpRequest,
@@ -230,46 +226,17 @@ pub async fn list(
     )
 )]
 #[get("/people/{email}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn get(
     state: Data,
     req: HttpRequest,
     principal: Principal,
     email: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = path_email(&email)?;
-    read_person(&principal, &email)?;
+    let email = common::path_email(&email)?;
+    access::read_person(&principal, &email)?;
     let person = db::people::find(&state.db, email.clone())
         .await
         .map_err(|e| ApiError::from_store(e, || format!("person {email} in the directory")))?;
     Ok(person_resource(&state, &req, HttpResponse::Ok(), &person))
-}
-
-/// A person's queue: the actions they own, with the filters of `GET /actions`. Needs the viewer role, or
-/// being that person. The person need not be in the directory.
-#[utoipa::path(
-    tag = "people",
-    params(("email" = String, Path, format = Email, description = "The owner's e-mail address"), ActionListQuery),
-    responses(
-        (status = 200, description = "One page of the person's actions", body = ActionList, headers(
-            ("Link" = String, description = "`<url>; rel=\"next\"` when another page follows"))),
-        (status = 400, description = "Unknown query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid address or filter value", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/people/{email}/actions")]
-pub async fn actions(
-    state: Data,
-    req: HttpRequest,
-    principal: Principal,
-    email: web::Path<String>,
-    query: web::Query<ActionListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let email = path_email(&email)?;
-    read_person(&principal, &email)?;
-    let (mut filter, sort) = query.parse(state.today())?;
-    if filter.owner.as_ref().is_some_and(|owner| owner != &email) {
-        return Err(ApiError::invalid("owner", "differs from the person in the URL; leave it out"));
-    }
-    filter.owner = Some(email);
-    list_actions(&state, &req, &query, filter, sort).await
 }

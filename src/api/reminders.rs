@@ -7,16 +7,69 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access;
+use super::common::{page, page_size};
 use super::error::{ApiError, Problem};
 use super::extract::ApiJson;
 use super::idempotency::Idempotency;
-use super::{Data, access, page, page_size};
-use crate::db::{self, deliveries::DeliveryStatus, reminders::Nudge, reminders::Queued};
+use super::state::Data;
+use crate::db::{self, reminders::Nudge, reminders::Queued};
 use crate::domain::FieldError;
 use crate::domain::listing::{ListQuery, NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::reminder::{ReminderKind, parse_sweep_time};
-use crate::reminders::DeliveryReport;
+
+/// What one delivery run did.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct DeliveryReport {
+    /// Accepted by the SMTP server (or written to the outbox folder).
+    pub sent: usize,
+    /// Failed this time and scheduled for another attempt.
+    pub retrying: usize,
+    /// Failed for the last time.
+    pub failed: usize,
+}
+
+impl From<crate::reminders::DeliveryReport> for DeliveryReport {
+    fn from(report: crate::reminders::DeliveryReport) -> Self {
+        Self { sent: report.sent, retrying: report.retrying, failed: report.failed }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, strum::EnumString, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+/// pending: waiting for its (next) attempt; sending: claimed by a sender; sent: accepted by the SMTP
+/// server; failed: given up after the last attempt.
+pub enum DeliveryStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl From<db::deliveries::DeliveryStatus> for DeliveryStatus {
+    fn from(status: db::deliveries::DeliveryStatus) -> Self {
+        use db::deliveries::DeliveryStatus as Stored;
+        match status {
+            Stored::Pending => Self::Pending,
+            Stored::Sending => Self::Sending,
+            Stored::Sent => Self::Sent,
+            Stored::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<DeliveryStatus> for db::deliveries::DeliveryStatus {
+    fn from(status: DeliveryStatus) -> Self {
+        match status {
+            DeliveryStatus::Pending => Self::Pending,
+            DeliveryStatus::Sending => Self::Sending,
+            DeliveryStatus::Sent => Self::Sent,
+            DeliveryStatus::Failed => Self::Failed,
+        }
+    }
+}
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +114,11 @@ fn planned_response(planned: &Queued, dry_run: bool) -> PlannedEmailResponse {
     }
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(run).service(deliveries).service(redeliver).service(for_action).service(remind);
+}
+
 /// Sweep for due reminders now and deliver the outbox (admin). A dry run only says what would be sent,
 /// and may pretend another time with `as_of`.
 #[utoipa::path(
@@ -72,6 +130,7 @@ fn planned_response(planned: &Queued, dry_run: bool) -> PlannedEmailResponse {
     )
 )]
 #[post("/reminders/run")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn run(
     state: Data,
     principal: Principal,
@@ -96,7 +155,7 @@ pub async fn run(
     let delivered = if dry_run {
         None
     } else {
-        Some(state.reminders.deliver().await.map_err(|e| ApiError::from_store(e, String::new))?)
+        Some(state.reminders.deliver().await.map_err(|e| ApiError::from_store(e, String::new))?.into())
     };
     let emails = planned.iter().map(|p| planned_response(p, dry_run)).collect();
     Ok(HttpResponse::Ok().json(RunReport { dry_run, as_of, emails, delivered }))
@@ -150,6 +209,7 @@ pub struct DeliveryListQuery {
     )
 )]
 #[get("/deliveries")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn deliveries(
     state: Data,
     req: HttpRequest,
@@ -167,7 +227,7 @@ pub async fn deliveries(
         .transpose()?;
     let list = ListQuery::new("deliveries").with_some("status", status.map(<&str>::from));
     let page_request = PageRequest::new(NewestFirst, page_size(query.limit), query.cursor.as_deref(), list)?;
-    let found = db::deliveries::list(&state.db, status, page_request)
+    let found = db::deliveries::list(&state.db, status.map(Into::into), page_request)
         .await
         .map_err(|e| ApiError::from_store(e, String::new))?;
     let items = found
@@ -178,7 +238,7 @@ pub async fn deliveries(
             recipient: d.recipient,
             subject: d.subject,
             message_id: d.message_id,
-            status: d.status,
+            status: d.status.into(),
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
             last_error: d.last_error,
@@ -202,6 +262,7 @@ pub async fn deliveries(
     )
 )]
 #[post("/deliveries/{id}/redeliver")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn redeliver(
     state: Data,
     principal: Principal,
@@ -246,6 +307,7 @@ pub struct ReminderResponse {
     )
 )]
 #[get("/actions/{id}/reminders")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn for_action(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let action = db::actions::find(&state.db, id)
@@ -284,6 +346,7 @@ pub async fn for_action(state: Data, principal: Principal, id: web::Path<Uuid>) 
     )
 )]
 #[post("/actions/{id}/remind")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn remind(
     state: Data,
     principal: Principal,

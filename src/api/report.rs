@@ -5,8 +5,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use uuid::Uuid;
 
+use super::access;
 use super::error::{ApiError, Problem};
-use super::{Data, access};
+use super::state::Data;
 use crate::db;
 use crate::domain::principal::{Principal, Role};
 use crate::report::{Report, render_html, render_markdown};
@@ -98,6 +99,11 @@ fn accept_header(req: &HttpRequest) -> Option<String> {
     (!fields.is_empty()).then(|| fields.join(","))
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(get);
+}
+
 /// The final report of an incident, for readers who were not in the room: executive summary (facts,
 /// severity, detected → contained → resolved), timeline, investigation (the review's answers under their
 /// questions), recommendations (the corrective actions with owner, due date, status and verification),
@@ -120,6 +126,7 @@ fn accept_header(req: &HttpRequest) -> Option<String> {
     )
 )]
 #[get("/incidents/{id}/report")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn get(
     state: Data,
     req: HttpRequest,

@@ -1,5 +1,5 @@
-//! `/api/v1/incidents/{id}/reviews` and `/api/v1/reviews/{id}`: lessons-learned reviews, and the
-//! corrective actions they decide on (`POST /reviews/{id}/actions`, all or none).
+//! `/api/v1/incidents/{id}/reviews` and `/api/v1/reviews/{id}`: lessons-learned reviews. The actions a
+//! review decides on are created in the actions room (`POST /reviews/{id}/actions`).
 
 use actix_web::{HttpRequest, HttpResponse, get, http::header, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::actions::{ActionResponse, CreateActionRequest};
+use super::access;
+use super::common::{Freshness, required, resource};
 use super::error::{ApiError, Problem};
 use super::extract::{self, ApiJson, entity_tag, if_match_versions};
 use super::idempotency::Idempotency;
-use super::{AppState, Data, Freshness, access, required, resource};
+use super::state::{AppState, Data};
 use crate::db;
-use crate::domain::action::ActionFields;
 use crate::domain::email::EmailAddress;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::review::{
@@ -22,9 +22,6 @@ use crate::domain::review::{
 use crate::domain::text::{LongText, ShortText};
 use crate::domain::time::parse_instant_text;
 use crate::domain::{FieldError, FieldErrors, Patch};
-
-/// Actions one bulk request may create.
-const MAX_BULK_ACTIONS: usize = 100;
 
 macro_rules! answer_types {
     ($(($key:ident, $variant:ident, $section:ident, $text:tt)),* $(,)?) => {
@@ -237,54 +234,6 @@ pub struct UpdateReviewRequest {
     pub answers: Option<ReviewAnswersPatch>,
 }
 
-/// The actions of a bulk request as the review's: errors name their item (`actions[1].owner_email`).
-fn review_actions(items: Vec<CreateActionRequest>, review: &Review) -> Result<Vec<ActionFields>, FieldErrors> {
-    if items.is_empty() || items.len() > MAX_BULK_ACTIONS {
-        return Err(FieldError::new("actions", format!("must hold 1 to {MAX_BULK_ACTIONS} actions")).into());
-    }
-    let mut errors = FieldErrors::new();
-    let mut parsed = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        let prefix = format!("actions[{index}]");
-        if item.review_id.is_some_and(|other| other != review.id) {
-            errors.push(FieldError::new(
-                format!("{prefix}.review_id"),
-                "differs from the review in the URL; leave it out",
-            ));
-            continue;
-        }
-        match item.into_fields(Some(review.incident_id)) {
-            Ok(mut fields) => {
-                fields.review_id = Some(review.id);
-                parsed.push(fields);
-            }
-            Err(item_errors) => errors.append(item_errors.prefixed(&prefix)),
-        }
-    }
-    errors.into_result().map(|()| parsed)
-}
-
-/// Corrective actions decided in the review, created together: all of them or, if any is invalid, none.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"actions": [
-    {"title": "Enforce phishing-resistant MFA for finance", "owner_email": "dana@example.com",
-     "due_date": "2026-12-15", "priority": "high", "category": "prevention"},
-    {"title": "Block newly registered domains at the proxy", "owner_email": "lee@example.com",
-     "due_date": "2026-12-01", "category": "detection"}
-]}))]
-pub struct BulkActionsRequest {
-    /// 1–100 actions; `incident_id` and `review_id` may be left out (they are the review's).
-    #[schema(min_items = 1, max_items = 100)]
-    pub actions: Vec<CreateActionRequest>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BulkActionsResponse {
-    /// The created actions, in the order they were sent.
-    pub items: Vec<ActionResponse>,
-}
-
 fn email(field: &str, raw: Option<&str>) -> Result<Option<EmailAddress>, FieldError> {
     raw.map(|r| EmailAddress::parse(field, r)).transpose()
 }
@@ -380,6 +329,11 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     move || format!("review with id {id}")
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(create).service(list).service(get).service(update);
+}
+
 /// Plan a lessons-learned review of an incident, or record one already held. Needs the editor role.
 #[utoipa::path(
     tag = "reviews",
@@ -395,6 +349,7 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     )
 )]
 #[post("/incidents/{id}/reviews")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn create(
     state: Data,
     req: HttpRequest,
@@ -427,6 +382,7 @@ pub async fn create(
     )
 )]
 #[get("/incidents/{id}/reviews")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn list(
     state: Data,
     req: HttpRequest,
@@ -459,6 +415,7 @@ pub async fn list(
     )
 )]
 #[get("/reviews/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn get(
     state: Data,
     req: HttpRequest,
@@ -486,6 +443,7 @@ pub async fn get(
     )
 )]
 #[patch("/reviews/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn update(
     state: Data,
     req: HttpRequest,
@@ -500,41 +458,4 @@ pub async fn update(
         .await
         .map_err(|e| ApiError::from_store(e, not_found(id)))?;
     Ok(review_resource(&state, &req, HttpResponse::Ok(), &review))
-}
-
-/// Create the corrective actions a review decided on, in one transaction: if any item is invalid, none is
-/// created and each error names its item (`actions[2].due_date`). Needs the editor role.
-#[utoipa::path(
-    tag = "reviews",
-    params(("id" = Uuid, Path, description = "Review id")),
-    request_body = BulkActionsRequest,
-    responses(
-        (status = 201, description = "All actions created", body = BulkActionsResponse),
-        (status = 404, description = "No such review", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A ticket in `external_refs` is linked to another action, or a request with the same Idempotency-Key is still running", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Some item is invalid; nothing was created", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/reviews/{id}/actions")]
-pub async fn create_actions(
-    state: Data,
-    principal: Principal,
-    id: web::Path<Uuid>,
-    body: ApiJson<BulkActionsRequest>,
-    idempotency: Idempotency,
-) -> Result<HttpResponse, ApiError> {
-    access::require(&principal, Role::Editor)?;
-    let review_id = id.into_inner();
-    let review =
-        db::reviews::find(&state.db, review_id).await.map_err(|e| ApiError::from_store(e, not_found(review_id)))?;
-    let parsed = body.parse(|body| review_actions(body.actions, &review))?;
-    if let Some(replay) = idempotency.begin(&state, &principal).await? {
-        return Ok(replay);
-    }
-    let created = db::actions::create_many(&state.db, parsed, access::change_context(&principal))
-        .await
-        .map_err(|e| ApiError::from_store(e, || "action".into()))?;
-    let today = state.today();
-    Ok(HttpResponse::Created()
-        .json(BulkActionsResponse { items: created.iter().map(|action| ActionResponse::new(action, today)).collect() }))
 }

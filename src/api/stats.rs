@@ -10,8 +10,10 @@ use strum::VariantArray;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access;
+use super::common::Freshness;
 use super::error::{ApiError, Problem};
-use super::{Data, Freshness, access};
+use super::state::Data;
 use crate::db;
 use crate::db::stats::StatsFilter;
 use crate::domain::action::{ActionStatus, Priority};
@@ -131,6 +133,11 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(get);
+}
+
 /// Counts, rates and durations over actions and incidents, computed by the database. Filters narrow
 /// them to an incident, an owner, a team or a period. Polling it with `If-None-Match` costs one indexed
 /// lookup while nothing changed. Needs the viewer role.
@@ -144,6 +151,7 @@ fn ratio(part: i64, whole: i64) -> Option<f64> {
     )
 )]
 #[get("/stats")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn get(
     state: Data,
     req: HttpRequest,

@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::access;
+use super::common::{Freshness, required, resource};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions};
 use super::idempotency::Idempotency;
-use super::{AppState, Data, Freshness, access, required, resource};
+use super::state::{AppState, Data};
 use crate::db;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText};
@@ -155,6 +157,11 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     move || format!("timeline entry with id {id}")
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(create).service(list).service(update).service(delete);
+}
+
 /// Add an entry to an incident's timeline. Needs the editor role.
 #[utoipa::path(
     tag = "timeline",
@@ -170,6 +177,7 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     )
 )]
 #[post("/incidents/{id}/timeline")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn create(
     state: Data,
     req: HttpRequest,
@@ -202,6 +210,7 @@ pub async fn create(
     )
 )]
 #[get("/incidents/{id}/timeline")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn list(
     state: Data,
     req: HttpRequest,
@@ -236,6 +245,7 @@ pub async fn list(
     )
 )]
 #[patch("/timeline/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn update(
     state: Data,
     req: HttpRequest,
@@ -264,6 +274,7 @@ pub async fn update(
     )
 )]
 #[delete("/timeline/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn delete(
     state: Data,
     req: HttpRequest,

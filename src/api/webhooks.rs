@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access;
+use super::common::page_size;
 use super::error::{ApiError, Problem};
 use super::extract::ApiJson;
 use super::idempotency::Idempotency;
-use super::{Data, access, page_size};
+use super::state::Data;
 use crate::db;
-use crate::db::webhooks::{WebhookDelivery, WebhookDeliveryStatus};
+use crate::db::webhooks::WebhookDelivery;
 use crate::domain::FieldErrors;
 use crate::domain::external::HttpUrl;
 use crate::domain::listing::{ListQuery, NewestFirst, PageRequest};
@@ -91,6 +93,29 @@ pub struct CreateWebhookRequest {
     pub description: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+/// pending: waiting for its (next) attempt; sending: being sent; delivered: the receiver answered 2xx;
+/// failed: given up after the last attempt.
+pub enum WebhookDeliveryStatus {
+    Pending,
+    Sending,
+    Delivered,
+    Failed,
+}
+
+impl From<db::webhooks::WebhookDeliveryStatus> for WebhookDeliveryStatus {
+    fn from(status: db::webhooks::WebhookDeliveryStatus) -> Self {
+        use db::webhooks::WebhookDeliveryStatus as Stored;
+        match status {
+            Stored::Pending => Self::Pending,
+            Stored::Sending => Self::Sending,
+            Stored::Delivered => Self::Delivered,
+            Stored::Failed => Self::Failed,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookDeliveryResponse {
     pub id: Uuid,
@@ -111,7 +136,7 @@ impl From<WebhookDelivery> for WebhookDeliveryResponse {
         Self {
             id: d.id,
             event_type: d.event_type,
-            status: d.status,
+            status: d.status.into(),
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
             last_status_code: d.last_status_code,
@@ -146,6 +171,11 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     move || format!("webhook with id {id}")
 }
 
+/// Registers this feature's routes with their spec entries.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(create).service(list).service(delete).service(deliveries).service(redeliver);
+}
+
 /// Subscribe a URL to changes. Deliveries go through a durable outbox, are signed with the secret
 /// (`Webhook-Signature: v1=<hex HMAC-SHA256 of "<Webhook-Timestamp>.<body>">`) and retried with backoff.
 /// Needs the admin role.
@@ -160,6 +190,7 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
     )
 )]
 #[post("/webhooks")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn create(
     state: Data,
     principal: Principal,
@@ -197,6 +228,7 @@ pub async fn create(
 /// Every webhook (without secrets). Needs the admin role.
 #[utoipa::path(tag = "webhooks", responses((status = 200, description = "The webhooks", body = WebhookList)))]
 #[get("/webhooks")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn list(state: Data, principal: Principal) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
     let hooks = db::webhooks::list(&state.db).await.map_err(|e| ApiError::from_store(e, String::new))?;
@@ -213,6 +245,7 @@ pub async fn list(state: Data, principal: Principal) -> Result<HttpResponse, Api
     )
 )]
 #[delete("/webhooks/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn delete(state: Data, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Admin)?;
     let id = id.into_inner();
@@ -232,6 +265,7 @@ pub async fn delete(state: Data, principal: Principal, id: web::Path<Uuid>) -> R
     )
 )]
 #[get("/webhooks/{id}/deliveries")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn deliveries(
     state: Data,
     principal: Principal,
@@ -263,6 +297,7 @@ pub async fn deliveries(
     )
 )]
 #[post("/webhooks/{id}/deliveries/{delivery_id}/redeliver")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
 pub async fn redeliver(
     state: Data,
     principal: Principal,
