@@ -15,7 +15,9 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
         .with_ansi(settings.format == LogFormat::Text && colours_wanted());
     let result = match settings.format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+        // Every enclosing span, not just the innermost: a line logged by the database layer then still
+        // names the handler and the request id, so a collector can group a request's lines.
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(true).try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("setting up logging: {e}"))
 }

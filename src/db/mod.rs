@@ -179,9 +179,21 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The blocking thread has no span of its own: carry the caller's (the handler's, with its request
+        // id) across, so whatever is logged during the work says which request it served.
+        let span = tracing::Span::current();
+        let queued = std::time::Instant::now();
         let job = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            work(&mut conn)
+            let waited = queued.elapsed();
+            let result = work(&mut conn);
+            tracing::debug!(
+                waited_ms = waited.as_secs_f64() * 1e3,
+                worked_ms = (queued.elapsed() - waited).as_secs_f64() * 1e3,
+                "database work done"
+            );
+            result
         });
         match job.await {
             Ok(result) => result,

@@ -20,6 +20,7 @@ mod incidents;
 mod input_rules;
 mod limits;
 mod listing;
+mod logs;
 mod metrics;
 mod openapi;
 mod people;
