@@ -16,6 +16,8 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
+use crate::smtp::SmtpServer;
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -25,6 +27,10 @@ pub struct TestApp {
     pub settings: Settings,
     /// An admin token: what the request helpers send unless told otherwise.
     pub admin_token: String,
+    /// The SMTP server this app sends to, when the test asked for one (`spawn_app_with_smtp`).
+    smtp: Option<SmtpServer>,
+    /// Set by a test that leaves e-mails or webhook calls in the outbox on purpose (`expect_unsent`).
+    unsent_expected: std::sync::atomic::AtomicBool,
 }
 
 /// The secret that signs one-click links in test e-mails.
@@ -68,12 +74,23 @@ fn database_url_with_name(url: &str, name: &str) -> String {
 }
 
 impl Drop for TestApp {
+    /// Fails a test that left outbox work behind it: an e-mail or a webhook call still waiting, or one
+    /// claimed by a sender that never recorded the outcome. Like a job queue's test harness, so that a
+    /// change that forgets to deliver (or to record a delivery) cannot pass silently.
     fn drop(&mut self) {
+        let left_behind =
+            if std::thread::panicking() || *self.unsent_expected.get_mut() { None } else { self.outbox_left_behind() };
         drop(self.server.stop(false));
         if let TestDatabase::Postgres { admin_url, name } = &self.database
             && let Ok(mut admin) = PgConnection::establish(admin_url)
         {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+        }
+        if let Some(left_behind) = left_behind {
+            panic!(
+                "{left_behind}: deliver it in the test (reminders().deliver(), webhooks().deliver()) or, if \
+                 leaving it is the point, call app.expect_unsent()"
+            );
         }
     }
 }
@@ -144,6 +161,24 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Starts the server sending its e-mails to an SMTP server of its own, which `app.smtp()` reads.
+pub async fn spawn_app_with_smtp() -> TestApp {
+    spawn_app_with_smtp_and(|_| {}).await
+}
+
+/// Like `spawn_app_with_smtp`, with settings changed by `adjust` as well.
+pub async fn spawn_app_with_smtp_and(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let smtp = SmtpServer::start();
+    let url = smtp.url();
+    let mut app = spawn_app_with(move |settings| {
+        settings.mail.smtp_url = Some(Secret::new(url));
+        adjust(settings);
+    })
+    .await;
+    app.smtp = Some(smtp);
+    app
+}
+
 /// Starts the server with settings changed by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     LOGGING.call_once(|| {
@@ -170,7 +205,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     // is closing at that moment, and see it cut off.
     let client =
         reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(2)).build().expect("HTTP client");
-    TestApp { address, client, server, database, signer, settings, admin_token }
+    TestApp {
+        address,
+        client,
+        server,
+        database,
+        signer,
+        settings,
+        admin_token,
+        smtp: None,
+        unsent_expected: std::sync::atomic::AtomicBool::new(false),
+    }
 }
 
 const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -200,6 +245,37 @@ impl TestApp {
             .env("JWT_SECRET", TEST_SECRET)
             .env("LINK_SECRET", TEST_LINK_SECRET);
         command
+    }
+
+    /// The SMTP server this app sends to. Only for an app from `spawn_app_with_smtp`.
+    pub fn smtp(&self) -> &SmtpServer {
+        self.smtp.as_ref().expect("an app from spawn_app_with_smtp")
+    }
+
+    /// Says that this test leaves e-mails or webhook calls in the outbox on purpose, so dropping the app
+    /// does not fail it.
+    pub fn expect_unsent(&self) {
+        self.unsent_expected.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// What the outboxes still hold that a finished test should not have left: waiting or claimed work.
+    fn outbox_left_behind(&self) -> Option<String> {
+        let count = |table: &str, status: &str| {
+            self.count_sql(&format!("SELECT count(*) FROM {table} WHERE status = '{status}'"))
+        };
+        let left: Vec<String> = [("deliveries", "e-mails"), ("webhook_deliveries", "webhook calls")]
+            .into_iter()
+            .flat_map(|(table, what)| {
+                [("pending", "waiting to be sent"), ("sending", "claimed and never recorded")]
+                    .into_iter()
+                    .map(move |(status, meaning)| (table, what, status, meaning))
+            })
+            .filter_map(|(table, what, status, meaning)| match count(table, status) {
+                0 => None,
+                n => Some(format!("{n} {what} {meaning}")),
+            })
+            .collect();
+        (!left.is_empty()).then(|| format!("the test left outbox work behind: {}", left.join(", ")))
     }
 
     pub fn url(&self, path: &str) -> String {

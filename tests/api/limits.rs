@@ -9,8 +9,7 @@ use action_tracker::domain::principal::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Blocker, assert_problem, id, spawn_app, spawn_app_with, test_settings};
-use crate::smtp::SmtpServer;
+use crate::helpers::{Blocker, assert_problem, id, spawn_app, spawn_app_with, spawn_app_with_smtp_and, test_settings};
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
@@ -99,13 +98,13 @@ async fn a_request_stuck_behind_a_lock_is_answered_503_at_the_time_limit() {
 
 #[tokio::test]
 async fn a_recipient_gets_at_most_the_daily_cap_and_the_rest_waits_in_the_outbox() {
-    let smtp = SmtpServer::start();
-    let url = smtp.url();
-    let app = spawn_app_with(move |settings| {
-        settings.mail.smtp_url = Some(Secret::new(url));
+    let app = spawn_app_with_smtp_and(|settings| {
         settings.limits.mail_per_recipient_per_day = 2;
     })
     .await;
+    // What the cap holds back waits in the outbox until tomorrow: that is the point.
+    app.expect_unsent();
+    let smtp = app.smtp();
     let incident = id(&app.create_incident(json!({})).await);
     for title in ["Rotate keys", "Patch VPN", "Enable MFA"] {
         let action = app.create_action(&incident, json!({"title": title, "owner_email": "dana@example.com"})).await;

@@ -12,6 +12,7 @@ mod errors;
 mod examples;
 mod faults;
 mod feed;
+mod harness;
 mod health;
 mod helpers;
 mod history;
