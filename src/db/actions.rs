@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::incidents::{bad_cursor, check_version, exists as incident_exists, lower};
+use super::common::{bad_cursor, check_version, incident_exists, lower};
 use super::keyset::keyset;
 use super::rows::{ActionRow, parse_id, to_column};
 use super::schema::{action_refs, action_tags, actions, people, reviews};
