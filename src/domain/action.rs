@@ -7,9 +7,10 @@ use uuid::Uuid;
 
 use serde_json::json;
 
-use super::audit::Snapshot;
+use super::audit::{ChangeContext, Snapshot};
 use super::email::EmailAddress;
-use super::external::ExternalRefs;
+use super::external::{ExternalRef, ExternalRefs};
+use super::principal::Principal;
 use super::text::{LongText, ShortText, Title};
 use super::{FieldError, FieldErrors, Patch};
 
@@ -262,6 +263,15 @@ pub struct Verification {
     pub evidence: LongText,
 }
 
+/// Why the product's rules refuse a change to an action, whatever the request said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The caller may not make this change.
+    Forbidden(String),
+    /// The action is not in a state that allows it.
+    Conflict(String),
+}
+
 impl ActionFields {
     /// Checks the status rules for a new action and returns its `completed_at`.
     pub fn settle_new(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, FieldErrors> {
@@ -358,6 +368,59 @@ impl Action {
             ("verified_by", json!(self.verification.as_ref().map(|v| &v.by))),
             ("verification_evidence", json!(self.verification.as_ref().map(|v| v.evidence.as_str()))),
         ])
+    }
+
+    /// The principal is this action's owner (addresses are stored lower-case, so this is case-insensitive).
+    pub fn is_owned_by(&self, principal: &Principal) -> bool {
+        principal.is(&self.fields.owner_email)
+    }
+
+    /// A change the caller may make only as the owner (`owner`, when its rights depend on it) is refused
+    /// once the action changed hands between the check of its rights and the change.
+    pub fn check_still_owned_by(&self, owner: Option<&EmailAddress>) -> Result<(), Refusal> {
+        match owner {
+            Some(owner) if owner != &self.fields.owner_email => {
+                Err(Refusal::Forbidden("the action is no longer yours".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The action with its work checked by `verifier`: someone other than the owner, and only once the
+    /// action is done. Four eyes are the point: an owner vouching for their own work proves nothing.
+    pub fn verified(
+        &self,
+        verifier: Option<&EmailAddress>,
+        evidence: LongText,
+        context: &ChangeContext,
+    ) -> Result<Self, Refusal> {
+        if verifier == Some(&self.fields.owner_email) {
+            return Err(Refusal::Forbidden("the action's owner cannot verify their own work".into()));
+        }
+        if self.fields.status != ActionStatus::Done {
+            let status: &str = self.fields.status.into();
+            return Err(Refusal::Conflict(format!("only a done action can be verified; this one is {status}")));
+        }
+        let verification = Verification { at: context.at, by: context.actor.display_name(), evidence };
+        Ok(Self {
+            verification: Some(verification),
+            updated_at: context.at,
+            version: self.version + 1,
+            updated_by: context.actor.display_name(),
+            ..self.clone()
+        })
+    }
+
+    /// `patch` as a change made in the ticket `link` that this action is linked to: the action stays
+    /// linked to it, and a due date the ticketing system moves later without saying why gets the ticket
+    /// as its reason, since the ticket's history is where the reason is.
+    pub fn patch_from_ticket(&self, mut patch: ActionPatch, link: &ExternalRef) -> Result<ActionPatch, FieldErrors> {
+        patch.external_refs = Some(self.fields.external_refs.including(link.clone()));
+        if patch.due_date.is_some_and(|due| due > self.fields.due_date) && patch.due_date_change_reason.is_none() {
+            let reason = format!("Changed in {} ticket {}", link.system.as_str(), link.key.as_str());
+            patch.due_date_change_reason = Some(LongText::parse("due_date_change_reason", &reason)?);
+        }
+        Ok(patch)
     }
 
     /// Verification vouches for one piece of finished work: reopening (or cancelling) the action voids it.
