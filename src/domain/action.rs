@@ -456,6 +456,7 @@ pub fn parse_due_date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::external::{Key, System};
     use chrono::TimeZone;
 
     fn fields(status: ActionStatus) -> ActionFields {
@@ -549,5 +550,85 @@ mod tests {
         let names: Vec<&str> = tags.iter().map(Tag::as_str).collect();
         assert_eq!(names, ["aws", "mfa"]);
         assert!(Tags::parse("tags", &["two words".into()]).is_err());
+    }
+
+    fn stored(status: ActionStatus) -> Action {
+        Action {
+            id: Uuid::now_v7(),
+            number: 1,
+            fields: fields(status),
+            completed_at: None,
+            created_at: now(),
+            updated_at: now(),
+            version: 1,
+            created_by: "test".into(),
+            updated_by: "test".into(),
+            verification: None,
+            owner_inactive: false,
+        }
+    }
+
+    fn email(raw: &str) -> EmailAddress {
+        EmailAddress::parse("email", raw).unwrap()
+    }
+
+    fn principal(raw: &str) -> Principal {
+        Principal { sub: raw.into(), email: Some(email(raw)), name: None, role: None }
+    }
+
+    #[test]
+    fn only_someone_other_than_the_owner_verifies_and_only_done_work() {
+        let evidence = || LongText::parse("evidence", "MFA enforced in the IdP").unwrap();
+        let by = |raw: &str| ChangeContext { actor: principal(raw), request_id: None, at: now() };
+        let done = stored(ActionStatus::Done);
+        let owner = email("bob@example.com");
+        let refused = done.verified(Some(&owner), evidence(), &by("bob@example.com")).unwrap_err();
+        assert_eq!(refused, Refusal::Forbidden("the action's owner cannot verify their own work".into()));
+        let carol = email("carol@example.com");
+        let refused = stored(ActionStatus::Open).verified(Some(&carol), evidence(), &by("carol@example.com"));
+        assert_eq!(refused, Err(Refusal::Conflict("only a done action can be verified; this one is open".into())));
+
+        let verified = done.verified(Some(&carol), evidence(), &by("carol@example.com")).unwrap();
+        assert_eq!((verified.version, verified.updated_by.as_str()), (2, "carol@example.com"));
+        assert_eq!(
+            verified.verification,
+            Some(Verification { at: now(), by: "carol@example.com".into(), evidence: evidence() })
+        );
+    }
+
+    #[test]
+    fn a_change_made_as_the_owner_is_refused_once_the_action_changed_hands() {
+        let action = stored(ActionStatus::Open);
+        assert!(action.is_owned_by(&principal("bob@example.com")));
+        assert!(!action.is_owned_by(&principal("carol@example.com")));
+        assert_eq!(action.check_still_owned_by(None), Ok(()));
+        assert_eq!(action.check_still_owned_by(Some(&email("bob@example.com"))), Ok(()));
+        assert_eq!(
+            action.check_still_owned_by(Some(&email("carol@example.com"))),
+            Err(Refusal::Forbidden("the action is no longer yours".into()))
+        );
+    }
+
+    #[test]
+    fn a_ticket_that_moves_the_due_date_later_without_a_reason_is_the_reason() {
+        let action = stored(ActionStatus::Open);
+        let link = ExternalRef {
+            system: System::parse("system", "jira").unwrap(),
+            key: Key::parse("key", "SEC-1").unwrap(),
+            url: None,
+        };
+        let later = ActionPatch { due_date: NaiveDate::from_ymd_opt(2026, 4, 1), ..Default::default() };
+        let patch = action.patch_from_ticket(later.clone(), &link).unwrap();
+        assert_eq!(
+            patch.due_date_change_reason.map(|r| r.as_str().to_owned()).as_deref(),
+            Some("Changed in jira ticket SEC-1")
+        );
+        assert_eq!(patch.external_refs.unwrap().iter().collect::<Vec<_>>(), [&link]);
+
+        let given = LongText::parse("due_date_change_reason", "Vendor delay").unwrap();
+        let explained = ActionPatch { due_date_change_reason: Some(given.clone()), ..later };
+        assert_eq!(action.patch_from_ticket(explained, &link).unwrap().due_date_change_reason, Some(given));
+        let earlier = ActionPatch { due_date: NaiveDate::from_ymd_opt(2026, 2, 1), ..Default::default() };
+        assert_eq!(action.patch_from_ticket(earlier, &link).unwrap().due_date_change_reason, None);
     }
 }
