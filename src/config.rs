@@ -12,6 +12,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use lettre::message::Mailbox;
 
+use crate::db::options::DatabaseOptions;
+pub use crate::db::options::DatabaseUrl;
 use crate::domain::email::EmailAddress;
 
 #[derive(Debug, Clone, Args)]
@@ -356,6 +358,17 @@ fn lease_duration(value: &str) -> Result<Duration, String> {
     }
 }
 
+impl From<&DatabaseSettings> for DatabaseOptions {
+    fn from(settings: &DatabaseSettings) -> Self {
+        Self {
+            url: settings.url.clone(),
+            pool_size: settings.pool_size(),
+            timeout: settings.timeout,
+            statement_timeout: settings.statement_timeout,
+        }
+    }
+}
+
 impl DatabaseSettings {
     /// Twice the cores by default. Each connection is a query running at once; past about two per core
     /// they only wait in the CPU scheduler, which serves no one in order, so the tail latency grows with no
@@ -383,52 +396,6 @@ pub struct LogSettings {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// Where the data lives. The scheme picks the backend; a password in a PostgreSQL URL never appears
-/// in logs or debug output.
-#[derive(Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl FromStr for DatabaseUrl {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(Self::Postgres(raw.to_owned()));
-        }
-        let path = raw.strip_prefix("sqlite://").unwrap_or(raw);
-        if path.is_empty() || path.contains("://") {
-            return Err(format!(
-                "unsupported database URL scheme in {:?}: use postgres://… or a SQLite file path",
-                raw.split("://").next().unwrap_or_default()
-            ));
-        }
-        Ok(Self::Sqlite(PathBuf::from(path)))
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            // Show only what follows the credentials: postgres://host:port/db
-            Self::Postgres(url) => {
-                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-                let location = rest.rsplit_once('@').map_or(rest, |(_, location)| location);
-                write!(f, "{scheme}://{location}")
-            }
-        }
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({self})")
-    }
 }
 
 /// Where the server listens: an IP address and port, or a host name and port resolved at start.
@@ -492,21 +459,6 @@ impl fmt::Display for ListenAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_scheme_picks_the_backend() {
-        assert_eq!("postgres://h/db".parse(), Ok(DatabaseUrl::Postgres("postgres://h/db".into())));
-        assert_eq!("sqlite://a/b.db".parse(), Ok(DatabaseUrl::Sqlite("a/b.db".into())));
-        assert_eq!("b.db".parse(), Ok(DatabaseUrl::Sqlite("b.db".into())));
-        assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
-    }
-
-    #[test]
-    fn passwords_never_print() {
-        let url: DatabaseUrl = "postgres://app:s3cret@db.internal:5432/tracker".parse().unwrap();
-        assert_eq!(url.to_string(), "postgres://db.internal:5432/tracker");
-        assert!(!format!("{url:?}").contains("s3cret"));
-    }
 
     #[test]
     fn the_listen_address_is_an_ip_address_or_a_host_name_with_a_port() {

@@ -18,8 +18,9 @@ use crate::config::{MailSettings, Settings};
 use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Queued, Scope, Subject, SweepInput};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
+use crate::domain::outbox::Outgoing;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
-use crate::mail::{Digest, DigestItem, Mailer, Outgoing, ReviewItem};
+use crate::mail::{Digest, DigestItem, Mailer, ReviewItem};
 use crate::shutdown::Shutdown;
 
 /// What became of one e-mail handed to the SMTP server.

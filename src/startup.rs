@@ -62,13 +62,14 @@ impl Application {
             cache_max_age: settings.cache_max_age.as_secs(),
             metrics: Arc::new(crate::metrics::Metrics::new()?),
             metrics_token: settings.metrics_token.clone(),
-            limits: Arc::new(api::limits::Limits::new(&settings.limits)),
             webhook_targets: crate::outbound::TargetPolicy { allow_private: settings.webhook_allow_private_targets },
             idempotency_lease: chrono::Duration::from_std(
                 settings.limits.request_timeout + settings.database.statement_timeout,
             )
             .unwrap_or(chrono::Duration::hours(1)),
         });
+
+        let limits = web::Data::new(api::limits::Limits::new(&settings.limits));
 
         let listeners = listen(&settings.listen_addr, &addresses)?;
         let port = listeners.first().map(TcpListener::local_addr).transpose()?.map_or(0, |address| address.port());
@@ -78,6 +79,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(api::routes).split_for_parts();
             app.app_data(state.clone())
+                .app_data(limits.clone())
                 .app_data(extract::payload_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())

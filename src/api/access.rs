@@ -95,7 +95,7 @@ pub fn read_action_of(principal: &Principal, owner: &EmailAddress) -> Result<(),
 
 /// Editors and the action's owner may comment.
 pub fn comment_on_action(principal: &Principal, action: &Action) -> Result<(), ApiError> {
-    if principal.has(Role::Editor) || principal.owns(action) {
+    if principal.has(Role::Editor) || action.is_owned_by(principal) {
         Ok(())
     } else {
         Err(ApiError::Forbidden {
@@ -122,7 +122,7 @@ pub fn update_action(
     if principal.has(Role::Editor) {
         return Ok(None);
     }
-    if !principal.owns(action) {
+    if !action.is_owned_by(principal) {
         return Err(ApiError::Forbidden {
             detail: "only editors and the action's owner may change it".into(),
             fields: Vec::new(),

@@ -44,6 +44,8 @@ type KeyedLimiter = RateLimiter<Client, DefaultKeyedStateStore<Client>, DefaultC
 /// Forget idle clients every this many requests, so the map does not grow with every token ever seen.
 const HOUSEKEEPING_EVERY: u64 = 10_000;
 
+/// The clocks of the limits, registered as their own application data: the middleware needs nothing
+/// else of the application's state.
 pub struct Limits {
     request_timeout: Duration,
     limiter: Option<KeyedLimiter>,
@@ -122,7 +124,7 @@ pub async fn limits(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(limits) = req.app_data::<super::state::Data>().map(|state| std::sync::Arc::clone(&state.limits)) else {
+    let Some(limits) = req.app_data::<actix_web::web::Data<Limits>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let verdict = if is_probe(req.path()) { None } else { limits.check(&limits.client(&req)) };

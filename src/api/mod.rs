@@ -28,13 +28,17 @@ pub mod stats;
 pub mod timeline;
 pub mod webhooks;
 
-pub use spec::openapi;
 pub use state::{AppState, Data};
 
 use actix_web::{HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use error::ApiError;
+
+/// The OpenAPI document, built from the same registration the server uses.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    spec::document(routes)
+}
 
 /// Registers every route with its spec entry: each feature registers its own.
 pub fn routes(config: &mut ServiceConfig) {

@@ -8,6 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,10 +42,9 @@ use utoipa_actix_web::AppExt;
 )]
 struct ApiDoc;
 
-/// The OpenAPI document, built from the same registration the server uses.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut spec) =
-        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(super::routes).split_for_parts();
+/// The OpenAPI document of the routes `routes` registers, with what holds for every operation.
+pub fn document(routes: fn(&mut ServiceConfig)) -> utoipa::openapi::OpenApi {
+    let (_, mut spec) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
     CommonResponses.modify(&mut spec);
     OutsideApiSecurity.modify(&mut spec);
     IdempotencyKeyHeader.modify(&mut spec);

@@ -17,7 +17,6 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// A bearer token Prometheus may scrape `/metrics` with, instead of a JWT.
     pub metrics_token: Option<crate::config::Secret>,
-    pub limits: std::sync::Arc<super::limits::Limits>,
     /// Where webhooks may point.
     pub webhook_targets: crate::outbound::TargetPolicy,
     /// How long a request holds its Idempotency-Key before a retry may take it over: as long as the

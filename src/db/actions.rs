@@ -5,18 +5,27 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::incidents::{bad_cursor, check_version, exists as incident_exists, lower};
+use super::common::{bad_cursor, check_version, incident_exists, lower};
 use super::keyset::keyset;
 use super::rows::{ActionRow, parse_id, to_column};
 use super::schema::{action_refs, action_tags, actions, people, reviews};
 use super::{Db, DbConnection, Guard, StoreError, events, lock_row, next_action_number};
-use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Tags, Verification};
+use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Refusal, Tags};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
 use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::listing::{ActionFilter, ActionSort, CursorKey, Page, PageRequest, contains_pattern};
 use crate::domain::text::LongText;
 use crate::domain::{FieldError, FieldErrors};
+
+impl From<Refusal> for StoreError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Forbidden(why) => StoreError::Forbidden(why),
+            Refusal::Conflict(why) => StoreError::Conflict(why),
+        }
+    }
+}
 
 /// Stores a new action under the next key number, with its `created` event; the incident must exist.
 #[tracing::instrument(skip_all, fields(incident_id = %fields.incident_id))]
@@ -123,22 +132,7 @@ pub async fn verify(
         lock_row(conn, "actions", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, if_match.as_deref())?;
-        if verifier.as_ref() == Some(&current.fields.owner_email) {
-            return Err(StoreError::Forbidden("the action's owner cannot verify their own work".into()));
-        }
-        if current.fields.status != ActionStatus::Done {
-            let status: &str = current.fields.status.into();
-            return Err(StoreError::Conflict(format!("only a done action can be verified; this one is {status}")));
-        }
-        let verification =
-            Verification { at: context.at, by: context.actor.display_name(), evidence: evidence.clone() };
-        let next = Action {
-            verification: Some(verification),
-            updated_at: context.at,
-            version: current.version + 1,
-            updated_by: context.actor.display_name(),
-            ..current.clone()
-        };
+        let next = current.verified(verifier.as_ref(), evidence.clone(), &context)?;
         save(conn, current.version, &next)?;
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
         let event = Event::new(&context, EntityType::Action, id, EventKind::Verified, changes)
@@ -195,11 +189,7 @@ pub async fn update(
         lock_row(conn, "actions", "id", &id.to_string())?;
         let current = load(conn, id)?;
         check_version(current.version, guard.if_match.as_deref())?;
-        if let Some(owner) = &guard.owner
-            && owner != &current.fields.owner_email
-        {
-            return Err(StoreError::Forbidden("the action is no longer yours".into()));
-        }
+        current.check_still_owned_by(guard.owner.as_ref())?;
         change(conn, current, patch.clone(), &context)
     })
     .await
@@ -283,15 +273,7 @@ pub async fn upsert_by_ref(
                 lock_row(conn, "actions", "id", &id)?;
                 let current = load(conn, parse_id(&id)?)?;
                 check_version(current.version, if_match.as_deref())?;
-                let mut patch = patch.clone();
-                patch.external_refs = Some(current.fields.external_refs.including(link.clone()));
-                if patch.due_date.is_some_and(|due| due > current.fields.due_date)
-                    && patch.due_date_change_reason.is_none()
-                {
-                    let reason = format!("Changed in {} ticket {}", link.system.as_str(), link.key.as_str());
-                    patch.due_date_change_reason =
-                        Some(LongText::parse("due_date_change_reason", &reason).map_err(FieldErrors::from)?);
-                }
+                let patch = current.patch_from_ticket(patch.clone(), &link)?;
                 Ok((change(conn, current, patch, &context)?, false))
             }
             None if if_match.is_some() => Err(StoreError::VersionMismatch),

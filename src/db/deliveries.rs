@@ -13,7 +13,7 @@ use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::deliveries;
 use super::{Db, DbConnection, StoreError};
 use crate::domain::listing::{NewestFirst, Page, PageRequest};
-use crate::mail::Outgoing;
+use crate::domain::outbox::Outgoing;
 
 #[derive(
     Debug,

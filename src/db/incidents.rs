@@ -4,15 +4,14 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use uuid::Uuid;
 
+use super::common::{bad_cursor, check_version, lower};
 use super::keyset::keyset;
 use super::rows::{IncidentRow, to_column};
 use super::schema::{actions, incidents};
 use super::{Db, DbConnection, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
-use crate::domain::incident::{Incident, IncidentFields, IncidentPatch};
+use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentRecords};
 use crate::domain::listing::{CursorKey, IncidentFilter, IncidentSort, Page, PageRequest, contains_pattern};
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// Stores a new incident and its `created` event.
 #[tracing::instrument(skip_all)]
@@ -163,12 +162,6 @@ pub async fn list(
     .await
 }
 
-/// True when the incident exists; used inside write transactions of other resources.
-pub(super) fn exists(conn: &mut DbConnection, id: Uuid) -> Result<bool, StoreError> {
-    let count: i64 = incidents::table.filter(incidents::id.eq(id.to_string())).count().get_result(conn)?;
-    Ok(count > 0)
-}
-
 pub(super) fn load(conn: &mut DbConnection, id: Uuid) -> Result<Incident, StoreError> {
     let row: IncidentRow =
         incidents::table.filter(incidents::id.eq(id.to_string())).select(IncidentRow::as_select()).first(conn)?;
@@ -187,17 +180,6 @@ fn with_reviews(conn: &mut DbConnection, rows: Vec<IncidentRow>) -> Result<Vec<I
         .collect()
 }
 
-pub(super) fn check_version(current: i64, if_match: Option<&[i64]>) -> Result<(), StoreError> {
-    match if_match {
-        Some(versions) if !versions.contains(&current) => Err(StoreError::VersionMismatch),
-        _ => Ok(()),
-    }
-}
-
-pub(super) fn bad_cursor() -> crate::domain::FieldErrors {
-    crate::domain::FieldError::new("cursor", "does not fit this sort").into()
-}
-
 fn reference_taken(error: DieselError) -> StoreError {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
@@ -209,14 +191,14 @@ fn reference_taken(error: DieselError) -> StoreError {
 
 /// Everything the final report of an incident draws on, read in one transaction so it is consistent.
 #[tracing::instrument(skip(db))]
-pub async fn report_records(db: &Db, id: Uuid) -> Result<crate::report::Records, StoreError> {
+pub async fn report_records(db: &Db, id: Uuid) -> Result<IncidentRecords, StoreError> {
     db.run(move |conn| {
         conn.transaction(|conn| {
             let incident = load(conn, id)?;
             let timeline = super::timeline::of_incident(conn, id)?;
             let reviews = super::reviews::of_incident(conn, id)?;
             let actions = super::actions::of_incident(conn, id)?;
-            Ok(crate::report::Records { incident, timeline, reviews, actions })
+            Ok(IncidentRecords { incident, timeline, reviews, actions })
         })
     })
     .await

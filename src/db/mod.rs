@@ -7,11 +7,13 @@
 
 pub mod actions;
 pub mod comments;
+mod common;
 pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod incidents;
 mod keyset;
+pub mod options;
 pub mod people;
 mod plan;
 pub mod reminders;
@@ -35,8 +37,8 @@ use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::Semaphore;
 
-use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::domain::FieldErrors;
+use options::{DatabaseOptions, DatabaseUrl};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -131,27 +133,28 @@ pub struct Db {
 
 impl Db {
     /// Opens the pool; fails when the database cannot be reached within the configured timeout.
-    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
-        if let DatabaseUrl::Sqlite(path) = &settings.url
+    pub fn connect(options: impl Into<DatabaseOptions>) -> anyhow::Result<Self> {
+        let options: DatabaseOptions = options.into();
+        if let DatabaseUrl::Sqlite(path) = &options.url
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
         {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating the directory {} of DATABASE_URL", parent.display()))?;
         }
         let manager = ConnectionManager {
-            url: settings.url.clone(),
-            busy_timeout: settings.timeout,
-            statement_timeout: settings.statement_timeout,
+            url: options.url.clone(),
+            busy_timeout: options.timeout,
+            statement_timeout: options.statement_timeout,
         };
         let pool = Pool::builder()
-            .max_size(settings.pool_size())
+            .max_size(options.pool_size)
             .min_idle(Some(1))
-            .connection_timeout(settings.timeout)
+            .connection_timeout(options.timeout)
             .test_on_check_out(false)
             .build(manager)
-            .with_context(|| format!("connecting to DATABASE_URL {}", settings.url))?;
-        let sqlite_writers = matches!(settings.url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(Semaphore::new(1)));
-        Ok(Self { pool, sqlite_writers, wait: settings.timeout })
+            .with_context(|| format!("connecting to DATABASE_URL {}", options.url))?;
+        let sqlite_writers = matches!(options.url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(Semaphore::new(1)));
+        Ok(Self { pool, sqlite_writers, wait: options.timeout })
     }
 
     /// Brings the schema up to date. Safe to run from several replicas at once on PostgreSQL.

@@ -63,7 +63,7 @@ pub async fn put(
             )?;
             return Ok(Put::Created(person));
         };
-        super::incidents::check_version(current.version, if_match.as_deref())?;
+        super::common::check_version(current.version, if_match.as_deref())?;
         if current.fields == fields {
             return Ok(Put::Replaced(current));
         }
@@ -106,7 +106,7 @@ pub async fn list(db: &Db, active: Option<bool>, page: PageRequest<ByEmail>) -> 
         match page.after.as_ref().map(|cursor| &cursor.key) {
             None => {}
             Some(CursorKey::Text(after)) => query = query.filter(people::email.gt(after.clone())),
-            Some(_) => return Err(StoreError::Invalid(super::incidents::bad_cursor())),
+            Some(_) => return Err(StoreError::Invalid(super::common::bad_cursor())),
         }
         let rows: Vec<PersonRow> = query.load(conn)?;
         let people = rows.into_iter().map(Person::try_from).collect::<Result<Vec<_>, _>>()?;

@@ -21,11 +21,11 @@ use super::schema::{action_refs, actions, deliveries, incidents, people, reminde
 use super::{Db, DbConnection, StoreError};
 use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
+use crate::domain::outbox::Outgoing;
 use crate::domain::person::Person;
 use crate::domain::reminder::{ReminderKind, Rung, due_date_of};
 use crate::domain::review::ReviewStatus;
 use crate::domain::webhook::WebhookEvent;
-use crate::mail::Outgoing;
 
 /// An action that may be due a reminder, with what an e-mail about it shows.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::incidents::{check_version, exists as incident_exists};
+use super::common::{check_version, incident_exists};
 use super::rows::ReviewRow;
 use super::schema::reviews;
 use super::{Db, DbConnection, StoreError, events};

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::incidents::{check_version, exists as incident_exists};
+use super::common::{check_version, incident_exists};
 use super::rows::TimelineRow;
 use super::schema::timeline_entries;
 use super::{Db, DbConnection, StoreError, events};

@@ -7,9 +7,10 @@ use uuid::Uuid;
 
 use serde_json::json;
 
-use super::audit::Snapshot;
+use super::audit::{ChangeContext, Snapshot};
 use super::email::EmailAddress;
-use super::external::ExternalRefs;
+use super::external::{ExternalRef, ExternalRefs};
+use super::principal::Principal;
 use super::text::{LongText, ShortText, Title};
 use super::{FieldError, FieldErrors, Patch};
 
@@ -262,6 +263,15 @@ pub struct Verification {
     pub evidence: LongText,
 }
 
+/// Why the product's rules refuse a change to an action, whatever the request said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The caller may not make this change.
+    Forbidden(String),
+    /// The action is not in a state that allows it.
+    Conflict(String),
+}
+
 impl ActionFields {
     /// Checks the status rules for a new action and returns its `completed_at`.
     pub fn settle_new(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, FieldErrors> {
@@ -360,6 +370,59 @@ impl Action {
         ])
     }
 
+    /// The principal is this action's owner (addresses are stored lower-case, so this is case-insensitive).
+    pub fn is_owned_by(&self, principal: &Principal) -> bool {
+        principal.is(&self.fields.owner_email)
+    }
+
+    /// A change the caller may make only as the owner (`owner`, when its rights depend on it) is refused
+    /// once the action changed hands between the check of its rights and the change.
+    pub fn check_still_owned_by(&self, owner: Option<&EmailAddress>) -> Result<(), Refusal> {
+        match owner {
+            Some(owner) if owner != &self.fields.owner_email => {
+                Err(Refusal::Forbidden("the action is no longer yours".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The action with its work checked by `verifier`: someone other than the owner, and only once the
+    /// action is done. Four eyes are the point: an owner vouching for their own work proves nothing.
+    pub fn verified(
+        &self,
+        verifier: Option<&EmailAddress>,
+        evidence: LongText,
+        context: &ChangeContext,
+    ) -> Result<Self, Refusal> {
+        if verifier == Some(&self.fields.owner_email) {
+            return Err(Refusal::Forbidden("the action's owner cannot verify their own work".into()));
+        }
+        if self.fields.status != ActionStatus::Done {
+            let status: &str = self.fields.status.into();
+            return Err(Refusal::Conflict(format!("only a done action can be verified; this one is {status}")));
+        }
+        let verification = Verification { at: context.at, by: context.actor.display_name(), evidence };
+        Ok(Self {
+            verification: Some(verification),
+            updated_at: context.at,
+            version: self.version + 1,
+            updated_by: context.actor.display_name(),
+            ..self.clone()
+        })
+    }
+
+    /// `patch` as a change made in the ticket `link` that this action is linked to: the action stays
+    /// linked to it, and a due date the ticketing system moves later without saying why gets the ticket
+    /// as its reason, since the ticket's history is where the reason is.
+    pub fn patch_from_ticket(&self, mut patch: ActionPatch, link: &ExternalRef) -> Result<ActionPatch, FieldErrors> {
+        patch.external_refs = Some(self.fields.external_refs.including(link.clone()));
+        if patch.due_date.is_some_and(|due| due > self.fields.due_date) && patch.due_date_change_reason.is_none() {
+            let reason = format!("Changed in {} ticket {}", link.system.as_str(), link.key.as_str());
+            patch.due_date_change_reason = Some(LongText::parse("due_date_change_reason", &reason)?);
+        }
+        Ok(patch)
+    }
+
     /// Verification vouches for one piece of finished work: reopening (or cancelling) the action voids it.
     pub fn verification_after(&self, next: &ActionFields) -> Option<Verification> {
         self.verification.clone().filter(|_| next.status == ActionStatus::Done)
@@ -393,6 +456,7 @@ pub fn parse_due_date(field: &str, raw: &str) -> Result<NaiveDate, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::external::{Key, System};
     use chrono::TimeZone;
 
     fn fields(status: ActionStatus) -> ActionFields {
@@ -486,5 +550,85 @@ mod tests {
         let names: Vec<&str> = tags.iter().map(Tag::as_str).collect();
         assert_eq!(names, ["aws", "mfa"]);
         assert!(Tags::parse("tags", &["two words".into()]).is_err());
+    }
+
+    fn stored(status: ActionStatus) -> Action {
+        Action {
+            id: Uuid::now_v7(),
+            number: 1,
+            fields: fields(status),
+            completed_at: None,
+            created_at: now(),
+            updated_at: now(),
+            version: 1,
+            created_by: "test".into(),
+            updated_by: "test".into(),
+            verification: None,
+            owner_inactive: false,
+        }
+    }
+
+    fn email(raw: &str) -> EmailAddress {
+        EmailAddress::parse("email", raw).unwrap()
+    }
+
+    fn principal(raw: &str) -> Principal {
+        Principal { sub: raw.into(), email: Some(email(raw)), name: None, role: None }
+    }
+
+    #[test]
+    fn only_someone_other_than_the_owner_verifies_and_only_done_work() {
+        let evidence = || LongText::parse("evidence", "MFA enforced in the IdP").unwrap();
+        let by = |raw: &str| ChangeContext { actor: principal(raw), request_id: None, at: now() };
+        let done = stored(ActionStatus::Done);
+        let owner = email("bob@example.com");
+        let refused = done.verified(Some(&owner), evidence(), &by("bob@example.com")).unwrap_err();
+        assert_eq!(refused, Refusal::Forbidden("the action's owner cannot verify their own work".into()));
+        let carol = email("carol@example.com");
+        let refused = stored(ActionStatus::Open).verified(Some(&carol), evidence(), &by("carol@example.com"));
+        assert_eq!(refused, Err(Refusal::Conflict("only a done action can be verified; this one is open".into())));
+
+        let verified = done.verified(Some(&carol), evidence(), &by("carol@example.com")).unwrap();
+        assert_eq!((verified.version, verified.updated_by.as_str()), (2, "carol@example.com"));
+        assert_eq!(
+            verified.verification,
+            Some(Verification { at: now(), by: "carol@example.com".into(), evidence: evidence() })
+        );
+    }
+
+    #[test]
+    fn a_change_made_as_the_owner_is_refused_once_the_action_changed_hands() {
+        let action = stored(ActionStatus::Open);
+        assert!(action.is_owned_by(&principal("bob@example.com")));
+        assert!(!action.is_owned_by(&principal("carol@example.com")));
+        assert_eq!(action.check_still_owned_by(None), Ok(()));
+        assert_eq!(action.check_still_owned_by(Some(&email("bob@example.com"))), Ok(()));
+        assert_eq!(
+            action.check_still_owned_by(Some(&email("carol@example.com"))),
+            Err(Refusal::Forbidden("the action is no longer yours".into()))
+        );
+    }
+
+    #[test]
+    fn a_ticket_that_moves_the_due_date_later_without_a_reason_is_the_reason() {
+        let action = stored(ActionStatus::Open);
+        let link = ExternalRef {
+            system: System::parse("system", "jira").unwrap(),
+            key: Key::parse("key", "SEC-1").unwrap(),
+            url: None,
+        };
+        let later = ActionPatch { due_date: NaiveDate::from_ymd_opt(2026, 4, 1), ..Default::default() };
+        let patch = action.patch_from_ticket(later.clone(), &link).unwrap();
+        assert_eq!(
+            patch.due_date_change_reason.map(|r| r.as_str().to_owned()).as_deref(),
+            Some("Changed in jira ticket SEC-1")
+        );
+        assert_eq!(patch.external_refs.unwrap().iter().collect::<Vec<_>>(), [&link]);
+
+        let given = LongText::parse("due_date_change_reason", "Vendor delay").unwrap();
+        let explained = ActionPatch { due_date_change_reason: Some(given.clone()), ..later };
+        assert_eq!(action.patch_from_ticket(explained, &link).unwrap().due_date_change_reason, Some(given));
+        let earlier = ActionPatch { due_date: NaiveDate::from_ymd_opt(2026, 2, 1), ..Default::default() };
+        assert_eq!(action.patch_from_ticket(earlier, &link).unwrap().due_date_change_reason, None);
     }
 }

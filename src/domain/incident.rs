@@ -7,8 +7,11 @@ use uuid::Uuid;
 
 use serde_json::json;
 
+use super::action::Action;
 use super::audit::Snapshot;
+use super::review::Review;
 use super::text::{LongText, ShortText, Title};
+use super::timeline::TimelineEntry;
 use super::{FieldError, FieldErrors, Patch};
 
 #[derive(
@@ -245,6 +248,16 @@ impl IncidentFields {
         }
         errors.into_result()
     }
+}
+
+/// Everything stored about one incident that its final report draws on, read together so it is
+/// consistent.
+#[derive(Debug, Clone)]
+pub struct IncidentRecords {
+    pub incident: Incident,
+    pub timeline: Vec<TimelineEntry>,
+    pub reviews: Vec<Review>,
+    pub actions: Vec<Action>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod external;
 pub mod incident;
 pub mod listing;
+pub mod outbox;
 pub mod patch;
 pub mod person;
 pub mod principal;

@@ -1,6 +1,5 @@
 //! Who is calling: the principal a verified token names, and the roles it holds.
 
-use super::action::Action;
 use super::email::EmailAddress;
 
 /// Roles, each including the ones before it: an admin may do all an editor may, an editor all a viewer may.
@@ -30,13 +29,8 @@ impl Principal {
         self.role.is_some_and(|held| held >= role)
     }
 
-    /// The action's owner is this principal (addresses are stored lower-case, so this is case-insensitive).
-    pub fn owns(&self, action: &Action) -> bool {
-        self.is(&action.fields.owner_email)
-    }
-
     /// The principal is the person with this address.
-    pub fn is(&self, email: &super::email::EmailAddress) -> bool {
+    pub fn is(&self, email: &EmailAddress) -> bool {
         self.email.as_ref() == Some(email)
     }
 

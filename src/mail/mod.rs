@@ -12,6 +12,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailSettings;
+use crate::domain::outbox::Outgoing;
 
 /// One rendered e-mail, ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,19 +20,6 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
-}
-
-/// What the outbox holds for one delivery.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub recipient: String,
-    /// Shown with the address in `To` when known ("Dana Reyes" <dana@example.com>).
-    pub recipient_name: Option<String>,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    /// Stable per delivery, so a resend after a crash is recognisable as the same message.
-    pub message_id: String,
 }
 
 /// One action in a digest.

@@ -11,22 +11,13 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::action::{Action, ActionStatus};
-use crate::domain::incident::Incident;
+use crate::domain::action::ActionStatus;
+use crate::domain::incident::IncidentRecords;
 use crate::domain::review::{ReportSection, Review};
-use crate::domain::timeline::{TimelineEntry, TimelineKind};
+use crate::domain::timeline::TimelineKind;
 
 pub use html::render as render_html;
 pub use markdown::render as render_markdown;
-
-/// Everything stored about one incident that the report draws on.
-#[derive(Debug, Clone)]
-pub struct Records {
-    pub incident: Incident,
-    pub timeline: Vec<TimelineEntry>,
-    pub reviews: Vec<Review>,
-    pub actions: Vec<Action>,
-}
 
 /// The final report of one incident.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -142,7 +133,7 @@ pub struct ReportMetrics {
 }
 
 impl Report {
-    pub fn build(records: &Records, timezone: Tz, today: NaiveDate, generated_at: DateTime<Utc>) -> Self {
+    pub fn build(records: &IncidentRecords, timezone: Tz, today: NaiveDate, generated_at: DateTime<Utc>) -> Self {
         let local = |time: DateTime<Utc>| time.with_timezone(&timezone).format("%Y-%m-%d %H:%M %Z").to_string();
         let f = &records.incident.fields;
         let incident = ReportIncident {
