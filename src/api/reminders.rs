@@ -30,8 +30,8 @@ pub struct DeliveryReport {
     pub failed: usize,
 }
 
-impl From<crate::reminders::DeliveryReport> for DeliveryReport {
-    fn from(report: crate::reminders::DeliveryReport) -> Self {
+impl From<crate::jobs::outbox::DeliveryReport> for DeliveryReport {
+    fn from(report: crate::jobs::outbox::DeliveryReport) -> Self {
         Self { sent: report.sent, retrying: report.retrying, failed: report.failed }
     }
 }
@@ -155,7 +155,7 @@ pub async fn run(
     let delivered = if dry_run {
         None
     } else {
-        Some(state.reminders.deliver().await.map_err(|e| ApiError::from_store(e, String::new))?.into())
+        Some(state.emails.deliver().await.map_err(|e| ApiError::from_store(e, String::new))?.into())
     };
     let emails = planned.iter().map(|p| planned_response(p, dry_run)).collect();
     Ok(HttpResponse::Ok().json(RunReport { dry_run, as_of, emails, delivered }))

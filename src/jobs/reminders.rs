@@ -1,8 +1,8 @@
-//! Background work: the reminder sweep and the outbox sender, run inside `serve` on a timer, once by
-//! `action-tracker remind --once`, or on demand through the API.
+//! The reminder sweep: decides which reminders are due and writes their digests, run inside `serve` on a
+//! timer, once by `action-tracker remind --once`, or on demand through the API.
 //!
 //! Nothing is kept in memory only: a sweep's decisions and e-mails are in the database before anything
-//! is sent, and the sender marks an e-mail sent only after the SMTP server accepted it.
+//! is sent (`jobs::email` sends them).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,51 +10,24 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::auth::LinkKeys;
-use crate::config::{MailSettings, Settings};
+use crate::config::Settings;
 use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Queued, Scope, Subject, SweepInput};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
-use crate::mail::{Digest, DigestItem, Mailer, Outgoing, ReviewItem};
+use crate::mail::{Digest, DigestItem, Outgoing, ReviewItem};
 use crate::shutdown::Shutdown;
-
-/// What became of one e-mail handed to the SMTP server.
-enum Outcome {
-    Sent,
-    Retrying,
-    Failed,
-    /// Not attempted: too little of the lease was left. Back in the outbox for the next claim.
-    Released,
-    /// Attempted, but the lease ran out first and another sender took the e-mail over.
-    Lost,
-}
-
-/// Whether a conversation (SMTP or webhook) of up to `limit`, started now, ends with its outcome recorded
-/// before the claim's `lease` does; past it, another sender may take the row over and send it too. A
-/// conversation is never cut short to fit, since the receiver may have taken what was cut.
-pub(crate) fn fits_in_lease(lease: DateTime<Utc>, limit: Duration) -> bool {
-    let limit = chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX);
-    crate::domain::now().checked_add_signed(limit + crate::config::TIME_TO_RECORD).is_some_and(|end| end <= lease)
-}
-
-/// E-mails claimed per round trip to the database.
-const BATCH: i64 = 50;
 
 pub struct Reminders {
     db: Db,
     ladder: Ladder,
-    mailer: Mailer,
     links: LinkKeys,
     base_url: String,
     escalation_contact: Option<EmailAddress>,
     review_due_days: i64,
-    mail_settings: MailSettings,
-    /// Most e-mails one recipient gets in 24 hours (MAIL_MAX_PER_RECIPIENT_PER_DAY).
-    daily_cap: i64,
     sweep_interval: Duration,
 }
 
@@ -64,17 +37,6 @@ struct Pending {
     digest: Digest,
     reminders: Vec<(Subject, Rung)>,
     action_keys: Vec<String>,
-}
-
-/// What one delivery run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct DeliveryReport {
-    /// Accepted by the SMTP server (or written to the outbox folder).
-    pub sent: usize,
-    /// Failed this time and scheduled for another attempt.
-    pub retrying: usize,
-    /// Failed for the last time.
-    pub failed: usize,
 }
 
 impl Reminders {
@@ -98,7 +60,6 @@ impl Reminders {
                 weekdays_only: r.weekdays_only,
                 timezone: settings.timezone,
             },
-            mailer: Mailer::new(&settings.mail, &settings.data_dir)?,
             links: LinkKeys::load(
                 &settings.mail,
                 settings.auth.secret.as_ref(),
@@ -108,8 +69,6 @@ impl Reminders {
             base_url,
             escalation_contact,
             review_due_days: r.review_due_days,
-            mail_settings: settings.mail.clone(),
-            daily_cap: settings.limits.mail_per_recipient_per_day,
             sweep_interval: r.sweep_interval,
             db,
         })
@@ -332,90 +291,12 @@ impl Reminders {
         .await
     }
 
-    /// Sends every e-mail that is due, until none is left.
-    pub async fn deliver(&self) -> Result<DeliveryReport, StoreError> {
-        self.deliver_until(None).await
-    }
-
-    /// Sends every e-mail that is due, until none is left or, between two batches, `shutdown` is requested.
-    #[tracing::instrument(skip_all)]
-    pub async fn deliver_until(&self, shutdown: Option<&Shutdown>) -> Result<DeliveryReport, StoreError> {
-        let mut report = DeliveryReport::default();
-        // Only what was due when the run began: a failure rescheduled during the run waits for the next one.
-        let started = crate::domain::now();
-        loop {
-            if shutdown.is_some_and(Shutdown::is_requested) {
-                return Ok(report);
-            }
-            let lease_until =
-                crate::domain::now() + chrono::Duration::from_std(self.mail_settings.lease).unwrap_or_default();
-            let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH, self.daily_cap).await?;
-            if claimed.is_empty() {
-                return Ok(report);
-            }
-            // Several SMTP conversations at once: each waits mostly on the network, and one at a time
-            // would cap a large sweep at the round trips of a single connection. Each outcome is
-            // recorded as soon as the server answers, so a crash resends only the e-mails in flight.
-            let outcomes: Vec<Result<Outcome, StoreError>> = futures_util::stream::iter(claimed)
-                .map(|delivery| self.send_and_record(delivery, lease_until))
-                .buffer_unordered(self.mail_settings.connections as usize)
-                .collect()
-                .await;
-            for outcome in outcomes {
-                match outcome? {
-                    Outcome::Sent => report.sent += 1,
-                    Outcome::Retrying => report.retrying += 1,
-                    Outcome::Failed => report.failed += 1,
-                    Outcome::Released | Outcome::Lost => {}
-                }
-            }
-        }
-    }
-
-    /// Sends one claimed e-mail if the conversation fits in the claim's `lease`. A claim's e-mails wait for
-    /// free connections, so on a slow relay the last of them start late; those are put back unsent.
-    async fn send_and_record(
-        &self,
-        delivery: db::deliveries::Claimed,
-        lease: DateTime<Utc>,
-    ) -> Result<Outcome, StoreError> {
-        if !fits_in_lease(lease, self.mailer.time_limit()) {
-            db::deliveries::release(&self.db, delivery.id, lease).await?;
-            return Ok(Outcome::Released);
-        }
-        let (held, outcome) = match self.mailer.send(&delivery.email()).await {
-            Ok(()) => (
-                db::deliveries::mark_sent(&self.db, delivery.id.clone(), lease, crate::domain::now()).await?,
-                Outcome::Sent,
-            ),
-            Err(error) => {
-                let retry_at = if error.permanent { None } else { self.mail_settings.retry_at(delivery.attempts) };
-                tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, permanent = error.permanent, error = %error.reason, "e-mail not accepted");
-                let held =
-                    db::deliveries::mark_attempt_failed(&self.db, delivery.id.clone(), lease, error.reason, retry_at)
-                        .await?;
-                (held, if retry_at.is_some() { Outcome::Retrying } else { Outcome::Failed })
-            }
-        };
-        if held == db::deliveries::Held::Lost {
-            tracing::warn!(delivery = %delivery.id, "the lease ran out before the relay answered; the sender that took this e-mail over records it, and may send it again (raise MAIL_LEASE)");
-            return Ok(Outcome::Lost);
-        }
-        Ok(outcome)
-    }
-
-    /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL and the
-    /// sender every few seconds, until `shutdown` is requested; each loop finishes the work in hand first.
-    pub fn spawn(self: Arc<Self>, shutdown: &Shutdown) -> Vec<tokio::task::JoinHandle<()>> {
-        let sweeper = Arc::clone(&self);
-        let mut stop = shutdown.clone();
-        let sweeping = tokio::spawn(async move {
-            let mut timer = tokio::time::interval(sweeper.sweep_interval);
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {}
-                    _ = stop.requested() => return,
-                }
+    /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL, until
+    /// `shutdown` is requested; a sweep in hand is finished.
+    pub fn spawn(self: Arc<Self>, shutdown: &Shutdown) -> tokio::task::JoinHandle<()> {
+        super::every(self.sweep_interval, shutdown, move || {
+            let sweeper = Arc::clone(&self);
+            async move {
                 if let Err(error) = sweeper.sweep(Utc::now(), false).await {
                     tracing::error!(%error, "reminder sweep failed");
                 }
@@ -424,20 +305,6 @@ impl Reminders {
                     tracing::error!(%error, "purging expired idempotency keys failed");
                 }
             }
-        });
-        let mut stop = shutdown.clone();
-        let sending = tokio::spawn(async move {
-            let mut timer = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {}
-                    _ = stop.requested() => return,
-                }
-                if let Err(error) = self.deliver_until(Some(&stop)).await {
-                    tracing::error!(%error, "e-mail delivery failed");
-                }
-            }
-        });
-        vec![sweeping, sending]
+        })
     }
 }
