@@ -12,6 +12,7 @@ pub mod events;
 pub mod idempotency;
 pub mod incidents;
 mod keyset;
+pub mod outbox;
 pub mod people;
 mod plan;
 pub mod reminders;

@@ -14,6 +14,8 @@ use futures_util::StreamExt;
 use super::outbox::{DeliveryReport, Outcome, RetryPolicy, fits_in_lease};
 use super::{Queue, drain, drain_every};
 use crate::config::Settings;
+use crate::db::deliveries::EmailOutbox;
+use crate::db::outbox::{Attempt, Attempted, Held};
 use crate::db::{self, Db, StoreError};
 use crate::mail::Mailer;
 use crate::shutdown::Shutdown;
@@ -61,24 +63,21 @@ impl EmailSender {
         lease: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
         if !fits_in_lease(lease, self.mailer.time_limit()) {
-            db::deliveries::release(&self.db, delivery.id, lease).await?;
+            EmailOutbox::release(&self.db, delivery.id, lease).await?;
             return Ok(Outcome::Released);
         }
-        let (held, outcome) = match self.mailer.send(&delivery.email()).await {
-            Ok(()) => (
-                db::deliveries::mark_sent(&self.db, delivery.id.clone(), lease, crate::domain::now()).await?,
-                Outcome::Sent,
-            ),
+        let attempt = match self.mailer.send(&delivery.email()).await {
+            Ok(()) => Attempt { result: Attempted::Done(crate::domain::now()), error: None, status_code: None },
             Err(error) => {
                 let retry_at = if error.permanent { None } else { self.retry.retry_at(delivery.attempts) };
                 tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, permanent = error.permanent, error = %error.reason, "e-mail not accepted");
-                let held =
-                    db::deliveries::mark_attempt_failed(&self.db, delivery.id.clone(), lease, error.reason, retry_at)
-                        .await?;
-                (held, if retry_at.is_some() { Outcome::Retrying } else { Outcome::Failed })
+                let result = retry_at.map_or(Attempted::GaveUp, Attempted::RetryAt);
+                Attempt { result, error: Some(error.reason), status_code: None }
             }
         };
-        if held == db::deliveries::Held::Lost {
+        let outcome = Outcome::of(&attempt);
+        let held = EmailOutbox::record(&self.db, delivery.id.clone(), lease, attempt).await?;
+        if held == Held::Lost {
             tracing::warn!(delivery = %delivery.id, "the lease ran out before the relay answered; the sender that took this e-mail over records it, and may send it again (raise MAIL_LEASE)");
             return Ok(Outcome::Lost);
         }

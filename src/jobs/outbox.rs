@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
+use crate::db::outbox::{Attempt, Attempted};
 
 /// What one delivery run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,6 +37,17 @@ pub enum Outcome {
     Released,
     /// Attempted, but the lease ran out first and another sender took the row over.
     Lost,
+}
+
+impl Outcome {
+    /// What an attempt comes to, once recorded.
+    pub fn of(attempt: &Attempt) -> Self {
+        match attempt.result {
+            Attempted::Done(_) => Outcome::Sent,
+            Attempted::RetryAt(_) => Outcome::Retrying,
+            Attempted::GaveUp => Outcome::Failed,
+        }
+    }
 }
 
 impl DeliveryReport {

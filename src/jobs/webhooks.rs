@@ -18,6 +18,8 @@ use sha2::Sha256;
 use super::outbox::{DeliveryReport, Outcome, RetryPolicy, fits_in_lease};
 use super::{Queue, drain, drain_every};
 use crate::config::Settings;
+use crate::db::outbox::{Attempt, Attempted, Held};
+use crate::db::webhooks::WebhookOutbox;
 use crate::db::{self, Db, StoreError};
 use crate::outbound::TargetPolicy;
 use crate::shutdown::Shutdown;
@@ -79,7 +81,7 @@ impl WebhookSender {
         lease: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
         if !fits_in_lease(lease, self.time_limit) {
-            db::webhooks::release(&self.db, delivery.id, lease).await?;
+            WebhookOutbox::release(&self.db, delivery.id, lease).await?;
             return Ok(Outcome::Released);
         }
         let (status, error) = self.send(&delivery).await;
@@ -87,25 +89,19 @@ impl WebhookSender {
         if let Some(error) = &error {
             tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "webhook not accepted");
         }
-        let held = db::webhooks::record_attempt(
-            &self.db,
-            delivery.id.clone(),
-            lease,
-            status,
-            error.clone(),
-            retry_at,
-            crate::domain::now(),
-        )
-        .await?;
-        if held == db::deliveries::Held::Lost {
+        let result = match (&error, retry_at) {
+            (None, _) => Attempted::Done(crate::domain::now()),
+            (Some(_), Some(at)) => Attempted::RetryAt(at),
+            (Some(_), None) => Attempted::GaveUp,
+        };
+        let attempt = Attempt { result, error, status_code: status };
+        let outcome = Outcome::of(&attempt);
+        let held = WebhookOutbox::record(&self.db, delivery.id.clone(), lease, attempt).await?;
+        if held == Held::Lost {
             tracing::warn!(delivery = %delivery.id, "the lease ran out before the receiver answered; the sender that took this delivery over records it (raise MAIL_LEASE)");
             return Ok(Outcome::Lost);
         }
-        Ok(match (error, retry_at) {
-            (None, _) => Outcome::Sent,
-            (Some(_), Some(_)) => Outcome::Retrying,
-            (Some(_), None) => Outcome::Failed,
-        })
+        Ok(outcome)
     }
 
     async fn send(&self, delivery: &db::webhooks::Claimed) -> (Option<u16>, Option<String>) {
