@@ -1,8 +1,11 @@
 //! The reminder sweep: decides which reminders are due and writes their digests, run inside `serve` on a
 //! timer, once by `action-tracker remind --once`, or on demand through the API.
 //!
-//! Nothing is kept in memory only: a sweep's decisions and e-mails are in the database before anything
-//! is sent (`jobs::email` sends them).
+//! A sweep reads what is due from the database (`db::reminders`), plans and renders the digests here, and
+//! hands the decisions back to be stored with their e-mails in one transaction, a round of recipients at
+//! a time. When another sweep stored reminders of the same actions in between, the round is read and
+//! planned again. Nothing is kept in memory only: a sweep's decisions and e-mails are in the database
+//! before anything is sent (`jobs::email` sends them).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::LinkKeys;
 use crate::config::Settings;
-use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Queued, Scope, Subject, SweepInput};
+use crate::db::reminders::{Candidate, NewEmail, NudgeTarget, Recorded, ReviewCandidate, Scope, Subject, SweepInput};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
@@ -29,6 +32,69 @@ pub struct Reminders {
     escalation_contact: Option<EmailAddress>,
     review_due_days: i64,
     sweep_interval: Duration,
+}
+
+/// Recipients decided per round: few enough that a round's candidates and digests stay small.
+const RECIPIENTS_PER_ROUND: usize = 500;
+
+/// Times a round (or a manual reminder) is planned again when others keep recording reminders of the
+/// same actions first.
+const PLANS: usize = 5;
+
+/// Why a sweep or a manual reminder did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum ReminderError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A digest could not be rendered: a bug in a template, not something a retry mends.
+    #[error("rendering a reminder e-mail failed: {0}")]
+    Render(#[from] askama::Error),
+}
+
+/// An e-mail the planner wants sent, and the action keys it lists.
+#[derive(Debug, Clone)]
+struct PlannedEmail {
+    email: NewEmail,
+    action_keys: Vec<String>,
+}
+
+/// What a sweep queued (or, in a dry run, would queue): an e-mail without its body.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub delivery_id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    /// The kinds of reminder in the e-mail, each once.
+    pub kinds: Vec<ReminderKind>,
+    pub action_keys: Vec<String>,
+}
+
+impl From<&PlannedEmail> for Queued {
+    fn from(planned: &PlannedEmail) -> Self {
+        let mut kinds: Vec<ReminderKind> = Vec::new();
+        for (_, rung) in &planned.email.reminders {
+            if !kinds.contains(&rung.kind) {
+                kinds.push(rung.kind);
+            }
+        }
+        Queued {
+            delivery_id: planned.email.delivery_id,
+            recipient: planned.email.email.recipient.clone(),
+            subject: planned.email.email.subject.clone(),
+            kinds,
+            action_keys: planned.action_keys.clone(),
+        }
+    }
+}
+
+/// What became of a manual reminder.
+#[derive(Debug)]
+pub enum Nudge {
+    Queued(Queued),
+    /// The last manual reminder is younger than an hour; retry after this many seconds.
+    TooSoon(i64),
+    /// Done and cancelled actions need no reminder.
+    NotActive,
 }
 
 /// One recipient's digest while a sweep is being planned.
@@ -80,8 +146,12 @@ impl Reminders {
 
     /// Decides and queues the reminders due at `now`. Each recipient's local day and business hours
     /// decide, so one sweep may write to Auckland and skip Los Angeles.
+    ///
+    /// A round stores its reminders before the next round reads what was already sent. That changes no
+    /// decision: each rung of the ladder goes to one recipient, so it is decided in one round, and whether
+    /// a rung is due depends only on the reminders of its own kind.
     #[tracing::instrument(skip(self))]
-    pub async fn sweep(self: &Arc<Self>, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<Queued>, StoreError> {
+    pub async fn sweep(&self, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<Queued>, ReminderError> {
         // The latest local date anywhere (UTC+14) bounds what any recipient could be due today.
         let latest_today = (now + chrono::Duration::hours(14)).date_naive();
         let horizon = latest_today + chrono::Duration::days(self.ladder.due_soon_days.max(0));
@@ -92,21 +162,59 @@ impl Reminders {
             escalate_due_by: (self.ladder.escalate_after_days > 0)
                 .then(|| latest_today - chrono::Duration::days(self.ladder.escalate_after_days)),
         };
-        let (planner, renderer) = (Arc::clone(self), Arc::clone(self));
-        let planned = db::reminders::sweep(
-            &self.db,
-            scope,
-            now,
-            dry_run,
-            move |input| Ok(planner.plan(input, now)),
-            move |(recipient, mut pending): (String, Pending)| {
-                pending.action_keys.dedup();
-                renderer.planned(recipient, &pending.digest, pending.reminders, pending.action_keys)
-            },
-        )
-        .await?;
-        tracing::info!(emails = planned.len(), dry_run, "reminder sweep done");
-        Ok(planned)
+        let due = db::reminders::due(&self.db, scope.clone(), now).await?;
+        let mut queued = Vec::new();
+        for round in due.recipients.chunks(RECIPIENTS_PER_ROUND) {
+            let reviews: Vec<ReviewCandidate> = due
+                .reviews
+                .iter()
+                .filter(|r| {
+                    let recipient = r.facilitator.as_ref().map(EmailAddress::as_str).or(scope.contact.as_deref());
+                    recipient.is_some_and(|recipient| round.iter().any(|r| r == recipient))
+                })
+                .cloned()
+                .collect();
+            queued.extend(self.sweep_round(&scope, round, reviews, now, dry_run).await?);
+        }
+        tracing::info!(emails = queued.len(), dry_run, "reminder sweep done");
+        Ok(queued)
+    }
+
+    /// Plans one round of recipients and, unless `dry_run`, stores what it decided; plans again when
+    /// another sweep got there first.
+    async fn sweep_round(
+        &self,
+        scope: &Scope,
+        round: &[String],
+        reviews: Vec<ReviewCandidate>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Vec<Queued>, ReminderError> {
+        for _ in 0..PLANS {
+            let input = db::reminders::round(&self.db, scope.clone(), round.to_vec(), reviews.clone()).await?;
+            let seen = input.seen();
+            let planned = self
+                .plan(&input, now)
+                .into_iter()
+                .map(|(recipient, mut pending)| {
+                    pending.action_keys.dedup();
+                    self.planned(recipient, &pending.digest, pending.reminders, pending.action_keys)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(input);
+            let queued: Vec<Queued> = planned.iter().map(Queued::from).collect();
+            if dry_run {
+                return Ok(queued);
+            }
+            let emails = planned.into_iter().map(|planned| planned.email).collect();
+            match db::reminders::record(&self.db, seen, emails, now).await? {
+                Recorded::Stored => return Ok(queued),
+                Recorded::Stale => {
+                    tracing::info!("another sweep recorded reminders of this round first; planning it again")
+                }
+            }
+        }
+        Err(StoreError::Conflict("the reminders are being changed by others; try again".into()).into())
     }
 
     /// The recipient's name in the people directory.
@@ -244,11 +352,9 @@ impl Reminders {
         digest: &Digest,
         reminders: Vec<(Subject, Rung)>,
         action_keys: Vec<String>,
-    ) -> Result<PlannedEmail, StoreError> {
+    ) -> Result<PlannedEmail, askama::Error> {
         let link_days = self.links.ttl().as_secs() / 86_400;
-        let rendered = digest
-            .render(&self.base_url, link_days)
-            .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+        let rendered = digest.render(&self.base_url, link_days)?;
         let delivery_id = Uuid::now_v7();
         let host = self
             .base_url
@@ -258,37 +364,43 @@ impl Reminders {
             .split(['/', ':'])
             .next()
             .unwrap_or("localhost");
-        Ok(PlannedEmail {
-            delivery_id,
-            email: Outgoing {
-                recipient,
-                recipient_name: digest.recipient_name.clone(),
-                subject: rendered.subject,
-                text: rendered.text,
-                html: rendered.html,
-                message_id: format!("<{delivery_id}@{host}>"),
-            },
-            reminders,
-            action_keys,
-        })
+        let email = Outgoing {
+            recipient,
+            recipient_name: digest.recipient_name.clone(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            message_id: format!("<{delivery_id}@{host}>"),
+        };
+        Ok(PlannedEmail { email: NewEmail { delivery_id, email, reminders }, action_keys })
     }
 
     /// A reminder to the owner of one action now, at most once an hour.
-    pub async fn nudge(self: &Arc<Self>, action_id: Uuid, now: DateTime<Utc>) -> Result<Nudge, StoreError> {
-        let this = Arc::clone(self);
-        db::reminders::nudge(&self.db, action_id, now, move |candidate| {
-            let today = this.ladder.today(now, this.ladder.timezone);
+    #[tracing::instrument(skip(self))]
+    pub async fn nudge(&self, action_id: Uuid, now: DateTime<Utc>) -> Result<Nudge, ReminderError> {
+        for _ in 0..PLANS {
+            let (candidate, last) = match db::reminders::nudge_target(&self.db, action_id, now).await? {
+                NudgeTarget::Due { candidate, last } => (candidate, last),
+                NudgeTarget::TooSoon(seconds) => return Ok(Nudge::TooSoon(seconds)),
+                NudgeTarget::NotActive => return Ok(Nudge::NotActive),
+            };
+            let today = self.ladder.today(now, self.ladder.timezone);
             let digest = Digest {
                 recipient_name: candidate.owner_name.clone(),
-                reminded: vec![this.item(candidate, today, true)],
+                reminded: vec![self.item(&candidate, today, true)],
                 ..Default::default()
             };
             let rung = Rung { kind: ReminderKind::Manual, period: now.to_rfc3339() };
             let key = format!("ACT-{}", candidate.number);
             let reminders = vec![(Subject::Action(candidate.action_id), rung)];
-            this.planned(candidate.owner_email.to_string(), &digest, reminders, vec![key])
-        })
-        .await
+            let planned = self.planned(candidate.owner_email.to_string(), &digest, reminders, vec![key])?;
+            let queued = Queued::from(&planned);
+            match db::reminders::record_nudge(&self.db, action_id, last, planned.email, now).await? {
+                Recorded::Stored => return Ok(Nudge::Queued(queued)),
+                Recorded::Stale => continue,
+            }
+        }
+        Err(StoreError::Conflict("the action's reminders are being changed by others; try again".into()).into())
     }
 
     /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL, until

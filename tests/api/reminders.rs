@@ -665,7 +665,7 @@ async fn a_sweep_over_more_recipients_than_one_round_decides_as_if_in_one_piece(
     }
     expected.values_mut().for_each(|keys| keys.sort());
     assert!(expected.len() > 500 && expected["ciso@example.com"].len() > 100, "{}", expected.len());
-    let differing = |queued: &[action_tracker::db::reminders::Queued]| {
+    let differing = |queued: &[action_tracker::jobs::reminders::Queued]| {
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for email in queued {
             let mut sorted = email.action_keys.clone();
