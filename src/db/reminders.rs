@@ -323,7 +323,7 @@ fn notify_subscribers(
 }
 
 /// Stores an e-mail's reminders as decided at `as_of`; the e-mail is due for delivery right away.
-/// `listening` is asked once per sweep ([`super::webhooks::subscribed`]): a sweep of 100 k overdue
+/// `listening` is asked once per round ([`super::webhooks::subscribed`]): a round of thousands of overdue
 /// actions must not load each one for nobody.
 fn store(
     conn: &mut DbConnection,
@@ -551,7 +551,6 @@ pub async fn record(db: &Db, seen: Seen, emails: Vec<NewEmail>, as_of: DateTime<
         {
             return Ok(Recorded::Stale);
         }
-        // Asked once per round: a round of thousands of overdue actions must not load each one for nobody.
         let listening = super::webhooks::subscribed(conn)?;
         for email in &emails {
             store(conn, email, as_of, &listening)?;

@@ -73,6 +73,7 @@ pub trait Queue: Send + Sync + 'static {
 /// Claims and works batches of `queue` until none is left or, between two batches, `shutdown` is
 /// requested. Only what was due when the run began: a failure rescheduled during the run waits for the
 /// next one.
+#[tracing::instrument(skip_all, fields(queue = Q::WHAT))]
 pub async fn drain<Q: Queue>(queue: &Q, shutdown: Option<&Shutdown>) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::default();
     let started = crate::domain::now();
