@@ -176,17 +176,6 @@ impl MailSettings {
     pub fn conversation_limit(&self, longest: Duration) -> Duration {
         longest.min(self.lease.saturating_sub(Duration::from_secs(2)))
     }
-
-    /// When to try a delivery (e-mail or webhook) again after `attempts` failed ones: MAIL_RETRY_BASE,
-    /// doubling with each failure up to MAIL_RETRY_MAX; `None` once MAIL_MAX_ATTEMPTS are spent.
-    pub fn retry_at(&self, attempts: i32) -> Option<chrono::DateTime<chrono::Utc>> {
-        if attempts >= self.max_attempts {
-            return None;
-        }
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).clamp(0, 30) as u32);
-        let wait = self.retry_base.saturating_mul(factor).min(self.retry_max);
-        Some(crate::domain::now() + chrono::Duration::from_std(wait).unwrap_or_default())
-    }
 }
 
 /// The reminder ladder: when owners hear about their actions, and when their managers do.

@@ -8,7 +8,7 @@ use action_tracker::auth::TokenSigner;
 use action_tracker::cli::{self, GivenAs};
 use action_tracker::config::{DatabaseSettings, LogSettings, Settings};
 use action_tracker::domain::principal::Role;
-use action_tracker::reminders::Reminders;
+use action_tracker::jobs::{email::EmailSender, reminders::Reminders, webhooks::WebhookSender};
 use action_tracker::{api, db::Db, startup::Application, telemetry};
 
 /// Keeps the corrective actions of post-incident reviews from being forgotten.
@@ -212,7 +212,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let _ = args.once;
             let db = Db::connect(&settings.database)?;
             db.migrate()?;
-            let reminders = std::sync::Arc::new(Reminders::new(&settings, db)?);
+            let reminders = std::sync::Arc::new(Reminders::new(&settings, db.clone())?);
+            let emails = EmailSender::new(&settings, db)?;
             let as_of = args.as_of.unwrap_or_else(chrono::Utc::now);
             let started = std::time::Instant::now();
             let planned = reminders.sweep(as_of, args.dry_run).await?;
@@ -221,14 +222,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 println!("{}\t{}\t{}", email.recipient, email.subject, email.action_keys.join(","));
             }
             if !args.dry_run {
-                let hooks = action_tracker::webhooks::Webhooks::new(&settings, Db::connect(&settings.database)?)?;
+                let hooks = WebhookSender::new(&settings, Db::connect(&settings.database)?)?;
                 let hook_report = hooks.deliver().await?;
                 eprintln!(
                     "webhooks: sent {}, retrying {}, failed {}",
                     hook_report.sent, hook_report.retrying, hook_report.failed
                 );
                 let delivering = std::time::Instant::now();
-                let report = reminders.deliver().await?;
+                let report = emails.deliver().await?;
                 eprintln!(
                     "queued {} in {:.2} s, sent {}, retrying {}, failed {} in {:.2} s",
                     planned.len(),

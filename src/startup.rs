@@ -18,7 +18,7 @@ use crate::api::{self, AppState, extract};
 use crate::auth::Keys;
 use crate::config::{ListenAddr, Settings};
 use crate::db::Db;
-use crate::reminders::Reminders;
+use crate::jobs::{email::EmailSender, reminders::Reminders, webhooks::WebhookSender};
 
 pub struct Application {
     port: u16,
@@ -46,18 +46,21 @@ impl Application {
         let db = Db::connect(&settings.database)?;
         db.migrate()?;
         let reminders = Arc::new(Reminders::new(settings, db.clone())?);
+        let emails = Arc::new(EmailSender::new(settings, db.clone())?);
         let (stop_background, shutdown) = crate::shutdown::channel();
         let mut background = Vec::new();
         if settings.background_work {
-            background.extend(Arc::clone(&reminders).spawn(&shutdown));
-            background.push(crate::webhooks::Webhooks::new(settings, db.clone())?.spawn(&shutdown));
-            background.push(crate::tallies::spawn(db.clone(), settings.timezone, &shutdown));
+            background.push(Arc::clone(&reminders).spawn(&shutdown));
+            background.push(Arc::clone(&emails).spawn(&shutdown));
+            background.push(Arc::new(WebhookSender::new(settings, db.clone())?).spawn(&shutdown));
+            background.push(crate::jobs::tallies::spawn(db.clone(), settings.timezone, &shutdown));
         }
         let state = web::Data::new(AppState {
             db,
             timezone: settings.timezone,
             tokens: keys.verifier,
             reminders,
+            emails,
             review_due_days: settings.reminders.review_due_days,
             cache_max_age: settings.cache_max_age.as_secs(),
             metrics: Arc::new(crate::metrics::Metrics::new()?),

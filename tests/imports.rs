@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 const API_TOOLBOX: &[&str] =
     &["common", "state", "error", "extract", "access", "idempotency", "limits", "middleware", "spec"];
 
-/// The background loops: `jobs/`, and until it exists the top-level loops it takes over.
-const JOBS: &[&str] = &["jobs", "reminders", "webhooks", "tallies"];
+/// The background loops.
+const JOBS: &[&str] = &["jobs"];
 
 /// What the background loops may import: the rows they claim, the rules they apply, what they render and
 /// send, the settings and the stop signal they run under, and the keys that sign one-click links.

@@ -13,11 +13,12 @@ use super::error::{ApiError, Problem};
 use super::extract::ApiJson;
 use super::idempotency::Idempotency;
 use super::state::Data;
-use crate::db::{self, reminders::Nudge, reminders::Queued};
+use crate::db;
 use crate::domain::FieldError;
 use crate::domain::listing::{ListQuery, NewestFirst, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::reminder::{ReminderKind, parse_sweep_time};
+use crate::jobs::reminders::{Nudge, Queued, ReminderError};
 
 /// What one delivery run did.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -30,8 +31,8 @@ pub struct DeliveryReport {
     pub failed: usize,
 }
 
-impl From<crate::reminders::DeliveryReport> for DeliveryReport {
-    fn from(report: crate::reminders::DeliveryReport) -> Self {
+impl From<crate::jobs::outbox::DeliveryReport> for DeliveryReport {
+    fn from(report: crate::jobs::outbox::DeliveryReport) -> Self {
         Self { sent: report.sent, retrying: report.retrying, failed: report.failed }
     }
 }
@@ -114,6 +115,14 @@ fn planned_response(planned: &Queued, dry_run: bool) -> PlannedEmailResponse {
     }
 }
 
+/// A store error as any other; a digest that would not render is the server's fault.
+fn from_reminders(error: ReminderError, what: impl FnOnce() -> String) -> ApiError {
+    match error {
+        ReminderError::Store(error) => ApiError::from_store(error, what),
+        render @ ReminderError::Render(_) => ApiError::Internal(render.to_string()),
+    }
+}
+
 /// Registers this feature's routes with their spec entries.
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(run).service(deliveries).service(redeliver).service(for_action).service(remind);
@@ -151,11 +160,11 @@ pub async fn run(
     if let Some(replay) = idempotency.begin(&state, &principal).await? {
         return Ok(replay);
     }
-    let planned = state.reminders.sweep(as_of, dry_run).await.map_err(|e| ApiError::from_store(e, String::new))?;
+    let planned = state.reminders.sweep(as_of, dry_run).await.map_err(|e| from_reminders(e, String::new))?;
     let delivered = if dry_run {
         None
     } else {
-        Some(state.reminders.deliver().await.map_err(|e| ApiError::from_store(e, String::new))?.into())
+        Some(state.emails.deliver().await.map_err(|e| ApiError::from_store(e, String::new))?.into())
     };
     let emails = planned.iter().map(|p| planned_response(p, dry_run)).collect();
     Ok(HttpResponse::Ok().json(RunReport { dry_run, as_of, emails, delivered }))
@@ -362,9 +371,9 @@ pub async fn remind(
         .reminders
         .nudge(id, crate::domain::now())
         .await
-        .map_err(|e| ApiError::from_store(e, || format!("action with id {id}")))?;
+        .map_err(|e| from_reminders(e, || format!("action with id {id}")))?;
     match outcome {
-        Nudge::Queued(planned) => Ok(HttpResponse::Accepted().json(planned_response(&Queued::from(planned), false))),
+        Nudge::Queued(queued) => Ok(HttpResponse::Accepted().json(planned_response(&queued, false))),
         Nudge::TooSoon(seconds) => Err(ApiError::TooManyRequests {
             detail: "this action's owner was reminded less than an hour ago".into(),
             retry_after: seconds,

@@ -9,7 +9,8 @@ pub struct AppState {
     pub db: Db,
     pub timezone: chrono_tz::Tz,
     pub tokens: crate::auth::TokenVerifier,
-    pub reminders: std::sync::Arc<crate::reminders::Reminders>,
+    pub reminders: std::sync::Arc<crate::jobs::reminders::Reminders>,
+    pub emails: std::sync::Arc<crate::jobs::email::EmailSender>,
     /// Days after an incident's resolution by which its lessons-learned review is due.
     pub review_due_days: i64,
     /// `Cache-Control: private, max-age` of collections, in seconds.

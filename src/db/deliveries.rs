@@ -1,33 +1,33 @@
-//! The e-mail outbox. Rows are claimed with a lease (and, on PostgreSQL, row locks that skip rows
-//! another replica holds), sent outside any transaction, then marked sent or rescheduled. The lease's
-//! end is also the claim's token: a sender records results only for rows it still holds, so one whose
-//! lease ran out cannot undo what the sender that took the row over recorded.
+//! The e-mail outbox: its rows, and what only e-mails have: the daily cap per recipient and the
+//! withdrawal of e-mails whose reminders no longer apply. Claiming, recording, redelivering and listing
+//! are the outbox engine's ([`super::outbox`]).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::sql_types::{Integer, Text};
 use uuid::Uuid;
 
+use super::outbox::outbox;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::deliveries;
 use super::{Db, DbConnection, StoreError};
 use crate::domain::listing::{NewestFirst, Page, PageRequest};
 use crate::domain::outbox::Outgoing;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    utoipa::ToSchema,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
+outbox! {
+    /// The outbox engine over the e-mails.
+    pub struct EmailOutbox {
+        table: deliveries,
+        done: "sent" at sent_at,
+        claim_order: "next_attempt_at",
+        claimed: Claimed = "id, recipient, recipient_name, subject, text_body, html_body, message_id, attempts",
+        row: DeliveryRow,
+        busy: "the e-mail is being sent right now",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
 /// pending: waiting for its (next) attempt; sending: claimed by a sender; sent: accepted by the SMTP
 /// server; failed: given up after the last attempt.
@@ -152,37 +152,12 @@ pub async fn claim(
     daily_cap: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
     db.write(move |conn| {
-        // The same statement on both backends, but PostgreSQL replicas must skip rows another one has
-        // locked; SQLite's single writer needs no such clause. Claims on PostgreSQL take turns: the
-        // daily cap counts what other senders are sending, which a concurrent claim's uncommitted rows
-        // would hide, and a claim takes milliseconds.
-        let claimed = match conn {
-            DbConnection::Postgres(pg) => {
-                pg.batch_execute("SELECT pg_advisory_xact_lock(7401512203)")?;
-                diesel::sql_query(
-                    "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_until = $1 \
-                     WHERE id IN (SELECT id FROM deliveries \
-                       WHERE (status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until < $2) \
-                       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, recipient, recipient_name, subject, text_body, html_body, message_id, attempts",
-                )
-                .bind::<Timestamp, _>(to_column(lease_until))
-                .bind::<Timestamp, _>(to_column(now))
-                .bind::<BigInt, _>(limit)
-                .load(pg)?
-            }
-            DbConnection::Sqlite(sqlite) => diesel::sql_query(
-                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_until = ?1 \
-                 WHERE id IN (SELECT id FROM deliveries \
-                   WHERE (status = 'pending' AND next_attempt_at <= ?2) OR (status = 'sending' AND locked_until < ?2) \
-                   ORDER BY next_attempt_at LIMIT ?3) \
-                 RETURNING id, recipient, recipient_name, subject, text_body, html_body, message_id, attempts",
-            )
-            .bind::<Timestamp, _>(to_column(lease_until))
-            .bind::<Timestamp, _>(to_column(now))
-            .bind::<BigInt, _>(limit)
-            .load(sqlite)?,
-        };
+        // Claims on PostgreSQL take turns: the daily cap counts what other senders are sending, which a
+        // concurrent claim's uncommitted rows would hide, and a claim takes milliseconds.
+        if let DbConnection::Postgres(pg) = conn {
+            pg.batch_execute("SELECT pg_advisory_xact_lock(7401512203)")?;
+        }
+        let claimed = EmailOutbox::claim_due(conn, now, lease_until, limit)?;
         // Every sender polls every few seconds, mostly for nothing: an empty claim needs no more queries.
         if claimed.is_empty() {
             return Ok(claimed);
@@ -319,115 +294,11 @@ fn hold_back_over_cap(
     Ok(send)
 }
 
-/// Whether a result was recorded: `Lost` when the claim's lease had run out and another sender took the
-/// row over, which then owns its outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Held {
-    Recorded,
-    Lost,
-}
-
-impl Held {
-    pub(super) fn from_rows(rows: usize) -> Self {
-        if rows == 0 { Held::Lost } else { Held::Recorded }
-    }
-}
-
-/// Records the SMTP server's acceptance of a delivery claimed until `lease`.
-pub async fn mark_sent(db: &Db, id: String, lease: DateTime<Utc>, now: DateTime<Utc>) -> Result<Held, StoreError> {
-    db.write(move |conn| {
-        let rows = diesel::update(held(&id, lease))
-            .set((
-                deliveries::status.eq("sent"),
-                deliveries::sent_at.eq(Some(to_column(now))),
-                deliveries::locked_until.eq(None::<NaiveDateTime>),
-                deliveries::last_error.eq(None::<String>),
-            ))
-            .execute(conn)?;
-        Ok(Held::from_rows(rows))
-    })
-    .await
-}
-
-/// Records a failed attempt of a delivery claimed until `lease`: retried at `retry_at`, or given up when
-/// that is `None`.
-pub async fn mark_attempt_failed(
-    db: &Db,
-    id: String,
-    lease: DateTime<Utc>,
-    error: String,
-    retry_at: Option<DateTime<Utc>>,
-) -> Result<Held, StoreError> {
-    db.write(move |conn| {
-        let cleared = (deliveries::locked_until.eq(None::<NaiveDateTime>), deliveries::last_error.eq(Some(&error)));
-        let rows = match retry_at {
-            Some(at) => diesel::update(held(&id, lease))
-                .set((deliveries::status.eq("pending"), deliveries::next_attempt_at.eq(to_column(at)), cleared))
-                .execute(conn)?,
-            None => diesel::update(held(&id, lease)).set((deliveries::status.eq("failed"), cleared)).execute(conn)?,
-        };
-        Ok(Held::from_rows(rows))
-    })
-    .await
-}
-
-/// Puts a delivery claimed until `lease` back, not attempted, for the next claim to take with a fresh lease.
-pub async fn release(db: &Db, id: String, lease: DateTime<Utc>) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        diesel::update(held(&id, lease))
-            .set((
-                deliveries::status.eq("pending"),
-                deliveries::attempts.eq(deliveries::attempts - 1),
-                deliveries::locked_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-type HeldRow<'a> = diesel::dsl::Filter<
-    diesel::dsl::Filter<
-        diesel::dsl::Filter<deliveries::table, diesel::dsl::Eq<deliveries::id, &'a str>>,
-        diesel::dsl::Eq<deliveries::status, &'static str>,
-    >,
-    diesel::dsl::Eq<deliveries::locked_until, Option<NaiveDateTime>>,
->;
-
-/// The delivery `id`, if the claim that ends at `lease` still holds it.
-fn held(id: &str, lease: DateTime<Utc>) -> HeldRow<'_> {
-    deliveries::table
-        .filter(deliveries::id.eq(id))
-        .filter(deliveries::status.eq("sending"))
-        .filter(deliveries::locked_until.eq(Some(to_column(lease))))
-}
-
 /// Sends one e-mail again, soon, with its first attempt ahead of it: after a relay was down for longer
 /// than the retries last, or a mailbox was fixed. Not one being sent right now.
 #[tracing::instrument(skip(db))]
 pub async fn redeliver(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        let updated = diesel::update(
-            deliveries::table.filter(deliveries::id.eq(id.to_string())).filter(deliveries::status.ne("sending")),
-        )
-        .set((
-            deliveries::status.eq("pending"),
-            deliveries::attempts.eq(0),
-            deliveries::next_attempt_at.eq(to_column(now)),
-            deliveries::locked_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
-        if updated == 0 {
-            let exists: i64 = deliveries::table.filter(deliveries::id.eq(id.to_string())).count().get_result(conn)?;
-            return Err(if exists == 0 {
-                StoreError::NotFound
-            } else {
-                StoreError::Conflict("the e-mail is being sent right now".into())
-            });
-        }
-        Ok(())
-    })
-    .await
+    db.write(move |conn| EmailOutbox::redeliver_in(conn, &id.to_string(), now)).await
 }
 
 /// The outbox, newest first, optionally only one status.
@@ -438,20 +309,11 @@ pub async fn list(
     page: PageRequest<NewestFirst>,
 ) -> Result<Page<Delivery>, StoreError> {
     db.run(move |conn| {
-        let mut query = deliveries::table
-            .select(DeliveryRow::as_select())
-            .order(deliveries::id.desc())
-            .limit(page.limit + 1)
-            .into_boxed();
+        let mut query = deliveries::table.into_boxed();
         if let Some(status) = status {
             query = query.filter(deliveries::status.eq(<&str>::from(status)));
         }
-        if let Some(after) = page.after_id() {
-            query = query.filter(deliveries::id.lt(after.to_string()));
-        }
-        let rows: Vec<DeliveryRow> = query.load(conn)?;
-        let items = rows.into_iter().map(DeliveryRow::into_domain).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
+        EmailOutbox::page(conn, query, page, DeliveryRow::into_domain)
     })
     .await
 }

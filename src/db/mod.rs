@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod incidents;
 mod keyset;
 pub mod options;
+pub mod outbox;
 pub mod people;
 mod plan;
 pub mod reminders;

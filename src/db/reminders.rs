@@ -1,12 +1,16 @@
-//! Reminder decisions. A sweep runs in one write transaction, recipient by recipient, a few hundred at a
-//! time, so its memory does not grow with the number of reminders: for each round it loads the actions
-//! that may be due a reminder to those recipients, the resolved incidents still waiting for their
-//! lessons-learned review, the reminders both already had and the directory entries of the people
-//! concerned; lets a planner decide and render the e-mails; and stores each (action or incident, kind,
-//! period) with its outbox row. The unique keys on
-//! (action, kind, period) and (incident, kind, period), and on PostgreSQL an advisory lock that makes
-//! concurrent sweeps take turns, mean a reminder is queued once per period whatever the number of
-//! sweeps, restarts or replicas.
+//! Reminder decisions, as plain reads and one plain write; the planning and rendering between them are
+//! `jobs::reminders`'.
+//!
+//! A sweep reads who may be due a reminder ([`due`]) and then, recipient by recipient, a few hundred at
+//! a time so its memory does not grow with the number of reminders, what one round decides from
+//! ([`round`]): the actions that may be due a reminder to those recipients, the resolved incidents still
+//! waiting for their lessons-learned review, the reminders both already had and the directory entries
+//! of the people concerned. The planner's decisions are stored with their outbox rows in one
+//! transaction ([`record`]), which first checks, under a lock that makes concurrent sweeps take turns,
+//! that the reminders already had are still those the plan was made from; when they are not, nothing
+//! is stored and the planner plans the round again. With the unique keys on (action, kind, period) and
+//! (incident, kind, period), a reminder is queued once per period whatever the number of sweeps,
+//! restarts or replicas.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -81,43 +85,12 @@ pub struct SweepInput {
     pub people: HashMap<String, Person>,
 }
 
-/// An e-mail the planner wants sent, and the reminders it carries.
+/// An e-mail to queue, and the reminders it carries.
 #[derive(Debug, Clone)]
-pub struct PlannedEmail {
+pub struct NewEmail {
     pub delivery_id: Uuid,
     pub email: Outgoing,
     pub reminders: Vec<(Subject, Rung)>,
-    pub action_keys: Vec<String>,
-}
-
-/// What a sweep queued (or, in a dry run, would queue): an e-mail without its body. Bodies are rendered
-/// and stored one digest at a time, so a sweep of ten thousand digests never holds them all.
-#[derive(Debug, Clone)]
-pub struct Queued {
-    pub delivery_id: Uuid,
-    pub recipient: String,
-    pub subject: String,
-    /// The kinds of reminder in the e-mail, each once.
-    pub kinds: Vec<ReminderKind>,
-    pub action_keys: Vec<String>,
-}
-
-impl From<PlannedEmail> for Queued {
-    fn from(planned: PlannedEmail) -> Self {
-        let mut kinds: Vec<ReminderKind> = Vec::new();
-        for (_, rung) in &planned.reminders {
-            if !kinds.contains(&rung.kind) {
-                kinds.push(rung.kind);
-            }
-        }
-        Queued {
-            delivery_id: planned.delivery_id,
-            recipient: planned.email.recipient,
-            subject: planned.email.subject,
-            kinds,
-            action_keys: planned.action_keys,
-        }
-    }
 }
 
 /// What a sweep looks at: the actions that may be due a reminder, and who answers for their owners, as
@@ -134,9 +107,6 @@ pub struct Scope {
     /// The latest due date that can be escalated in this sweep; `None` when escalation is off.
     pub escalate_due_by: Option<NaiveDate>,
 }
-
-/// Recipients decided per round: few enough that a round's candidates and digests stay small.
-const RECIPIENTS_PER_ROUND: usize = 500;
 
 /// What each action (or incident's review) was already sent: per kind, how many and when the last one
 /// was decided.
@@ -225,13 +195,12 @@ fn active() -> Vec<&'static str> {
 
 const CHUNK: usize = 500;
 
-/// What each candidate was sent for its current due date (see [`Rung::of_due_date`]); manual reminders
-/// do not count.
-fn already_sent(conn: &mut DbConnection, candidates: &[Candidate]) -> Result<Sent, StoreError> {
+/// What each action was sent for the due date given with it (see [`Rung::of_due_date`]); manual
+/// reminders do not count.
+fn already_sent(conn: &mut DbConnection, due_dates: &[(Uuid, NaiveDate)]) -> Result<Sent, StoreError> {
     let mut sent = Sent::new();
-    for chunk in candidates.chunks(CHUNK) {
-        let due: HashMap<String, String> =
-            chunk.iter().map(|c| (c.action_id.to_string(), c.due_date.to_string())).collect();
+    for chunk in due_dates.chunks(CHUNK) {
+        let due: HashMap<String, String> = chunk.iter().map(|(id, due)| (id.to_string(), due.to_string())).collect();
         // A few rows per action and due date (the ladder is short); counted here, since the due date a
         // period names is not a column to group by.
         let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = reminders::table
@@ -252,13 +221,14 @@ fn already_sent(conn: &mut DbConnection, candidates: &[Candidate]) -> Result<Sen
             entry.push((parse_enum("reminder kind", &kind)?, count, from_column(last)));
         }
     }
-    Ok(sent)
+    Ok(in_order(sent))
 }
 
-fn review_already_sent(conn: &mut DbConnection, candidates: &[ReviewCandidate]) -> Result<Sent, StoreError> {
+/// What each incident's review was sent.
+fn review_already_sent(conn: &mut DbConnection, incidents: &[Uuid]) -> Result<Sent, StoreError> {
     let mut sent = Sent::new();
-    for chunk in candidates.chunks(CHUNK) {
-        let ids: Vec<String> = chunk.iter().map(|c| c.incident_id.to_string()).collect();
+    for chunk in incidents.chunks(CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
         let rows: Vec<(String, String, i64, Option<chrono::NaiveDateTime>)> = review_reminders::table
             .filter(review_reminders::incident_id.eq_any(ids))
             .group_by((review_reminders::incident_id, review_reminders::kind))
@@ -276,7 +246,15 @@ fn review_already_sent(conn: &mut DbConnection, candidates: &[ReviewCandidate]) 
             }
         }
     }
-    Ok(sent)
+    Ok(in_order(sent))
+}
+
+/// The same history read twice compares equal, whatever order the rows came in.
+fn in_order(mut sent: Sent) -> Sent {
+    for kinds in sent.values_mut() {
+        kinds.sort_unstable_by_key(|(kind, _, _)| <&str>::from(*kind));
+    }
+    sent
 }
 
 /// Resolved incidents (resolved by `now`) with no held or completed review, and who facilitates the
@@ -345,11 +323,11 @@ fn notify_subscribers(
 }
 
 /// Stores an e-mail's reminders as decided at `as_of`; the e-mail is due for delivery right away.
-/// `listening` is asked once per sweep ([`super::webhooks::subscribed`]): a sweep of 100 k overdue
+/// `listening` is asked once per round ([`super::webhooks::subscribed`]): a round of thousands of overdue
 /// actions must not load each one for nobody.
 fn store(
     conn: &mut DbConnection,
-    email: &PlannedEmail,
+    email: &NewEmail,
     as_of: DateTime<Utc>,
     listening: &[WebhookEvent],
 ) -> Result<(), StoreError> {
@@ -471,123 +449,191 @@ fn round_candidates(conn: &mut DbConnection, scope: &Scope, round: &[String]) ->
     Ok(candidates)
 }
 
-/// One sweep at `now`: the actions in `scope` and the resolved incidents without a held review,
-/// planned by `plan` a round of recipients at a time and stored unless `dry_run`. `render` turns each
-/// digest into an e-mail just before it is stored. Returns what was (or would be) queued.
-///
-/// A round stores its reminders before the next round reads what was already sent. That changes no
-/// decision: each rung of the ladder goes to one recipient, so it is decided in one round, and whether a
-/// rung is due depends only on the reminders of its own kind.
-#[tracing::instrument(skip(db, plan, render))]
-pub async fn sweep<D, F, R>(
-    db: &Db,
-    scope: Scope,
-    now: DateTime<Utc>,
-    dry_run: bool,
-    plan: F,
-    render: R,
-) -> Result<Vec<Queued>, StoreError>
-where
-    F: Fn(&SweepInput) -> Result<Vec<D>, StoreError> + Send + Sync + 'static,
-    R: Fn(D) -> Result<PlannedEmail, StoreError> + Send + Sync + 'static,
-{
-    db.write(move |conn| {
-        lock_sweeps(conn)?;
+/// Who a sweep may write to, and the reviews it looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Due {
+    /// Everyone a sweep may write to, in order: owners of due actions, managers, the escalation contact
+    /// and the facilitators of reviews not held.
+    pub recipients: Vec<String>,
+    /// The resolved incidents without a held review.
+    pub reviews: Vec<ReviewCandidate>,
+}
+
+/// Who a sweep at `now` may write to: the owners of the actions in `scope`, who answers for them, and
+/// the facilitators of the resolved incidents' reviews not held yet.
+#[tracing::instrument(skip(db))]
+pub async fn due(db: &Db, scope: Scope, now: DateTime<Utc>) -> Result<Due, StoreError> {
+    db.read_snapshot(move |conn| {
         let reviews = review_candidates(conn, now)?;
-        let review_sent = review_already_sent(conn, &reviews)?;
-        let everyone = recipients(conn, &scope, &reviews)?;
-        let listening = super::webhooks::subscribed(conn)?;
-        let mut queued = Vec::new();
-        for round in everyone.chunks(RECIPIENTS_PER_ROUND) {
-            let actions = round_candidates(conn, &scope, round)?;
-            let action_sent = already_sent(conn, &actions)?;
-            let recipients: BTreeSet<String> = round.iter().cloned().collect();
-            let reviews: Vec<ReviewCandidate> = reviews
-                .iter()
-                .filter(|r| {
-                    let recipient = r.facilitator.as_ref().map(EmailAddress::as_str).or(scope.contact.as_deref());
-                    recipient.is_some_and(|recipient| recipients.contains(recipient))
-                })
-                .cloned()
-                .collect();
-            let review_sent: Sent = reviews
-                .iter()
-                .filter_map(|r| Some((r.incident_id, review_sent.get(&r.incident_id)?.clone())))
-                .collect();
-            // Owners (whose day the ladder counts in) and this round's recipients (whose hours the
-            // e-mails keep): managers and the escalation contact among them.
-            let mut addresses: Vec<&str> = actions.iter().map(|c| c.owner_email.as_str()).collect();
-            addresses.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(EmailAddress::as_str)));
-            addresses.extend(round.iter().map(String::as_str));
-            addresses.sort_unstable();
-            addresses.dedup();
-            let people = super::people::directory(conn, &addresses)?;
-            let input = SweepInput { recipients, actions, action_sent, reviews, review_sent, people };
-            let digests = plan(&input)?;
-            drop(input);
-            for digest in digests {
-                let email = render(digest)?;
-                if !dry_run {
-                    store(conn, &email, now, &listening)?;
-                }
-                queued.push(Queued::from(email));
-            }
-        }
-        Ok(queued)
+        let recipients = recipients(conn, &scope, &reviews)?;
+        Ok(Due { recipients, reviews })
     })
     .await
 }
 
-/// Why a manual reminder was not queued.
+/// What one round of a sweep decides from: for the recipients `round`, the actions in `scope` whose
+/// reminders they may get, the `reviews` whose reminders go to them, what both were already sent, and
+/// the directory entries of everyone concerned. One snapshot, so the history matches the candidates.
+#[tracing::instrument(skip_all, fields(recipients = round.len()))]
+pub async fn round(
+    db: &Db,
+    scope: Scope,
+    round: Vec<String>,
+    reviews: Vec<ReviewCandidate>,
+) -> Result<SweepInput, StoreError> {
+    db.read_snapshot(move |conn| {
+        let actions = round_candidates(conn, &scope, &round)?;
+        let action_sent = already_sent(conn, &due_dates(&actions))?;
+        let review_sent = review_already_sent(conn, &incidents_of(&reviews))?;
+        // Owners (whose day the ladder counts in) and this round's recipients (whose hours the e-mails
+        // keep): managers and the escalation contact among them.
+        let mut addresses: Vec<&str> = actions.iter().map(|c| c.owner_email.as_str()).collect();
+        addresses.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(EmailAddress::as_str)));
+        addresses.extend(round.iter().map(String::as_str));
+        addresses.sort_unstable();
+        addresses.dedup();
+        let people = super::people::directory(conn, &addresses)?;
+        let recipients = round.into_iter().collect();
+        Ok(SweepInput { recipients, actions, action_sent, reviews, review_sent, people })
+    })
+    .await
+}
+
+fn due_dates(actions: &[Candidate]) -> Vec<(Uuid, NaiveDate)> {
+    actions.iter().map(|c| (c.action_id, c.due_date)).collect()
+}
+
+fn incidents_of(reviews: &[ReviewCandidate]) -> Vec<Uuid> {
+    reviews.iter().map(|r| r.incident_id).collect()
+}
+
+/// The reminders a round's plan was made from, compared again when its decisions are recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    due_dates: Vec<(Uuid, NaiveDate)>,
+    incidents: Vec<Uuid>,
+    action_sent: Sent,
+    review_sent: Sent,
+}
+
+impl SweepInput {
+    pub fn seen(&self) -> Seen {
+        Seen {
+            due_dates: due_dates(&self.actions),
+            incidents: incidents_of(&self.reviews),
+            action_sent: self.action_sent.clone(),
+            review_sent: self.review_sent.clone(),
+        }
+    }
+}
+
+/// Whether decisions were stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Stored,
+    /// Reminders of the same actions or reviews were recorded since the plan was read (another sweep,
+    /// another replica): nothing was stored; read and plan again.
+    Stale,
+}
+
+/// Stores a round's e-mails with the reminders they carry, decided at `as_of`, in one transaction, if
+/// the reminders already sent are still those `seen` when the round was planned. The e-mails are due for
+/// delivery right away.
+#[tracing::instrument(skip_all, fields(emails = emails.len()))]
+pub async fn record(db: &Db, seen: Seen, emails: Vec<NewEmail>, as_of: DateTime<Utc>) -> Result<Recorded, StoreError> {
+    if emails.is_empty() {
+        return Ok(Recorded::Stored);
+    }
+    db.write(move |conn| {
+        lock_sweeps(conn)?;
+        if already_sent(conn, &seen.due_dates)? != seen.action_sent
+            || review_already_sent(conn, &seen.incidents)? != seen.review_sent
+        {
+            return Ok(Recorded::Stale);
+        }
+        let listening = super::webhooks::subscribed(conn)?;
+        for email in &emails {
+            store(conn, email, as_of, &listening)?;
+        }
+        Ok(Recorded::Stored)
+    })
+    .await
+}
+
+/// Whether one action may be sent a manual reminder now.
 #[derive(Debug)]
-pub enum Nudge {
-    Queued(PlannedEmail),
+pub enum NudgeTarget {
+    /// It may: what the e-mail shows, and when the last manual reminder was decided.
+    Due { candidate: Box<Candidate>, last: Option<DateTime<Utc>> },
     /// The last manual reminder is younger than an hour; retry after this many seconds.
     TooSoon(i64),
     /// Done and cancelled actions need no reminder.
     NotActive,
 }
 
-/// A manual reminder for one action, at most one per action per hour.
-#[tracing::instrument(skip(db, plan))]
-pub async fn nudge<F>(db: &Db, action_id: Uuid, now: DateTime<Utc>, plan: F) -> Result<Nudge, StoreError>
-where
-    F: Fn(&Candidate) -> Result<PlannedEmail, StoreError> + Send + Sync + 'static,
-{
-    db.write(move |conn| {
-        lock_sweeps(conn)?;
-        let row: (Row, String) = actions::table
+/// When the last manual reminder of `action_id` was decided, and whether the action is active.
+fn manual_state(conn: &mut DbConnection, action_id: Uuid) -> Result<(bool, Option<DateTime<Utc>>), StoreError> {
+    let status: String = actions::table.find(action_id.to_string()).select(actions::status).first(conn)?;
+    let last: Option<chrono::NaiveDateTime> = reminders::table
+        .filter(reminders::action_id.eq(action_id.to_string()))
+        .filter(reminders::kind.eq(<&str>::from(ReminderKind::Manual)))
+        .select(diesel::dsl::max(reminders::created_at))
+        .first(conn)?;
+    Ok((parse_enum::<ActionStatus>("action status", &status)?.is_active(), last.map(from_column)))
+}
+
+/// Whether `action_id` may be sent a manual reminder at `now` (at most one per action per hour), and what
+/// it would show.
+#[tracing::instrument(skip(db))]
+pub async fn nudge_target(db: &Db, action_id: Uuid, now: DateTime<Utc>) -> Result<NudgeTarget, StoreError> {
+    db.read_snapshot(move |conn| {
+        let row: Row = actions::table
             .inner_join(incidents::table)
             .filter(actions::id.eq(action_id.to_string()))
-            .select((CANDIDATE_COLUMNS, actions::status))
+            .select(CANDIDATE_COLUMNS)
             .first(conn)?;
-        let (row, status) = row;
-        if !parse_enum::<ActionStatus>("action status", &status)?.is_active() {
-            return Ok(Nudge::NotActive);
+        let (active, last) = manual_state(conn, action_id)?;
+        if !active {
+            return Ok(NudgeTarget::NotActive);
         }
-        let last: Option<chrono::NaiveDateTime> = reminders::table
-            .filter(reminders::action_id.eq(action_id.to_string()))
-            .filter(reminders::kind.eq(<&str>::from(ReminderKind::Manual)))
-            .select(diesel::dsl::max(reminders::created_at))
-            .first(conn)?;
-        if let Some(last) = last.map(from_column) {
+        if let Some(last) = last {
             let wait = (last + chrono::Duration::hours(1) - now).num_seconds();
             if wait > 0 {
-                return Ok(Nudge::TooSoon(wait));
+                return Ok(NudgeTarget::TooSoon(wait));
             }
         }
         let mut candidates = [candidate(row)?];
         with_tickets(conn, &mut candidates)?;
+        let [mut candidate] = candidates;
         // Addressed by the name the directory knows, as a sweep's e-mails are, else the action's.
         let listed: Option<Option<String>> =
-            people::table.find(candidates[0].owner_email.as_str()).select(people::name).first(conn).optional()?;
+            people::table.find(candidate.owner_email.as_str()).select(people::name).first(conn).optional()?;
         if let Some(name) = listed.flatten() {
-            candidates[0].owner_name = Some(name);
+            candidate.owner_name = Some(name);
         }
-        let planned = plan(&candidates[0])?;
+        Ok(NudgeTarget::Due { candidate: Box::new(candidate), last })
+    })
+    .await
+}
+
+/// Stores a manual reminder of `action_id` decided at `as_of`, if the action is still active and its last
+/// manual reminder is still the one `last` said when the e-mail was written.
+#[tracing::instrument(skip(db, email))]
+pub async fn record_nudge(
+    db: &Db,
+    action_id: Uuid,
+    last: Option<DateTime<Utc>>,
+    email: NewEmail,
+    as_of: DateTime<Utc>,
+) -> Result<Recorded, StoreError> {
+    db.write(move |conn| {
+        lock_sweeps(conn)?;
+        if manual_state(conn, action_id)? != (true, last) {
+            return Ok(Recorded::Stale);
+        }
         let listening = super::webhooks::subscribed(conn)?;
-        store(conn, &planned, now, &listening)?;
-        Ok(Nudge::Queued(planned))
+        store(conn, &email, as_of, &listening)?;
+        Ok(Recorded::Stored)
     })
     .await
 }

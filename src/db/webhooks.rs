@@ -1,13 +1,15 @@
 //! Webhook subscriptions and their outbox. Deliveries are written in the transaction of the change they
-//! announce, claimed with a lease (skipping rows another PostgreSQL replica holds), sent outside any
-//! transaction, then marked delivered or rescheduled.
+//! announce; claiming, recording, redelivering and listing them are the outbox engine's
+//! ([`super::outbox`]), and what is left here is what only webhooks have: the subscriptions, and the
+//! receiver and secret each claimed delivery goes to.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::sql_types::{Integer, Text};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::outbox::outbox;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::{webhook_deliveries, webhooks};
 use super::{Db, DbConnection, StoreError};
@@ -16,6 +18,19 @@ use crate::domain::external::HttpUrl;
 use crate::domain::listing::{NewestFirst, Page, PageRequest};
 use crate::domain::text::ShortText;
 use crate::domain::webhook::{Webhook, WebhookEvent, WebhookFields, payload};
+
+outbox! {
+    /// The outbox engine over the webhook deliveries.
+    pub struct WebhookOutbox {
+        table: webhook_deliveries,
+        done: "delivered" at delivered_at,
+        status_code: last_status_code,
+        claim_order: "next_attempt_at, id",
+        claimed: ClaimedId = "id, webhook_id, payload, attempts",
+        row: DeliveryRow,
+        busy: "the delivery is being sent right now",
+    }
+}
 
 /// Webhooks one installation may have: each change is offered to all of them in its transaction.
 pub const MAX_WEBHOOKS: i64 = 50;
@@ -208,19 +223,7 @@ pub(super) fn enqueue_action_notice(
     })
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    utoipa::ToSchema,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
 /// pending: waiting for its (next) attempt; sending: being sent; delivered: the receiver answered 2xx;
 /// failed: given up after the last attempt.
@@ -245,8 +248,35 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-type DeliveryRow =
-    (String, String, String, i32, NaiveDateTime, Option<i32>, Option<String>, NaiveDateTime, Option<NaiveDateTime>);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub(super) struct DeliveryRow {
+    id: String,
+    event_type: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    last_status_code: Option<i32>,
+    last_error: Option<String>,
+    created_at: NaiveDateTime,
+    delivered_at: Option<NaiveDateTime>,
+}
+
+impl DeliveryRow {
+    fn into_domain(self) -> Result<WebhookDelivery, StoreError> {
+        Ok(WebhookDelivery {
+            id: parse_id(&self.id)?,
+            event_type: parse_enum("webhook event", &self.event_type)?,
+            status: parse_enum("webhook delivery status", &self.status)?,
+            attempts: self.attempts,
+            next_attempt_at: from_column(self.next_attempt_at),
+            last_status_code: self.last_status_code,
+            last_error: self.last_error,
+            created_at: from_column(self.created_at),
+            delivered_at: self.delivered_at.map(from_column),
+        })
+    }
+}
 
 /// The newest deliveries of one webhook, newest first, before `before` (an id) if given.
 #[tracing::instrument(skip(db))]
@@ -256,43 +286,8 @@ pub async fn deliveries(
     page: PageRequest<NewestFirst>,
 ) -> Result<Page<WebhookDelivery>, StoreError> {
     db.run(move |conn| {
-        let mut query = webhook_deliveries::table
-            .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
-            .order(webhook_deliveries::id.desc())
-            .limit(page.limit + 1)
-            .select((
-                webhook_deliveries::id,
-                webhook_deliveries::event_type,
-                webhook_deliveries::status,
-                webhook_deliveries::attempts,
-                webhook_deliveries::next_attempt_at,
-                webhook_deliveries::last_status_code,
-                webhook_deliveries::last_error,
-                webhook_deliveries::created_at,
-                webhook_deliveries::delivered_at,
-            ))
-            .into_boxed();
-        if let Some(before) = page.after_id() {
-            query = query.filter(webhook_deliveries::id.lt(before.to_string()));
-        }
-        let rows: Vec<DeliveryRow> = query.load(conn)?;
-        let items = rows
-            .into_iter()
-            .map(|(id, kind, status, attempts, next, code, error, created, delivered)| {
-                Ok(WebhookDelivery {
-                    id: parse_id(&id)?,
-                    event_type: parse_enum("webhook event", &kind)?,
-                    status: parse_enum("webhook delivery status", &status)?,
-                    attempts,
-                    next_attempt_at: from_column(next),
-                    last_status_code: code,
-                    last_error: error,
-                    created_at: from_column(created),
-                    delivered_at: delivered.map(from_column),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
+        let query = webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()));
+        WebhookOutbox::page(conn, query.into_boxed(), page, DeliveryRow::into_domain)
     })
     .await
 }
@@ -301,32 +296,15 @@ pub async fn deliveries(
 #[tracing::instrument(skip(db))]
 pub async fn redeliver(db: &Db, webhook_id: Uuid, delivery_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
     db.write(move |conn| {
-        let updated = diesel::update(
-            webhook_deliveries::table
-                .filter(webhook_deliveries::id.eq(delivery_id.to_string()))
-                .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
-                .filter(webhook_deliveries::status.ne("sending")),
-        )
-        .set((
-            webhook_deliveries::status.eq("pending"),
-            webhook_deliveries::attempts.eq(0),
-            webhook_deliveries::next_attempt_at.eq(to_column(now)),
-            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
-        if updated == 0 {
-            let exists: i64 = webhook_deliveries::table
-                .filter(webhook_deliveries::id.eq(delivery_id.to_string()))
-                .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
-                .count()
-                .get_result(conn)?;
-            return Err(if exists == 0 {
-                StoreError::NotFound
-            } else {
-                StoreError::Conflict("the delivery is being sent right now".into())
-            });
+        let of_this_webhook: i64 = webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq(delivery_id.to_string()))
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
+            .count()
+            .get_result(conn)?;
+        if of_this_webhook == 0 {
+            return Err(StoreError::NotFound);
         }
-        Ok(())
+        WebhookOutbox::redeliver_in(conn, &delivery_id.to_string(), now)
     })
     .await
 }
@@ -355,31 +333,7 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
     db.write(move |conn| {
-        let claim = "UPDATE webhook_deliveries SET status = 'sending', attempts = attempts + 1, locked_until = {1} \
-             WHERE id IN (SELECT id FROM webhook_deliveries \
-               WHERE (status = 'pending' AND next_attempt_at <= {2}) OR (status = 'sending' AND locked_until < {2}) \
-               ORDER BY next_attempt_at, id LIMIT {3}{lock}) \
-             RETURNING id, webhook_id, payload, attempts";
-        let ids: Vec<ClaimedId> = match conn {
-            DbConnection::Postgres(pg) => diesel::sql_query(
-                claim
-                    .replace("{1}", "$1")
-                    .replace("{2}", "$2")
-                    .replace("{3}", "$3")
-                    .replace("{lock}", " FOR UPDATE SKIP LOCKED"),
-            )
-            .bind::<Timestamp, _>(to_column(lease_until))
-            .bind::<Timestamp, _>(to_column(now))
-            .bind::<BigInt, _>(limit)
-            .load(pg)?,
-            DbConnection::Sqlite(sqlite) => diesel::sql_query(
-                claim.replace("{1}", "?1").replace("{2}", "?2").replace("{3}", "?3").replace("{lock}", ""),
-            )
-            .bind::<Timestamp, _>(to_column(lease_until))
-            .bind::<Timestamp, _>(to_column(now))
-            .bind::<BigInt, _>(limit)
-            .load(sqlite)?,
-        };
+        let ids = WebhookOutbox::claim_due(conn, now, lease_until, limit)?;
         // RETURNING follows no order; receivers should see changes in the order they were made.
         let mut ids = ids;
         ids.sort_by(|a, b| a.id.cmp(&b.id));
@@ -402,7 +356,7 @@ pub async fn claim(
 }
 
 #[derive(QueryableByName)]
-struct ClaimedId {
+pub(super) struct ClaimedId {
     #[diesel(sql_type = Text)]
     id: String,
     #[diesel(sql_type = Text)]
@@ -411,78 +365,4 @@ struct ClaimedId {
     payload: String,
     #[diesel(sql_type = Integer)]
     attempts: i32,
-}
-
-type HeldRow<'a> = diesel::dsl::Filter<
-    diesel::dsl::Filter<
-        diesel::dsl::Filter<webhook_deliveries::table, diesel::dsl::Eq<webhook_deliveries::id, &'a str>>,
-        diesel::dsl::Eq<webhook_deliveries::status, &'static str>,
-    >,
-    diesel::dsl::Eq<webhook_deliveries::locked_until, Option<NaiveDateTime>>,
->;
-
-/// The delivery `id`, if the claim that ends at `lease` still holds it: a sender whose lease ran out
-/// must not undo what the sender that took the delivery over recorded.
-fn held(id: &str, lease: DateTime<Utc>) -> HeldRow<'_> {
-    webhook_deliveries::table
-        .filter(webhook_deliveries::id.eq(id))
-        .filter(webhook_deliveries::status.eq("sending"))
-        .filter(webhook_deliveries::locked_until.eq(Some(to_column(lease))))
-}
-
-/// Puts a delivery claimed until `lease` back, not attempted, for the next claim to take with a fresh lease.
-pub async fn release(db: &Db, id: String, lease: DateTime<Utc>) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        diesel::update(held(&id, lease))
-            .set((
-                webhook_deliveries::status.eq("pending"),
-                webhook_deliveries::attempts.eq(webhook_deliveries::attempts - 1),
-                webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-/// Records an attempt of a delivery claimed until `lease`: delivered (a 2xx), retried at `retry_at`, or
-/// given up when that is `None`. Says whether the claim still held the delivery.
-pub async fn record_attempt(
-    db: &Db,
-    id: String,
-    lease: DateTime<Utc>,
-    status_code: Option<u16>,
-    error: Option<String>,
-    retry_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<super::deliveries::Held, StoreError> {
-    db.write(move |conn| {
-        let row = held(&id, lease);
-        let seen = (
-            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
-            webhook_deliveries::last_status_code.eq(status_code.map(i32::from)),
-            webhook_deliveries::last_error.eq(&error),
-        );
-        let rows = match (&error, retry_at) {
-            (None, _) => diesel::update(row)
-                .set((
-                    webhook_deliveries::status.eq("delivered"),
-                    webhook_deliveries::delivered_at.eq(Some(to_column(now))),
-                    seen,
-                ))
-                .execute(conn)?,
-            (Some(_), Some(at)) => diesel::update(row)
-                .set((
-                    webhook_deliveries::status.eq("pending"),
-                    webhook_deliveries::next_attempt_at.eq(to_column(at)),
-                    seen,
-                ))
-                .execute(conn)?,
-            (Some(_), None) => {
-                diesel::update(row).set((webhook_deliveries::status.eq("failed"), seen)).execute(conn)?
-            }
-        };
-        Ok(super::deliveries::Held::from_rows(rows))
-    })
-    .await
 }

@@ -1,6 +1,6 @@
 //! E-mail: rendering (templates in `templates/`, user text escaped in HTML) and delivery through SMTP
 //! or, without SMTP_URL, into DATA_DIR/outbox as .eml files. Knows nothing of when to send: that is
-//! `crate::reminders`.
+//! `crate::jobs::reminders`.
 
 use std::path::Path;
 

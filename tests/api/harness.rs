@@ -13,7 +13,7 @@ async fn an_app_with_smtp_delivers_to_its_own_server() {
     let nudged = app.post(&format!("/api/v1/actions/{}/remind", id(&action)), &json!(null)).await;
     assert_eq!(nudged.status(), 202);
 
-    assert_eq!(app.reminders().deliver().await.unwrap().sent, 1);
+    assert_eq!(app.emails().deliver().await.unwrap().sent, 1);
     let received = app.smtp().take();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].to, ["dana@example.com"]);

@@ -88,7 +88,7 @@ impl Drop for TestApp {
         }
         if let Some(left_behind) = left_behind {
             panic!(
-                "{left_behind}: deliver it in the test (reminders().deliver(), webhooks().deliver()) or, if \
+                "{left_behind}: deliver it in the test (app.emails().deliver(), app.webhooks().deliver()) or, if \
                  leaving it is the point, call app.expect_unsent()"
             );
         }
@@ -283,14 +283,20 @@ impl TestApp {
     }
 
     /// The reminder engine on this app's database and settings, as `remind --once` would build it.
-    pub fn reminders(&self) -> std::sync::Arc<action_tracker::reminders::Reminders> {
+    pub fn reminders(&self) -> std::sync::Arc<action_tracker::jobs::reminders::Reminders> {
         let db = action_tracker::db::Db::connect(&self.settings.database).expect("database");
-        std::sync::Arc::new(action_tracker::reminders::Reminders::new(&self.settings, db).expect("reminders"))
+        std::sync::Arc::new(action_tracker::jobs::reminders::Reminders::new(&self.settings, db).expect("reminders"))
     }
 
-    pub fn webhooks(&self) -> action_tracker::webhooks::Webhooks {
+    /// The e-mail sender on this app's database and settings, as `remind --once` would build it.
+    pub fn emails(&self) -> action_tracker::jobs::email::EmailSender {
         let db = action_tracker::db::Db::connect(&self.settings.database).expect("database");
-        action_tracker::webhooks::Webhooks::new(&self.settings, db).expect("webhooks")
+        action_tracker::jobs::email::EmailSender::new(&self.settings, db).expect("e-mail sender")
+    }
+
+    pub fn webhooks(&self) -> action_tracker::jobs::webhooks::WebhookSender {
+        let db = action_tracker::db::Db::connect(&self.settings.database).expect("database");
+        action_tracker::jobs::webhooks::WebhookSender::new(&self.settings, db).expect("webhooks")
     }
 
     /// The signer of the one-click links in this app's e-mails.

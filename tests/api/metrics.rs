@@ -92,10 +92,11 @@ async fn reminders_sent_counts_each_reminder_in_a_digest_and_reviews_too() {
     app.create_review(&resolved, json!({"facilitator_email": "facilitator@example.com"})).await;
 
     let reminders = app.reminders();
+    let sender = app.emails();
     // Wednesday 2026-03-11: two overdue actions and one due soon in Dana's digest, an overdue review.
     let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 3, 11, 10, 0, 0).unwrap();
     assert_eq!(reminders.sweep(at, false).await.unwrap().len(), 2);
-    assert_eq!(reminders.deliver().await.unwrap().sent, 2);
+    assert_eq!(sender.deliver().await.unwrap().sent, 2);
 
     let text = scrape(&app, Some(SCRAPER)).await.text().await.unwrap();
     for line in [

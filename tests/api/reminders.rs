@@ -41,10 +41,11 @@ async fn a_month_of_sweeps_climbs_the_ladder_for_active_actions_only() {
     .await;
 
     let reminders = app.reminders();
+    let sender = app.emails();
     let mut received: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
     for day in 1..=31 {
         reminders.sweep(at(2026, 3, day, 10), false).await.unwrap();
-        reminders.deliver().await.unwrap();
+        sender.deliver().await.unwrap();
         for email in smtp.take() {
             let date = NaiveDate::from_ymd_opt(2026, 3, day).unwrap();
             assert!(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun), "an e-mail on a weekend: {date}");
@@ -81,10 +82,11 @@ async fn one_digest_per_recipient_grouped_counted_escaped_and_linked() {
     app.create_action(&incident, soon).await;
 
     let reminders = app.reminders();
+    let sender = app.emails();
     // Wednesday 2026-03-11, 10:00 UTC.
     let planned = reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
     assert_eq!(planned.len(), 1, "one e-mail for one recipient");
-    assert_eq!(reminders.deliver().await.unwrap().sent, 1);
+    assert_eq!(sender.deliver().await.unwrap().sent, 1);
     let emails = smtp.take();
     let email = &emails[0];
     assert_eq!(email.to, ["dana@example.com"]);
@@ -155,8 +157,9 @@ async fn e_mails_name_their_recipient_and_count_days_in_words() {
     app.create_action(&incident, json!({"owner_email": "sam@example.com", "due_date": "2026-03-17"})).await;
 
     let reminders = app.reminders();
+    let sender = app.emails();
     reminders.sweep(at(2026, 3, 18, 10), false).await.unwrap();
-    reminders.deliver().await.unwrap();
+    sender.deliver().await.unwrap();
     let emails: BTreeMap<String, _> = smtp.take().into_iter().map(|e| (e.to[0].clone(), e)).collect();
     let to = |who: &str| emails[who].to_header.clone();
     assert_eq!(to("dana@example.com"), [("Dana Reyes".to_owned(), "dana@example.com".to_owned())]);
@@ -174,7 +177,7 @@ async fn e_mails_name_their_recipient_and_count_days_in_words() {
     // A reminder sent by hand names its recipient the same way.
     let nudged = app.post(&format!("/api/v1/actions/{}/remind", id(&lee)), &json!({})).await;
     assert_eq!(nudged.status(), 202);
-    reminders.deliver().await.unwrap();
+    sender.deliver().await.unwrap();
     let manual = smtp.take();
     assert_eq!(manual[0].to_header, [("Lee Chen".to_owned(), "lee@example.com".to_owned())]);
 }
@@ -189,11 +192,12 @@ async fn concurrent_sweeps_queue_each_reminder_once_and_concurrent_senders_send_
             .await;
     }
     let (first, second) = (app.reminders(), app.reminders());
+    let (first_sender, second_sender) = (app.emails(), app.emails());
     let now = at(2026, 3, 11, 10);
     let (a, b) = tokio::join!(first.sweep(now, false), second.sweep(now, false));
     assert_eq!(a.unwrap().len() + b.unwrap().len(), 12, "each owner's reminder is queued by exactly one sweep");
 
-    let (a, b) = tokio::join!(first.deliver(), second.deliver());
+    let (a, b) = tokio::join!(first_sender.deliver(), second_sender.deliver());
     assert_eq!(a.unwrap().sent + b.unwrap().sent, 12);
     let emails = smtp.take();
     assert_eq!(emails.len(), 12);
@@ -212,16 +216,17 @@ async fn an_smtp_outage_loses_nothing_and_gives_up_visibly_after_the_last_attemp
     let incident = id(&app.create_incident(json!({})).await);
     let action = app.create_action(&incident, json!({"due_date": "2026-03-09"})).await;
     let reminders = app.reminders();
+    let sender = app.emails();
     reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
-    let report = reminders.deliver().await.unwrap();
+    let report = sender.deliver().await.unwrap();
     assert_eq!((report.sent, report.retrying), (0, 1));
     let pending: Value = app.get("/api/v1/deliveries?status=pending").await.json().await.unwrap();
     assert_eq!(pending["items"][0]["attempts"], 1);
     assert!(pending["items"][0]["last_error"].is_string());
 
     smtp.refuse(false);
-    assert_eq!(reminders.deliver().await.unwrap().sent, 1, "back up: delivered");
-    assert_eq!(reminders.deliver().await.unwrap().sent, 0, "and only once");
+    assert_eq!(sender.deliver().await.unwrap().sent, 1, "back up: delivered");
+    assert_eq!(sender.deliver().await.unwrap().sent, 0, "and only once");
     assert_eq!(smtp.take().len(), 1);
 
     // A relay that keeps refusing: after MAIL_MAX_ATTEMPTS (3 here) the e-mail is marked failed.
@@ -229,7 +234,7 @@ async fn an_smtp_outage_loses_nothing_and_gives_up_visibly_after_the_last_attemp
     app.builder(Method::POST, &format!("/api/v1/actions/{}/remind", id(&action))).send().await.unwrap();
     let mut failed = 0;
     for _ in 0..3 {
-        failed += reminders.deliver().await.unwrap().failed;
+        failed += sender.deliver().await.unwrap().failed;
     }
     assert_eq!(failed, 1);
     let sent: Vec<Value> = app.get(&format!("/api/v1/actions/{}/reminders", id(&action))).await.json().await.unwrap();
@@ -249,8 +254,9 @@ async fn a_mailbox_the_relay_refuses_for_good_is_not_tried_again() {
     let gone = app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": "left@example.com"})).await;
     app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": "dana@example.com"})).await;
     let reminders = app.reminders();
+    let sender = app.emails();
     reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
-    let report = reminders.deliver().await.unwrap();
+    let report = sender.deliver().await.unwrap();
     assert_eq!((report.sent, report.retrying, report.failed), (1, 0, 1), "550 is final; MAIL_MAX_ATTEMPTS is 3 here");
     let sent: Vec<Value> = app.get(&format!("/api/v1/actions/{}/reminders", id(&gone))).await.json().await.unwrap();
     assert_eq!((sent[0]["status"].as_str(), sent[0]["attempts"].as_i64()), (Some("failed"), Some(1)));
@@ -269,7 +275,7 @@ async fn a_mailbox_the_relay_refuses_for_good_is_not_tried_again() {
     smtp.known_mailbox("left@example.com");
     let again = app.post(&format!("/api/v1/deliveries/{delivery}/redeliver"), &json!({})).await;
     assert_eq!(again.status(), 202);
-    assert_eq!(reminders.deliver().await.unwrap().sent, 1);
+    assert_eq!(sender.deliver().await.unwrap().sent, 1);
     let received = smtp.take();
     assert_eq!(received.iter().map(|e| e.to[0].as_str()).collect::<Vec<_>>(), ["left@example.com"]);
     assert_eq!(received[0].message_id, failed["items"][0]["message_id"].as_str().unwrap());
@@ -293,14 +299,15 @@ async fn a_relay_slower_than_the_lease_does_not_get_an_email_twice() {
         app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": format!("owner{n}@example.com")}))
             .await;
     }
-    let (first, second) = (app.reminders(), app.reminders());
+    let first = app.reminders();
+    let (first_sender, second_sender) = (app.emails(), app.emails());
     assert_eq!(first.sweep(at(2026, 3, 11, 10), false).await.unwrap().len(), 10);
 
     // 10 e-mails one after another at 400 ms each outlast the first sender's 3 s lease.
     smtp.slow(std::time::Duration::from_millis(400));
-    let early = tokio::spawn(async move { first.deliver().await.unwrap() });
+    let early = tokio::spawn(async move { first_sender.deliver().await.unwrap() });
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
-    let late = second.deliver().await.unwrap();
+    let late = second_sender.deliver().await.unwrap();
     let early = early.await.unwrap();
 
     let mut ids: Vec<String> = smtp.take().into_iter().map(|e| e.message_id).collect();
@@ -516,12 +523,13 @@ async fn the_facilitator_hears_about_a_review_not_held_once_per_period_until_it_
     app.create_incident(unplanned).await;
 
     let reminders = app.reminders();
+    let sender = app.emails();
     let mut received: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
     for day in 1..=31 {
         // Two sweeps a day, as replicas or a short interval would run them: still one e-mail per period.
         for hour in [10, 15] {
             reminders.sweep(at(2026, 3, day, hour), false).await.unwrap();
-            reminders.deliver().await.unwrap();
+            sender.deliver().await.unwrap();
         }
         for email in smtp.take() {
             received.entry(email.to[0].clone()).or_default().push((day, email.subject));
@@ -535,7 +543,7 @@ async fn the_facilitator_hears_about_a_review_not_held_once_per_period_until_it_
 
     app.patch(&format!("/api/v1/reviews/{review}"), &json!({"status": "held"})).await;
     reminders.sweep(at(2026, 4, 2, 10), false).await.unwrap();
-    reminders.deliver().await.unwrap();
+    sender.deliver().await.unwrap();
     let after: Vec<String> = smtp.take().into_iter().map(|e| e.to[0].clone()).collect();
     assert_eq!(after, ["ciso@example.com"], "a held review stops its reminders; the unplanned one goes on");
 }
@@ -551,12 +559,13 @@ async fn owners_get_their_reminders_on_their_own_local_day() {
         app.create_action(&incident, json!({"owner_email": owner, "due_date": "2026-03-10"})).await;
     }
     let reminders = app.reminders();
+    let sender = app.emails();
     let mut first_overdue: BTreeMap<String, chrono::DateTime<Utc>> = BTreeMap::new();
     // Hourly sweeps from Tuesday 2026-03-10 00:00 UTC to Thursday 00:00 UTC.
     for hour in 0..48 {
         let now = at(2026, 3, 10, 0) + chrono::Duration::hours(hour);
         reminders.sweep(now, false).await.unwrap();
-        reminders.deliver().await.unwrap();
+        sender.deliver().await.unwrap();
         for email in smtp.take() {
             if email.subject.contains("overdue") {
                 first_overdue.entry(email.to[0].clone()).or_insert(now);
@@ -581,12 +590,13 @@ async fn an_escalation_keeps_the_manager_s_hours() {
     // Due Monday 2026-03-02: eight days overdue on Tuesday the 10th, past REMINDER_ESCALATE_AFTER_DAYS.
     app.create_action(&incident, json!({"owner_email": "kiri@example.com", "due_date": "2026-03-02"})).await;
     let reminders = app.reminders();
+    let sender = app.emails();
     let mut first: BTreeMap<String, chrono::DateTime<Utc>> = BTreeMap::new();
     // Hourly from Tuesday 07:00 UTC: 20:00 in Auckland, midnight in Los Angeles.
     for hour in 0..24 {
         let now = at(2026, 3, 10, 7) + chrono::Duration::hours(hour);
         reminders.sweep(now, false).await.unwrap();
-        reminders.deliver().await.unwrap();
+        sender.deliver().await.unwrap();
         for email in smtp.take() {
             first.entry(email.to[0].clone()).or_insert(now);
         }
@@ -607,8 +617,9 @@ async fn escalations_go_to_the_manager_and_reminders_for_someone_who_left_go_to_
         app.create_action(&incident, json!({"owner_email": owner, "due_date": "2026-03-02"})).await;
     }
     let reminders = app.reminders();
+    let sender = app.emails();
     reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
-    reminders.deliver().await.unwrap();
+    sender.deliver().await.unwrap();
     let mut got: Vec<(String, String)> = smtp.take().into_iter().map(|e| (e.to[0].clone(), e.subject)).collect();
     got.sort();
     assert_eq!(
@@ -651,7 +662,7 @@ async fn a_sweep_over_more_recipients_than_one_round_decides_as_if_in_one_piece(
     }
     expected.values_mut().for_each(|keys| keys.sort());
     assert!(expected.len() > 500 && expected["ciso@example.com"].len() > 100, "{}", expected.len());
-    let differing = |queued: &[action_tracker::db::reminders::Queued]| {
+    let differing = |queued: &[action_tracker::jobs::reminders::Queued]| {
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for email in queued {
             let mut sorted = email.action_keys.clone();
@@ -719,8 +730,9 @@ async fn the_sender_keeps_to_smtp_connections() {
         app.create_action(&incident, body).await;
     }
     let reminders = app.reminders();
+    let sender = app.emails();
     assert_eq!(reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap().len(), 12);
-    assert_eq!(reminders.deliver().await.unwrap().sent, 12);
+    assert_eq!(sender.deliver().await.unwrap().sent, 12);
     assert_eq!(smtp.count(), 12);
     assert_eq!(smtp.most_messages_at_once(), 2);
 }
@@ -746,9 +758,10 @@ async fn a_relay_that_never_answers_is_given_up_on_after_smtp_timeout() {
     let incident = id(&app.create_incident(json!({})).await);
     app.create_action(&incident, json!({"due_date": "2026-03-10", "owner_email": "dana@example.com"})).await;
     let reminders = app.reminders();
+    let sender = app.emails();
     reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap();
 
-    let report = tokio::time::timeout(std::time::Duration::from_secs(20), reminders.deliver())
+    let report = tokio::time::timeout(std::time::Duration::from_secs(20), sender.deliver())
         .await
         .expect("the sender gave up on the silent relay")
         .unwrap();
@@ -771,12 +784,13 @@ async fn moving_the_due_date_starts_the_ladder_again() {
     let incident = id(&app.create_incident(json!({})).await);
     let action = id(&app.create_action(&incident, json!({"due_date": "2026-03-09"})).await);
     let reminders = app.reminders();
+    let sender = app.emails();
     let sent_on = |day: u32| {
         let reminders = std::sync::Arc::clone(&reminders);
-        let smtp = &smtp;
+        let (sender, smtp) = (&sender, &smtp);
         async move {
             reminders.sweep(at(2026, 3, day, 10), false).await.unwrap();
-            reminders.deliver().await.unwrap();
+            sender.deliver().await.unwrap();
             smtp.take().into_iter().map(|e| e.subject).collect::<Vec<_>>()
         }
     };
@@ -811,15 +825,16 @@ async fn an_email_whose_actions_were_closed_meanwhile_is_withdrawn_unsent() {
     let sams_closed = id(&app.create_action(&incident, pair.clone()).await);
     app.create_action(&incident, pair).await;
     let reminders = app.reminders();
+    let sender = app.emails();
     assert_eq!(reminders.sweep(at(2026, 3, 11, 10), false).await.unwrap().len(), 2);
-    assert_eq!(reminders.deliver().await.unwrap().retrying, 2);
+    assert_eq!(sender.deliver().await.unwrap().retrying, 2);
 
     let done = json!({"status": "done", "resolution": "Rotated"});
     for action in [&closed, &sams_closed] {
         assert_eq!(app.request(Method::PATCH, &format!("/api/v1/actions/{action}"), Some(&done)).await.status(), 200);
     }
     smtp.refuse(false);
-    assert_eq!(reminders.deliver().await.unwrap().sent, 1, "only Sam's digest: one of its actions is still due");
+    assert_eq!(sender.deliver().await.unwrap().sent, 1, "only Sam's digest: one of its actions is still due");
     let received = smtp.take();
     assert_eq!(received.iter().map(|e| e.to[0].as_str()).collect::<Vec<_>>(), ["sam@example.com"]);
     let outbox: Value = app.get("/api/v1/deliveries").await.json().await.unwrap();

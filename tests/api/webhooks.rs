@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
-use action_tracker::webhooks::signature;
+use action_tracker::jobs::webhooks::signature;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
@@ -252,7 +252,7 @@ async fn deliveries_check_the_address_they_connect_to() {
     let mut strict_settings = app.settings.clone();
     strict_settings.webhook_allow_private_targets = false;
     let db = action_tracker::db::Db::connect(&strict_settings.database).unwrap();
-    let strict = action_tracker::webhooks::Webhooks::new(&strict_settings, db).unwrap();
+    let strict = action_tracker::jobs::webhooks::WebhookSender::new(&strict_settings, db).unwrap();
     let report = strict.deliver().await.unwrap();
     assert_eq!(report.sent, 0);
     assert!(receiver.take().is_empty(), "nothing reached the loopback receiver");

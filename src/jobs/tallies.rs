@@ -12,15 +12,11 @@ use crate::shutdown::Shutdown;
 /// Often enough that a reader adds up at most a few seconds' worth of writes.
 const FOLD_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Folds every FOLD_INTERVAL until `shutdown` is requested.
 pub fn spawn(db: Db, timezone: chrono_tz::Tz, shutdown: &Shutdown) -> tokio::task::JoinHandle<()> {
-    let mut stop = shutdown.clone();
-    tokio::spawn(async move {
-        let mut timer = tokio::time::interval(FOLD_INTERVAL);
-        loop {
-            tokio::select! {
-                _ = timer.tick() => {}
-                _ = stop.requested() => return,
-            }
+    super::every(FOLD_INTERVAL, shutdown, move || {
+        let db = db.clone();
+        async move {
             let today = Utc::now().with_timezone(&timezone).date_naive();
             if let Err(error) = db::tallies::fold(&db, today).await {
                 tracing::error!(%error, "folding the stats tallies failed");

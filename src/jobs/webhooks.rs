@@ -1,23 +1,27 @@
-//! Background work: sending queued webhook deliveries, signed, with retries. Runs inside `serve` every
-//! few seconds (with BACKGROUND_WORK), or on demand.
+//! The webhook sender: claims due deliveries, POSTs them signed, with retries, and records each
+//! outcome. Runs inside `serve` every few seconds (with BACKGROUND_WORK), or on demand.
 //!
 //! Each delivery is a POST of the JSON payload with `Webhook-Id` (the event id, stable across retries),
 //! `Webhook-Timestamp` (Unix seconds) and `Webhook-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`
 //! keyed with the webhook's secret. A 2xx answer is delivered; anything else, or no answer within 10 s,
-//! is retried with the e-mail outbox's backoff (MAIL_RETRY_BASE doubling to MAIL_RETRY_MAX, at most
+//! is retried with the outbox's retry policy (MAIL_RETRY_BASE doubling to MAIL_RETRY_MAX, at most
 //! MAIL_MAX_ATTEMPTS attempts).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::{MailSettings, Settings};
+use super::outbox::{DeliveryReport, Outcome, RetryPolicy, fits_in_lease};
+use super::{Queue, drain, drain_every};
+use crate::config::Settings;
+use crate::db::outbox::{Attempt, Attempted, Held};
+use crate::db::webhooks::WebhookOutbox;
 use crate::db::{self, Db, StoreError};
 use crate::outbound::TargetPolicy;
-use crate::reminders::DeliveryReport;
 use crate::shutdown::Shutdown;
 
 const BATCH: i64 = 20;
@@ -25,12 +29,12 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Receivers served at once.
 const CONCURRENT_SENDS: usize = 8;
 
-pub struct Webhooks {
+pub struct WebhookSender {
     db: Db,
     client: reqwest::Client,
     /// Which receivers may be reached; the client enforces it for names, `send` for address literals.
     targets: TargetPolicy,
-    retry: MailSettings,
+    retry: RetryPolicy,
     /// The longest one request may take: 10 s, or less if MAIL_LEASE is short.
     time_limit: Duration,
 }
@@ -48,7 +52,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-impl Webhooks {
+impl WebhookSender {
     pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
         let time_limit = settings.mail.conversation_limit(TIMEOUT);
         let targets = TargetPolicy { allow_private: settings.webhook_allow_private_targets };
@@ -57,93 +61,47 @@ impl Webhooks {
             .timeout(time_limit)
             .user_agent(concat!("action-tracker/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { db, client, targets, retry: settings.mail.clone(), time_limit })
+        Ok(Self { db, client, targets, retry: RetryPolicy::new(settings), time_limit })
     }
 
     /// Sends every delivery that is due, until none is left.
     #[tracing::instrument(skip(self))]
     pub async fn deliver(&self) -> Result<DeliveryReport, StoreError> {
-        self.deliver_until(None).await
+        drain(self, None).await
     }
 
-    /// Like `deliver`, but stops between two batches once `shutdown` is requested.
-    pub async fn deliver_until(&self, shutdown: Option<&Shutdown>) -> Result<DeliveryReport, StoreError> {
-        let mut report = DeliveryReport::default();
-        let started = crate::domain::now();
-        loop {
-            if shutdown.is_some_and(Shutdown::is_requested) {
-                return Ok(report);
-            }
-            let lease_until = crate::domain::now() + chrono::Duration::from_std(self.retry.lease).unwrap_or_default();
-            let claimed = db::webhooks::claim(&self.db, started, lease_until, BATCH).await?;
-            if claimed.is_empty() {
-                return Ok(report);
-            }
-            // Receivers get their deliveries in the order of the changes, one at a time; different
-            // receivers are served side by side, so a slow one does not hold up the others. Each
-            // outcome is recorded as soon as the receiver answered, so a crash resends only what was in
-            // flight, and no request starts that could run past the claim's lease (see `fits_in_lease`).
-            let mut by_receiver: Vec<Vec<db::webhooks::Claimed>> = Vec::new();
-            for delivery in claimed {
-                match by_receiver.iter_mut().find(|group| group[0].url == delivery.url) {
-                    Some(group) => group.push(delivery),
-                    None => by_receiver.push(vec![delivery]),
-                }
-            }
-            let reports: Vec<Result<DeliveryReport, StoreError>> = futures_util::stream::iter(by_receiver)
-                .map(|group| async move {
-                    let mut report = DeliveryReport::default();
-                    for delivery in group {
-                        self.send_and_record(delivery, lease_until, &mut report).await?;
-                    }
-                    Ok(report)
-                })
-                .buffer_unordered(CONCURRENT_SENDS)
-                .collect()
-                .await;
-            for group in reports {
-                let group = group?;
-                report.sent += group.sent;
-                report.retrying += group.retrying;
-                report.failed += group.failed;
-            }
-        }
+    /// Sends due deliveries every few seconds, until `shutdown` is requested; the batch in hand is finished.
+    pub fn spawn(self: Arc<Self>, shutdown: &Shutdown) -> tokio::task::JoinHandle<()> {
+        drain_every(self, shutdown)
     }
 
     async fn send_and_record(
         &self,
         delivery: db::webhooks::Claimed,
-        lease: chrono::DateTime<Utc>,
-        report: &mut DeliveryReport,
-    ) -> Result<(), StoreError> {
-        if !crate::reminders::fits_in_lease(lease, self.time_limit) {
-            return db::webhooks::release(&self.db, delivery.id, lease).await;
+        lease: DateTime<Utc>,
+    ) -> Result<Outcome, StoreError> {
+        if !fits_in_lease(lease, self.time_limit) {
+            WebhookOutbox::release(&self.db, delivery.id, lease).await?;
+            return Ok(Outcome::Released);
         }
         let (status, error) = self.send(&delivery).await;
         let retry_at = error.as_ref().and_then(|_| self.retry.retry_at(delivery.attempts));
         if let Some(error) = &error {
             tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, %error, "webhook not accepted");
         }
-        let held = db::webhooks::record_attempt(
-            &self.db,
-            delivery.id.clone(),
-            lease,
-            status,
-            error.clone(),
-            retry_at,
-            crate::domain::now(),
-        )
-        .await?;
-        if held == db::deliveries::Held::Lost {
+        let result = match (&error, retry_at) {
+            (None, _) => Attempted::Done(crate::domain::now()),
+            (Some(_), Some(at)) => Attempted::RetryAt(at),
+            (Some(_), None) => Attempted::GaveUp,
+        };
+        let attempt = Attempt { result, error, status_code: status };
+        let outcome = Outcome::of(&attempt);
+        let held = WebhookOutbox::record(&self.db, delivery.id.clone(), lease, attempt).await?;
+        if held == Held::Lost {
             tracing::warn!(delivery = %delivery.id, "the lease ran out before the receiver answered; the sender that took this delivery over records it (raise MAIL_LEASE)");
-            return Ok(());
+            return Ok(Outcome::Lost);
         }
-        match (error, retry_at) {
-            (None, _) => report.sent += 1,
-            (Some(_), Some(_)) => report.retrying += 1,
-            (Some(_), None) => report.failed += 1,
-        }
-        Ok(())
+        Ok(outcome)
     }
 
     async fn send(&self, delivery: &db::webhooks::Claimed) -> (Option<u16>, Option<String>) {
@@ -175,22 +133,56 @@ impl Webhooks {
             Err(error) => (None, Some(with_causes(&error.without_url()))),
         }
     }
+}
 
-    /// Sends due deliveries every few seconds, until `shutdown` is requested; the batch in hand is finished.
-    pub fn spawn(self, shutdown: &Shutdown) -> tokio::task::JoinHandle<()> {
-        let mut stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut timer = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {}
-                    _ = stop.requested() => return,
-                }
-                if let Err(error) = self.deliver_until(Some(&stop)).await {
-                    tracing::error!(%error, "webhook delivery failed");
-                }
+impl Queue for WebhookSender {
+    const WHAT: &'static str = "webhook delivery";
+    type Item = db::webhooks::Claimed;
+
+    fn lease(&self) -> Duration {
+        self.retry.lease()
+    }
+
+    async fn claim(
+        &self,
+        due_by: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<db::webhooks::Claimed>, StoreError> {
+        db::webhooks::claim(&self.db, due_by, lease_until, BATCH).await
+    }
+
+    /// Receivers get their deliveries in the order of the changes, one at a time; different receivers
+    /// are served side by side, so a slow one does not hold up the others. Each outcome is recorded as
+    /// soon as the receiver answered, so a crash resends only what was in flight, and no request starts
+    /// that could run past the claim's lease (see `fits_in_lease`).
+    async fn work(
+        &self,
+        batch: Vec<db::webhooks::Claimed>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<DeliveryReport, StoreError> {
+        let mut by_receiver: Vec<Vec<db::webhooks::Claimed>> = Vec::new();
+        for delivery in batch {
+            match by_receiver.iter_mut().find(|group| group[0].url == delivery.url) {
+                Some(group) => group.push(delivery),
+                None => by_receiver.push(vec![delivery]),
             }
-        })
+        }
+        let reports: Vec<Result<DeliveryReport, StoreError>> = futures_util::stream::iter(by_receiver)
+            .map(|group| async move {
+                let mut report = DeliveryReport::default();
+                for delivery in group {
+                    report.count(self.send_and_record(delivery, lease_until).await?);
+                }
+                Ok(report)
+            })
+            .buffer_unordered(CONCURRENT_SENDS)
+            .collect()
+            .await;
+        let mut report = DeliveryReport::default();
+        for group in reports {
+            report += group?;
+        }
+        Ok(report)
     }
 }
 

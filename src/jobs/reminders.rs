@@ -1,8 +1,11 @@
-//! Background work: the reminder sweep and the outbox sender, run inside `serve` on a timer, once by
-//! `action-tracker remind --once`, or on demand through the API.
+//! The reminder sweep: decides which reminders are due and writes their digests, run inside `serve` on a
+//! timer, once by `action-tracker remind --once`, or on demand through the API.
 //!
-//! Nothing is kept in memory only: a sweep's decisions and e-mails are in the database before anything
-//! is sent, and the sender marks an e-mail sent only after the SMTP server accepted it.
+//! A sweep reads what is due from the database (`db::reminders`), plans and renders the digests here, and
+//! hands the decisions back to be stored with their e-mails in one transaction, a round of recipients at
+//! a time. When another sweep stored reminders of the same actions in between, the round is read and
+//! planned again. Nothing is kept in memory only: a sweep's decisions and e-mails are in the database
+//! before anything is sent (`jobs::email` sends them).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,53 +13,89 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::auth::LinkKeys;
-use crate::config::{MailSettings, Settings};
-use crate::db::reminders::{Candidate, Nudge, PlannedEmail, Queued, Scope, Subject, SweepInput};
+use crate::config::Settings;
+use crate::db::reminders::{Candidate, NewEmail, NudgeTarget, Recorded, ReviewCandidate, Scope, Subject, SweepInput};
 use crate::db::{self, Db, StoreError};
 use crate::domain::email::EmailAddress;
 use crate::domain::outbox::Outgoing;
 use crate::domain::reminder::{History, Ladder, ReminderKind, Rung, Sent as ReminderSent};
-use crate::mail::{Digest, DigestItem, Mailer, ReviewItem};
+use crate::mail::{Digest, DigestItem, ReviewItem};
 use crate::shutdown::Shutdown;
-
-/// What became of one e-mail handed to the SMTP server.
-enum Outcome {
-    Sent,
-    Retrying,
-    Failed,
-    /// Not attempted: too little of the lease was left. Back in the outbox for the next claim.
-    Released,
-    /// Attempted, but the lease ran out first and another sender took the e-mail over.
-    Lost,
-}
-
-/// Whether a conversation (SMTP or webhook) of up to `limit`, started now, ends with its outcome recorded
-/// before the claim's `lease` does; past it, another sender may take the row over and send it too. A
-/// conversation is never cut short to fit, since the receiver may have taken what was cut.
-pub(crate) fn fits_in_lease(lease: DateTime<Utc>, limit: Duration) -> bool {
-    let limit = chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::MAX);
-    crate::domain::now().checked_add_signed(limit + crate::config::TIME_TO_RECORD).is_some_and(|end| end <= lease)
-}
-
-/// E-mails claimed per round trip to the database.
-const BATCH: i64 = 50;
 
 pub struct Reminders {
     db: Db,
     ladder: Ladder,
-    mailer: Mailer,
     links: LinkKeys,
     base_url: String,
     escalation_contact: Option<EmailAddress>,
     review_due_days: i64,
-    mail_settings: MailSettings,
-    /// Most e-mails one recipient gets in 24 hours (MAIL_MAX_PER_RECIPIENT_PER_DAY).
-    daily_cap: i64,
     sweep_interval: Duration,
+}
+
+/// Recipients decided per round: few enough that a round's candidates and digests stay small.
+const RECIPIENTS_PER_ROUND: usize = 500;
+
+/// Times a round (or a manual reminder) is planned again when others keep recording reminders of the
+/// same actions first.
+const PLANS: usize = 5;
+
+/// Why a sweep or a manual reminder did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum ReminderError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A digest could not be rendered: a bug in a template, not something a retry mends.
+    #[error("rendering a reminder e-mail failed: {0}")]
+    Render(#[from] askama::Error),
+}
+
+/// An e-mail the planner wants sent, and the action keys it lists.
+#[derive(Debug, Clone)]
+struct PlannedEmail {
+    email: NewEmail,
+    action_keys: Vec<String>,
+}
+
+/// What a sweep queued (or, in a dry run, would queue): an e-mail without its body.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub delivery_id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    /// The kinds of reminder in the e-mail, each once.
+    pub kinds: Vec<ReminderKind>,
+    pub action_keys: Vec<String>,
+}
+
+impl From<&PlannedEmail> for Queued {
+    fn from(planned: &PlannedEmail) -> Self {
+        let mut kinds: Vec<ReminderKind> = Vec::new();
+        for (_, rung) in &planned.email.reminders {
+            if !kinds.contains(&rung.kind) {
+                kinds.push(rung.kind);
+            }
+        }
+        Queued {
+            delivery_id: planned.email.delivery_id,
+            recipient: planned.email.email.recipient.clone(),
+            subject: planned.email.email.subject.clone(),
+            kinds,
+            action_keys: planned.action_keys.clone(),
+        }
+    }
+}
+
+/// What became of a manual reminder.
+#[derive(Debug)]
+pub enum Nudge {
+    Queued(Queued),
+    /// The last manual reminder is younger than an hour; retry after this many seconds.
+    TooSoon(i64),
+    /// Done and cancelled actions need no reminder.
+    NotActive,
 }
 
 /// One recipient's digest while a sweep is being planned.
@@ -65,17 +104,6 @@ struct Pending {
     digest: Digest,
     reminders: Vec<(Subject, Rung)>,
     action_keys: Vec<String>,
-}
-
-/// What one delivery run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct DeliveryReport {
-    /// Accepted by the SMTP server (or written to the outbox folder).
-    pub sent: usize,
-    /// Failed this time and scheduled for another attempt.
-    pub retrying: usize,
-    /// Failed for the last time.
-    pub failed: usize,
 }
 
 impl Reminders {
@@ -99,7 +127,6 @@ impl Reminders {
                 weekdays_only: r.weekdays_only,
                 timezone: settings.timezone,
             },
-            mailer: Mailer::new(&settings.mail, &settings.data_dir)?,
             links: LinkKeys::load(
                 &settings.mail,
                 settings.auth.secret.as_ref(),
@@ -109,8 +136,6 @@ impl Reminders {
             base_url,
             escalation_contact,
             review_due_days: r.review_due_days,
-            mail_settings: settings.mail.clone(),
-            daily_cap: settings.limits.mail_per_recipient_per_day,
             sweep_interval: r.sweep_interval,
             db,
         })
@@ -122,8 +147,12 @@ impl Reminders {
 
     /// Decides and queues the reminders due at `now`. Each recipient's local day and business hours
     /// decide, so one sweep may write to Auckland and skip Los Angeles.
+    ///
+    /// A round stores its reminders before the next round reads what was already sent. That changes no
+    /// decision: each rung of the ladder goes to one recipient, so it is decided in one round, and whether
+    /// a rung is due depends only on the reminders of its own kind.
     #[tracing::instrument(skip(self))]
-    pub async fn sweep(self: &Arc<Self>, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<Queued>, StoreError> {
+    pub async fn sweep(&self, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<Queued>, ReminderError> {
         // The latest local date anywhere (UTC+14) bounds what any recipient could be due today.
         let latest_today = (now + chrono::Duration::hours(14)).date_naive();
         let horizon = latest_today + chrono::Duration::days(self.ladder.due_soon_days.max(0));
@@ -134,21 +163,59 @@ impl Reminders {
             escalate_due_by: (self.ladder.escalate_after_days > 0)
                 .then(|| latest_today - chrono::Duration::days(self.ladder.escalate_after_days)),
         };
-        let (planner, renderer) = (Arc::clone(self), Arc::clone(self));
-        let planned = db::reminders::sweep(
-            &self.db,
-            scope,
-            now,
-            dry_run,
-            move |input| Ok(planner.plan(input, now)),
-            move |(recipient, mut pending): (String, Pending)| {
-                pending.action_keys.dedup();
-                renderer.planned(recipient, &pending.digest, pending.reminders, pending.action_keys)
-            },
-        )
-        .await?;
-        tracing::info!(emails = planned.len(), dry_run, "reminder sweep done");
-        Ok(planned)
+        let due = db::reminders::due(&self.db, scope.clone(), now).await?;
+        let mut queued = Vec::new();
+        for round in due.recipients.chunks(RECIPIENTS_PER_ROUND) {
+            let reviews: Vec<ReviewCandidate> = due
+                .reviews
+                .iter()
+                .filter(|r| {
+                    let recipient = r.facilitator.as_ref().map(EmailAddress::as_str).or(scope.contact.as_deref());
+                    recipient.is_some_and(|recipient| round.iter().any(|r| r == recipient))
+                })
+                .cloned()
+                .collect();
+            queued.extend(self.sweep_round(&scope, round, reviews, now, dry_run).await?);
+        }
+        tracing::info!(emails = queued.len(), dry_run, "reminder sweep done");
+        Ok(queued)
+    }
+
+    /// Plans one round of recipients and, unless `dry_run`, stores what it decided; plans again when
+    /// another sweep got there first.
+    async fn sweep_round(
+        &self,
+        scope: &Scope,
+        round: &[String],
+        reviews: Vec<ReviewCandidate>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Vec<Queued>, ReminderError> {
+        for _ in 0..PLANS {
+            let input = db::reminders::round(&self.db, scope.clone(), round.to_vec(), reviews.clone()).await?;
+            let seen = input.seen();
+            let planned = self
+                .plan(&input, now)
+                .into_iter()
+                .map(|(recipient, mut pending)| {
+                    pending.action_keys.dedup();
+                    self.planned(recipient, &pending.digest, pending.reminders, pending.action_keys)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(input);
+            let queued: Vec<Queued> = planned.iter().map(Queued::from).collect();
+            if dry_run {
+                return Ok(queued);
+            }
+            let emails = planned.into_iter().map(|planned| planned.email).collect();
+            match db::reminders::record(&self.db, seen, emails, now).await? {
+                Recorded::Stored => return Ok(queued),
+                Recorded::Stale => {
+                    tracing::info!("another sweep recorded reminders of this round first; planning it again")
+                }
+            }
+        }
+        Err(StoreError::Conflict("the reminders are being changed by others; try again".into()).into())
     }
 
     /// The recipient's name in the people directory.
@@ -286,11 +353,9 @@ impl Reminders {
         digest: &Digest,
         reminders: Vec<(Subject, Rung)>,
         action_keys: Vec<String>,
-    ) -> Result<PlannedEmail, StoreError> {
+    ) -> Result<PlannedEmail, askama::Error> {
         let link_days = self.links.ttl().as_secs() / 86_400;
-        let rendered = digest
-            .render(&self.base_url, link_days)
-            .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
+        let rendered = digest.render(&self.base_url, link_days)?;
         let delivery_id = Uuid::now_v7();
         let host = self
             .base_url
@@ -300,123 +365,51 @@ impl Reminders {
             .split(['/', ':'])
             .next()
             .unwrap_or("localhost");
-        Ok(PlannedEmail {
-            delivery_id,
-            email: Outgoing {
-                recipient,
-                recipient_name: digest.recipient_name.clone(),
-                subject: rendered.subject,
-                text: rendered.text,
-                html: rendered.html,
-                message_id: format!("<{delivery_id}@{host}>"),
-            },
-            reminders,
-            action_keys,
-        })
+        let email = Outgoing {
+            recipient,
+            recipient_name: digest.recipient_name.clone(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            message_id: format!("<{delivery_id}@{host}>"),
+        };
+        Ok(PlannedEmail { email: NewEmail { delivery_id, email, reminders }, action_keys })
     }
 
     /// A reminder to the owner of one action now, at most once an hour.
-    pub async fn nudge(self: &Arc<Self>, action_id: Uuid, now: DateTime<Utc>) -> Result<Nudge, StoreError> {
-        let this = Arc::clone(self);
-        db::reminders::nudge(&self.db, action_id, now, move |candidate| {
-            let today = this.ladder.today(now, this.ladder.timezone);
+    #[tracing::instrument(skip(self))]
+    pub async fn nudge(&self, action_id: Uuid, now: DateTime<Utc>) -> Result<Nudge, ReminderError> {
+        for _ in 0..PLANS {
+            let (candidate, last) = match db::reminders::nudge_target(&self.db, action_id, now).await? {
+                NudgeTarget::Due { candidate, last } => (candidate, last),
+                NudgeTarget::TooSoon(seconds) => return Ok(Nudge::TooSoon(seconds)),
+                NudgeTarget::NotActive => return Ok(Nudge::NotActive),
+            };
+            let today = self.ladder.today(now, self.ladder.timezone);
             let digest = Digest {
                 recipient_name: candidate.owner_name.clone(),
-                reminded: vec![this.item(candidate, today, true)],
+                reminded: vec![self.item(&candidate, today, true)],
                 ..Default::default()
             };
             let rung = Rung { kind: ReminderKind::Manual, period: now.to_rfc3339() };
             let key = format!("ACT-{}", candidate.number);
             let reminders = vec![(Subject::Action(candidate.action_id), rung)];
-            this.planned(candidate.owner_email.to_string(), &digest, reminders, vec![key])
-        })
-        .await
-    }
-
-    /// Sends every e-mail that is due, until none is left.
-    pub async fn deliver(&self) -> Result<DeliveryReport, StoreError> {
-        self.deliver_until(None).await
-    }
-
-    /// Sends every e-mail that is due, until none is left or, between two batches, `shutdown` is requested.
-    #[tracing::instrument(skip_all)]
-    pub async fn deliver_until(&self, shutdown: Option<&Shutdown>) -> Result<DeliveryReport, StoreError> {
-        let mut report = DeliveryReport::default();
-        // Only what was due when the run began: a failure rescheduled during the run waits for the next one.
-        let started = crate::domain::now();
-        loop {
-            if shutdown.is_some_and(Shutdown::is_requested) {
-                return Ok(report);
-            }
-            let lease_until =
-                crate::domain::now() + chrono::Duration::from_std(self.mail_settings.lease).unwrap_or_default();
-            let claimed = db::deliveries::claim(&self.db, started, lease_until, BATCH, self.daily_cap).await?;
-            if claimed.is_empty() {
-                return Ok(report);
-            }
-            // Several SMTP conversations at once: each waits mostly on the network, and one at a time
-            // would cap a large sweep at the round trips of a single connection. Each outcome is
-            // recorded as soon as the server answers, so a crash resends only the e-mails in flight.
-            let outcomes: Vec<Result<Outcome, StoreError>> = futures_util::stream::iter(claimed)
-                .map(|delivery| self.send_and_record(delivery, lease_until))
-                .buffer_unordered(self.mail_settings.connections as usize)
-                .collect()
-                .await;
-            for outcome in outcomes {
-                match outcome? {
-                    Outcome::Sent => report.sent += 1,
-                    Outcome::Retrying => report.retrying += 1,
-                    Outcome::Failed => report.failed += 1,
-                    Outcome::Released | Outcome::Lost => {}
-                }
+            let planned = self.planned(candidate.owner_email.to_string(), &digest, reminders, vec![key])?;
+            let queued = Queued::from(&planned);
+            match db::reminders::record_nudge(&self.db, action_id, last, planned.email, now).await? {
+                Recorded::Stored => return Ok(Nudge::Queued(queued)),
+                Recorded::Stale => continue,
             }
         }
+        Err(StoreError::Conflict("the action's reminders are being changed by others; try again".into()).into())
     }
 
-    /// Sends one claimed e-mail if the conversation fits in the claim's `lease`. A claim's e-mails wait for
-    /// free connections, so on a slow relay the last of them start late; those are put back unsent.
-    async fn send_and_record(
-        &self,
-        delivery: db::deliveries::Claimed,
-        lease: DateTime<Utc>,
-    ) -> Result<Outcome, StoreError> {
-        if !fits_in_lease(lease, self.mailer.time_limit()) {
-            db::deliveries::release(&self.db, delivery.id, lease).await?;
-            return Ok(Outcome::Released);
-        }
-        let (held, outcome) = match self.mailer.send(&delivery.email()).await {
-            Ok(()) => (
-                db::deliveries::mark_sent(&self.db, delivery.id.clone(), lease, crate::domain::now()).await?,
-                Outcome::Sent,
-            ),
-            Err(error) => {
-                let retry_at = if error.permanent { None } else { self.mail_settings.retry_at(delivery.attempts) };
-                tracing::warn!(delivery = %delivery.id, attempts = delivery.attempts, permanent = error.permanent, error = %error.reason, "e-mail not accepted");
-                let held =
-                    db::deliveries::mark_attempt_failed(&self.db, delivery.id.clone(), lease, error.reason, retry_at)
-                        .await?;
-                (held, if retry_at.is_some() { Outcome::Retrying } else { Outcome::Failed })
-            }
-        };
-        if held == db::deliveries::Held::Lost {
-            tracing::warn!(delivery = %delivery.id, "the lease ran out before the relay answered; the sender that took this e-mail over records it, and may send it again (raise MAIL_LEASE)");
-            return Ok(Outcome::Lost);
-        }
-        Ok(outcome)
-    }
-
-    /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL and the
-    /// sender every few seconds, until `shutdown` is requested; each loop finishes the work in hand first.
-    pub fn spawn(self: Arc<Self>, shutdown: &Shutdown) -> Vec<tokio::task::JoinHandle<()>> {
-        let sweeper = Arc::clone(&self);
-        let mut stop = shutdown.clone();
-        let sweeping = tokio::spawn(async move {
-            let mut timer = tokio::time::interval(sweeper.sweep_interval);
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {}
-                    _ = stop.requested() => return,
-                }
+    /// Runs the sweep (and the purge of expired idempotency keys) every REMINDER_SWEEP_INTERVAL, until
+    /// `shutdown` is requested; a sweep in hand is finished.
+    pub fn spawn(self: Arc<Self>, shutdown: &Shutdown) -> tokio::task::JoinHandle<()> {
+        super::every(self.sweep_interval, shutdown, move || {
+            let sweeper = Arc::clone(&self);
+            async move {
                 if let Err(error) = sweeper.sweep(Utc::now(), false).await {
                     tracing::error!(%error, "reminder sweep failed");
                 }
@@ -425,20 +418,6 @@ impl Reminders {
                     tracing::error!(%error, "purging expired idempotency keys failed");
                 }
             }
-        });
-        let mut stop = shutdown.clone();
-        let sending = tokio::spawn(async move {
-            let mut timer = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {}
-                    _ = stop.requested() => return,
-                }
-                if let Err(error) = self.deliver_until(Some(&stop)).await {
-                    tracing::error!(%error, "e-mail delivery failed");
-                }
-            }
-        });
-        vec![sweeping, sending]
+        })
     }
 }
