@@ -5,7 +5,8 @@
 //! OpenAPI spec and the error type clients see), `domain` (parsed types and product rules), `db` (all
 //! SQL), `mail` (rendering and sending e-mail), `jobs` (all background work: the reminder sweep, the e-mail
 //! and webhook senders, the tallies fold), `report` (the final incident report), `outbound` (which
-//! addresses webhooks may reach), `shutdown` (stopping background work), `telemetry` (logs).
+//! addresses webhooks may reach), `shutdown` (stopping background work), `telemetry` (logs). ARCHITECTURE.md
+//! says what each may import.
 
 pub mod api;
 pub mod auth;

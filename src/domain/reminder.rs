@@ -1,5 +1,5 @@
 //! The reminder ladder: which reminders an action is due on a given day. Pure arithmetic on dates; the
-//! sweep (`crate::reminders`) asks it, and the `reminders` table remembers what was already sent.
+//! sweep (`crate::jobs::reminders`) asks it, and the `reminders` table remembers what was already sent.
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Weekday};
 use chrono_tz::Tz;
