@@ -548,6 +548,7 @@ pub async fn record(db: &Db, seen: Seen, emails: Vec<NewEmail>, as_of: DateTime<
         lock_sweeps(conn)?;
         if already_sent(conn, &seen.due_dates)? != seen.action_sent
             || review_already_sent(conn, &seen.incidents)? != seen.review_sent
+            || !all_still_there(conn, &seen)?
         {
             return Ok(Recorded::Stale);
         }
@@ -558,6 +559,22 @@ pub async fn record(db: &Db, seen: Seen, emails: Vec<NewEmail>, as_of: DateTime<
         Ok(Recorded::Stored)
     })
     .await
+}
+
+/// Whether every action and incident the plan was made from still exists. One deleted since has no
+/// history to differ by, yet its reminders can no longer be stored: the round is read again without it.
+fn all_still_there(conn: &mut DbConnection, seen: &Seen) -> Result<bool, StoreError> {
+    let action_ids: Vec<String> = seen.due_dates.iter().map(|(id, _)| id.to_string()).collect();
+    let incident_ids: Vec<String> = seen.incidents.iter().map(Uuid::to_string).collect();
+    let mut actions_there = 0;
+    for chunk in action_ids.chunks(CHUNK) {
+        actions_there += actions::table.filter(actions::id.eq_any(chunk)).count().get_result::<i64>(conn)?;
+    }
+    let mut incidents_there = 0;
+    for chunk in incident_ids.chunks(CHUNK) {
+        incidents_there += incidents::table.filter(incidents::id.eq_any(chunk)).count().get_result::<i64>(conn)?;
+    }
+    Ok(actions_there == action_ids.len() as i64 && incidents_there == incident_ids.len() as i64)
 }
 
 /// Whether one action may be sent a manual reminder now.

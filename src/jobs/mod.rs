@@ -36,9 +36,12 @@ where
     tokio::spawn(async move {
         let mut timer = tokio::time::interval(interval);
         loop {
+            // A stop asked for while a run overran its interval finds the next tick ready too: the stop
+            // goes first, or a whole new run could start after it.
             tokio::select! {
-                _ = timer.tick() => {}
+                biased;
                 _ = stop.requested() => return,
+                _ = timer.tick() => {}
             }
             work().await;
         }

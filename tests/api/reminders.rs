@@ -842,3 +842,51 @@ async fn an_email_whose_actions_were_closed_meanwhile_is_withdrawn_unsent() {
     let history: Vec<Value> = app.get(&format!("/api/v1/actions/{closed}/reminders")).await.json().await.unwrap();
     assert!(history.is_empty(), "and with it the reminder that was never sent: {history:?}");
 }
+
+/// A round is planned from one read and recorded later; an action deleted in between has no reminders to
+/// differ by, yet its reminder cannot be stored. The round must be read again, not fail the sweep.
+#[tokio::test]
+async fn a_round_whose_action_was_deleted_while_it_was_planned_is_read_again() {
+    use action_tracker::db::reminders::{NewEmail, Recorded, Scope, Subject};
+    use action_tracker::domain::outbox::Outgoing;
+    use action_tracker::domain::reminder::{ReminderKind, Rung};
+
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let action =
+        app.create_action(&incident, json!({"due_date": "2026-03-09", "owner_email": "dana@example.com"})).await;
+    let db = action_tracker::db::Db::connect(&app.settings.database).unwrap();
+    let now = at(2026, 3, 11, 10);
+    let scope = Scope {
+        latest_today: NaiveDate::from_ymd_opt(2026, 3, 11).unwrap(),
+        horizon: NaiveDate::from_ymd_opt(2026, 3, 14).unwrap(),
+        contact: None,
+        escalate_due_by: None,
+    };
+    let due = action_tracker::db::reminders::due(&db, scope.clone(), now).await.unwrap();
+    let input = action_tracker::db::reminders::round(&db, scope, due.recipients, due.reviews).await.unwrap();
+    assert_eq!(input.actions.len(), 1, "the overdue action is planned for");
+    let seen = input.seen();
+
+    assert_eq!(app.delete(&format!("/api/v1/actions/{}", id(&action))).await.status(), 204);
+    let action_id = id(&action).parse().unwrap();
+    let email = NewEmail {
+        delivery_id: uuid::Uuid::now_v7(),
+        email: Outgoing {
+            recipient: "dana@example.com".into(),
+            recipient_name: None,
+            subject: "Overdue: an action".into(),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+            message_id: "<deleted-meanwhile@example.com>".into(),
+        },
+        reminders: vec![(
+            Subject::Action(action_id),
+            Rung { kind: ReminderKind::Overdue, period: "1".into() }
+                .of_due_date(NaiveDate::from_ymd_opt(2026, 3, 9).unwrap()),
+        )],
+    };
+    let recorded = action_tracker::db::reminders::record(&db, seen, vec![email], now).await;
+    assert_eq!(recorded.unwrap(), Recorded::Stale, "read again, not refused as a conflict");
+    assert_eq!(app.count_sql("SELECT count(*) FROM deliveries"), 0, "nothing was stored");
+}
