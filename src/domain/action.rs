@@ -508,19 +508,7 @@ mod tests {
 
     #[test]
     fn only_active_actions_past_their_due_date_are_overdue() {
-        let action = |status| Action {
-            id: Uuid::now_v7(),
-            number: 1,
-            fields: fields(status),
-            completed_at: None,
-            created_at: now(),
-            updated_at: now(),
-            version: 1,
-            created_by: "test".into(),
-            updated_by: "test".into(),
-            verification: None,
-            owner_inactive: false,
-        };
+        let action = stored;
         let due = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
         assert_eq!(action(ActionStatus::Blocked).days_overdue(due), 0);
         assert_eq!(action(ActionStatus::Blocked).days_overdue(due.succ_opt().unwrap()), 1);
