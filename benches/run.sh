@@ -5,7 +5,8 @@
 #   benches/run.sh                                   # SQLite in a temporary directory
 #   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test benches/run.sh    # PostgreSQL
 #
-# Settings (environment): ACTIONS [1000000], CLIENTS [16], DURATION seconds per scenario [15],
+# Settings (environment): ACTIONS [1000000], CLIENTS [16], DURATION seconds per scenario [15], ROUNDS of
+# the interleaved ratio runs against pgbench on PostgreSQL [3],
 # REMINDER_ACTIONS [100000], REMINDER_OWNERS [10000], SMTP_CONNECTIONS for the sweep [32: a relay that
 # allows that many; the service defaults to 8], DATABASE_POOL_SIZE [the service's default, twice the
 # cores]. Installs wrk (Debian) when missing.
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 ACTIONS="${ACTIONS:-1000000}"
 CLIENTS="${CLIENTS:-16}"
 DURATION="${DURATION:-15}"
+ROUNDS="${ROUNDS:-3}"
 REMINDER_ACTIONS="${REMINDER_ACTIONS:-100000}"
 REMINDER_OWNERS="${REMINDER_OWNERS:-10000}"
 SMTP_CONNECTIONS="${SMTP_CONNECTIONS:-32}"
@@ -38,6 +40,7 @@ SERVICE_PID=""
 SINK_PID=""
 CREATED_DATABASES=()
 [ -n "${TEST_DATABASE_URL:-}" ] && CREATED_DATABASES=(at_bench at_pgbench at_bench_reminders)
+CLK_TCK="$(getconf CLK_TCK)"
 cleanup() {
     [ -n "$SERVICE_PID" ] && kill "$SERVICE_PID" 2>/dev/null || true
     [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null || true
@@ -60,7 +63,11 @@ fresh_database() {
     local name="$1"
     if [ -n "${TEST_DATABASE_URL:-}" ]; then
         psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null 2>&1
-        echo "${TEST_DATABASE_URL%/*}/$name"
+        # The same server and parameters (sslmode=disable, say) with another database name, for the
+        # service and pgbench alike.
+        local base="${TEST_DATABASE_URL%%\?*}" query=""
+        [ "$base" != "$TEST_DATABASE_URL" ] && query="?${TEST_DATABASE_URL#*\?}"
+        echo "${base%/*}/$name$query"
     else
         echo "$WORK/$name.db"
     fi
@@ -146,19 +153,53 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"incident_id": "$INCIDENT_ID", "title": "Benchmark action", "owner_email": "owner1@example.com", "due_date": "2030-01-01"}'
 EOF
 
+# CPU time (user + system, in clock ticks) used so far by the given processes; a process gone meanwhile
+# is left out, which is why the service's pool keeps its connections (and their backends) for the run.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] || continue
+        # Fields 14 and 15 counted after the command name, which is in parentheses and may hold spaces.
+        total=$(( total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}') ))
+    done
+    echo "$total"
+}
+# The PostgreSQL server's processes (postmaster, backends, walwriter, …); none on SQLite.
+postgres_pids() {
+    [ -n "${TEST_DATABASE_URL:-}" ] && pgrep -x postgres || true
+}
+# Microseconds of CPU per request: ticks used over requests served.
+per_request() {
+    python3 -c "import sys; t, n = int(sys.argv[1]), int(sys.argv[2]); print(f'{t * 1e6 / $CLK_TCK / n:.0f} µs' if n else 'n/a')" "$1" "$2"
+}
+
 ROWS=()
-# One wrk run: prints "req/s|p50|p99|non-2xx/3xx".
+LAST_RPS=""
+# One wrk run: adds "label | req/s | p50 | p99 | non-2xx/3xx | service CPU/request | PostgreSQL CPU/request"
+# to ROWS, and leaves the rate in LAST_RPS.
 measure() {
     local label="$1"; shift
-    local out
+    local out service_before postgres_before service_used postgres_used
+    local pg_pids
+    pg_pids="$(postgres_pids)"
+    service_before="$(cpu_ticks "$SERVICE_PID")"
+    # shellcheck disable=SC2086 # one pid per word
+    postgres_before="$(cpu_ticks $pg_pids)"
     out="$(wrk -t 2 -c "$CLIENTS" -d "${DURATION}s" --latency "$@" 2>&1)"
-    local rps p50 p99 errors
+    service_used=$(( $(cpu_ticks "$SERVICE_PID") - service_before ))
+    # shellcheck disable=SC2086
+    postgres_used=$(( $(cpu_ticks $pg_pids) - postgres_before ))
+    local rps p50 p99 errors requests service_cpu postgres_cpu="n/a (SQLite)"
     rps="$(awk '/Requests\/sec/{print $2}' <<<"$out")"
     p50="$(awk '$1=="50%"{print $2}' <<<"$out")"
     p99="$(awk '$1=="99%"{print $2}' <<<"$out")"
     errors="$(awk '/Non-2xx or 3xx/{print $5}' <<<"$out")"
-    ROWS+=("| $label | $rps | $p50 | $p99 | ${errors:-0} |")
-    say "$label: $rps req/s, p50 $p50, p99 $p99, non-2xx/3xx ${errors:-0}"
+    requests="$(awk '/requests in/{print $1}' <<<"$out")"
+    service_cpu="$(per_request "$service_used" "${requests:-0}")"
+    [ -n "${TEST_DATABASE_URL:-}" ] && postgres_cpu="$(per_request "$postgres_used" "${requests:-0}")"
+    LAST_RPS="$rps"
+    ROWS+=("| $label | $rps | $p50 | $p99 | ${errors:-0} | $service_cpu | $postgres_cpu |")
+    say "$label: $rps req/s, p50 $p50, p99 $p99, non-2xx/3xx ${errors:-0}, CPU per request: service $service_cpu, PostgreSQL $postgres_cpu"
     settle
 }
 
@@ -194,19 +235,41 @@ measure "PATCH /actions/{id} status, If-Match" -s "$WORK/patch.lua" "$BASE"
 measure "POST /incidents/{id}/actions" -s "$WORK/post.lua" "$BASE/api/v1/incidents/$INCIDENT_ID/actions"
 RSS_KB="$(awk '/VmHWM/{print $2}' "/proc/$SERVICE_PID/status")"
 STATS_COLD="$(curl -s -o /dev/null -w '%{time_total}' "$BASE/api/v1/stats" -H "$AUTH")"
+
+# The ratios to PostgreSQL's own pgbench, in rounds that alternate the service and pgbench so that both
+# sides see the same machine state; each ratio is of the medians. pgbench -S reads a uniformly random row
+# (as the GET does), pgbench -N updates three rows and inserts one in a transaction (as a write does).
+RATIO_ROWS=()
+if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "$PGBENCH" ]; then
+    PGB_URL="$(fresh_database at_pgbench)"
+    "$PGBENCH" -i -q -s 10 "$PGB_URL" >/dev/null 2>&1
+    pgbench_tps() {
+        "$PGBENCH" "$@" -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" "$PGB_URL" 2>/dev/null | awk '/^tps/{print $3; exit}'
+    }
+    GETS=(); PATCHES=(); POSTS=(); SELECT_ONLY=(); SIMPLE_UPDATE=()
+    for round in $(seq 1 "$ROUNDS"); do
+        say "ratio round $round of $ROUNDS"
+        measure "round $round: GET /actions/{id}, a random one of all" -s "$WORK/get.lua" "$BASE"; GETS+=("$LAST_RPS")
+        SELECT_ONLY+=("$(pgbench_tps -S)")
+        measure "round $round: PATCH /actions/{id} status, If-Match" -s "$WORK/patch.lua" "$BASE"; PATCHES+=("$LAST_RPS")
+        measure "round $round: POST /incidents/{id}/actions" -s "$WORK/post.lua" "$BASE/api/v1/incidents/$INCIDENT_ID/actions"
+        POSTS+=("$LAST_RPS")
+        SIMPLE_UPDATE+=("$(pgbench_tps -N)")
+        say "pgbench -S ${SELECT_ONLY[-1]} TPS, pgbench -N ${SIMPLE_UPDATE[-1]} TPS"
+    done
+    median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+    ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
+    GET_M="$(median "${GETS[@]}")"; PATCH_M="$(median "${PATCHES[@]}")"; POST_M="$(median "${POSTS[@]}")"
+    S_M="$(median "${SELECT_ONLY[@]}")"; N_M="$(median "${SIMPLE_UPDATE[@]}")"
+    RATIO_ROWS+=("| GET /actions/{id}, a random one ÷ pgbench -S | $GET_M | $S_M | $(ratio "$GET_M" "$S_M") |")
+    RATIO_ROWS+=("| PATCH /actions/{id} status ÷ pgbench -N | $PATCH_M | $N_M | $(ratio "$PATCH_M" "$N_M") |")
+    RATIO_ROWS+=("| POST /incidents/{id}/actions ÷ pgbench -N | $POST_M | $N_M | $(ratio "$POST_M" "$N_M") |")
+fi
 kill "$SERVICE_PID"; wait "$SERVICE_PID" 2>/dev/null || true; SERVICE_PID=""
 
-PGBENCH_TPS="n/a (SQLite)"
-RATIO="n/a"
 GET_SQL_TPS="n/a (SQLite)"
 SAME_RATIO="n/a"
 if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "$PGBENCH" ]; then
-    say "pgbench -S -M prepared at $CLIENTS clients"
-    PGB_URL="$(fresh_database at_pgbench)"
-    "$PGBENCH" -i -q -s 10 "$PGB_URL" >/dev/null 2>&1
-    PGBENCH_TPS="$("$PGBENCH" -S -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" "$PGB_URL" 2>/dev/null |
-        awk '/^tps/{print $3; exit}')"
-    RATIO="$(python3 -c "print(f'{float(\"$GET_RPS\") / float(\"$PGBENCH_TPS\"):.2f}')")"
     # The same lookups as GET by id: the action, its tags, its ticket links and whether its owner left,
     # in the service's own statement, on the seeded database (by number, which pgbench can draw).
     say "pgbench with the GET's own statement at $CLIENTS clients"
@@ -257,12 +320,22 @@ cat <<EOF
 Seed: $SEED_OUTPUT. $CLIENTS connections, ${DURATION} s per row, wrk 2 threads, service and database on the same machine.
 Database pool: ${DATABASE_POOL_SIZE:-$(( $(nproc) * 2 )) (the default, twice the cores)}; kernel autogroup scheduling: $(case "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" in 1) echo on;; 0) echo off;; *) echo unknown;; esac).
 
-| Scenario | Requests/s | p50 | p99 | Non-2xx/3xx |
-| --- | --- | --- | --- | --- |
+| Scenario | Requests/s | p50 | p99 | Non-2xx/3xx | Service CPU/request | PostgreSQL CPU/request |
+| --- | --- | --- | --- | --- | --- | --- |
 $(printf '%s\n' "${ROWS[@]}")
 
-- pgbench -S -M prepared, $CLIENTS clients: $PGBENCH_TPS TPS; GET by id ÷ pgbench: $RATIO
-- pgbench with the GET's own statement, $CLIENTS clients: $GET_SQL_TPS TPS; GET by id ÷ that: $SAME_RATIO
+CPU per request: user + system time of the service's process, and of all PostgreSQL server processes,
+over the requests wrk completed in that row (so it includes what the machine spent on requests wrk gave up on).
+
+$(if [ "${#RATIO_ROWS[@]}" -gt 0 ]; then
+    printf '%s\n' "Against pgbench -M prepared, $CLIENTS clients, median of $ROUNDS interleaved rounds (scale 10):" "" \
+        "| Service ÷ pgbench | Service req/s | pgbench TPS | Ratio |" "| --- | --- | --- | --- |"
+    printf '%s\n' "${RATIO_ROWS[@]}"
+else
+    echo "No pgbench ratios: SQLite."
+fi)
+
+- pgbench with the GET's own statement, $CLIENTS clients: $GET_SQL_TPS TPS; GET by id (first row) ÷ that: $SAME_RATIO
 - /stats uncached, one request on its own: $(python3 -c "print(f'{float(\"$STATS_IDLE\")*1000:.0f} ms')") before the load; $(python3 -c "print(f'{float(\"$STATS_COLD\")*1000:.0f} ms')") after it, adding up the PATCH and POST rows' changes, which nothing folded (\`BACKGROUND_WORK=false\`)
 - Peak RSS of the service: $((RSS_KB / 1024)) MB
 
