@@ -8,8 +8,8 @@
 # Settings (environment): ACTIONS [1000000], CLIENTS [16], DURATION seconds per scenario [15], ROUNDS of
 # the interleaved ratio runs against pgbench on PostgreSQL [3],
 # REMINDER_ACTIONS [100000], REMINDER_OWNERS [10000], SMTP_CONNECTIONS for the sweep [32: a relay that
-# allows that many; the service defaults to 8], DATABASE_POOL_SIZE [the service's default, twice the
-# cores]. Installs wrk (Debian) when missing.
+# allows that many; the service defaults to 8], DATABASE_POOL_SIZE [the service's default, 2 per HTTP
+# worker]. Installs wrk (Debian) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -318,7 +318,7 @@ cat <<EOF
 ## $BACKEND — $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 
 Seed: $SEED_OUTPUT. $CLIENTS connections, ${DURATION} s per row, wrk 2 threads, service and database on the same machine.
-Database pool: ${DATABASE_POOL_SIZE:-$(( $(nproc) * 2 )) (the default, twice the cores)}; kernel autogroup scheduling: $(case "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" in 1) echo on;; 0) echo off;; *) echo unknown;; esac).
+Database pool: ${DATABASE_POOL_SIZE:-2 (the default)} per HTTP worker, $(nproc) workers; kernel autogroup scheduling: $(case "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" in 1) echo on;; 0) echo off;; *) echo unknown;; esac).
 
 | Scenario | Requests/s | p50 | p99 | Non-2xx/3xx | Service CPU/request | PostgreSQL CPU/request |
 | --- | --- | --- | --- | --- | --- | --- |

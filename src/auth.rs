@@ -28,6 +28,7 @@ const MIN_SECRET_BYTES: usize = 32;
 const GENERATED_SECRET_FILE: &str = "jwt-secret";
 
 /// Checks tokens; built once at start from the settings.
+#[derive(Clone)]
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,

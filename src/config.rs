@@ -295,7 +295,7 @@ pub struct DatabaseSettings {
     )]
     pub url: DatabaseUrl,
 
-    /// Most database connections this process keeps open [default: twice the CPU cores].
+    /// Most database connections each HTTP worker keeps open, and the background jobs as many [default: 2].
     #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: Option<u32>,
 
@@ -359,14 +359,12 @@ impl From<&DatabaseSettings> for DatabaseOptions {
 }
 
 impl DatabaseSettings {
-    /// Twice the cores by default. Each connection is a query running at once; past about two per core
-    /// they only wait in the CPU scheduler, which serves no one in order, so the tail latency grows with no
-    /// gain in throughput (BENCHMARKS.md, seventh round).
+    /// Two by default, per HTTP worker (one per core by default) and for the background jobs. Each
+    /// connection is a query running at once; past about two per core they only wait in the CPU
+    /// scheduler, which serves no one in order, so the tail latency grows with no gain in throughput
+    /// (BENCHMARKS.md, seventh round).
     pub fn pool_size(&self) -> u32 {
-        self.pool_size.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-            u32::try_from(cores * 2).unwrap_or(u32::MAX)
-        })
+        self.pool_size.unwrap_or(2)
     }
 }
 
@@ -480,11 +478,10 @@ mod tests {
     }
 
     #[test]
-    fn the_pool_is_twice_the_cores_unless_set_and_never_empty() {
+    fn a_pool_holds_two_connections_unless_set_and_never_none() {
         use clap::Parser;
-        let cores = std::thread::available_parallelism().unwrap().get() as u32;
         let parse = |args: &[&str]| Cli::try_parse_from([&["action-tracker"], args].concat());
-        assert_eq!(parse(&[]).unwrap().settings.database.pool_size(), 2 * cores);
+        assert_eq!(parse(&[]).unwrap().settings.database.pool_size(), 2);
         assert_eq!(parse(&["--database-pool-size", "3"]).unwrap().settings.database.pool_size(), 3);
         assert!(parse(&["--database-pool-size", "0"]).is_err());
     }

@@ -81,7 +81,7 @@ impl Application {
 
         let server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(api::routes).split_for_parts();
-            app.app_data(state.clone())
+            app.app_data(on_this_worker(&state))
                 .app_data(limits.clone())
                 .app_data(extract::payload_config())
                 .app_data(extract::query_config())
@@ -128,6 +128,18 @@ impl Application {
         }
         tracing::info!("stopped");
         served
+    }
+}
+
+/// The state for the HTTP worker this is called on (the server's factory runs on each): the same, with
+/// database connections driven by the worker's own thread (`db::conn`).
+fn on_this_worker(state: &web::Data<AppState>) -> web::Data<AppState> {
+    match state.db.on_this_runtime() {
+        Ok(db) => web::Data::new(AppState { db, ..AppState::clone(state) }),
+        Err(error) => {
+            tracing::warn!(%error, "this HTTP worker shares the background jobs' database connections");
+            state.clone()
+        }
     }
 }
 

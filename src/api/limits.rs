@@ -137,9 +137,16 @@ pub async fn limits(
     }
 
     // The request itself cannot be kept aside for the answer (routing needs it whole), so a timeout
-    // leaves as an error that carries the request's context.
-    let mut response = match tokio::time::timeout(limits.request_timeout, next.call(req)).await {
-        Ok(response) => response?.map_into_boxed_body(),
+    // leaves as an error that carries the request's context. The handler runs as a task of its own: a
+    // request past its time limit, or whose client left, stops being waited for, but its database work
+    // is never cut off half-way; it finishes, and its connection goes back to the pool clean.
+    let handler = actix_web::rt::spawn(super::middleware::in_this_request(next.call(req)));
+    let mut response = match tokio::time::timeout(limits.request_timeout, handler).await {
+        Ok(Ok(response)) => response?.map_into_boxed_body(),
+        Ok(Err(failed)) => match failed.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(cancelled) => return Err(actix_web::error::ErrorServiceUnavailable(cancelled)),
+        },
         Err(_elapsed) => {
             tracing::warn!(timeout = ?limits.request_timeout, "request timed out");
             return Err(ApiError::Timeout { context: super::middleware::RequestContext::current() }.into());

@@ -32,6 +32,18 @@ impl RequestContext {
     }
 }
 
+/// `future` in the context and span of the request being served, to run as a task of its own.
+pub fn in_this_request<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    let span = tracing::Span::current();
+    let context = RequestContext::current();
+    async move {
+        match context {
+            Some(context) => CURRENT.scope(context, future.instrument(span)).await,
+            None => future.instrument(span).await,
+        }
+    }
+}
+
 /// The id of the request being served, for a handler's span; empty outside a request.
 pub fn current_request_id() -> String {
     CURRENT.try_with(|context| context.request_id.clone()).unwrap_or_default()

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use crate::db::Db;
 
 /// What every handler may use.
+#[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub timezone: chrono_tz::Tz,

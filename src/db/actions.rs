@@ -3,13 +3,15 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::common::{bad_cursor, check_version, incident_exists, lower};
+use super::conn::on;
 use super::keyset::keyset;
 use super::rows::{ActionRow, parse_id, to_column};
 use super::schema::{action_refs, action_tags, actions, people, reviews};
-use super::{Db, DbConnection, Guard, StoreError, events, lock_row, next_action_number};
+use super::{Conn, Db, Guard, StoreError, events, lock_row, next_action_number};
 use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Refusal, Tags};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
@@ -31,11 +33,11 @@ impl From<Refusal> for StoreError {
 #[tracing::instrument(skip_all, fields(incident_id = %fields.incident_id))]
 pub async fn create(db: &Db, fields: ActionFields, context: ChangeContext) -> Result<Action, StoreError> {
     let completed_at = fields.settle_new(context.at)?;
-    db.write(move |conn| {
-        if !incident_exists(conn, fields.incident_id)? {
+    db.change(async |conn| {
+        if !incident_exists(conn, fields.incident_id).await? {
             return Err(StoreError::UnknownIncident);
         }
-        insert(conn, fields.clone(), completed_at, &context)
+        insert(conn, fields.clone(), completed_at, &context).await
     })
     .await
 }
@@ -53,13 +55,13 @@ pub async fn create_many(db: &Db, items: Vec<ActionFields>, context: ChangeConte
         }
     }
     errors.into_result()?;
-    db.write(move |conn| {
+    db.change(async |conn| {
         let mut created = Vec::with_capacity(settled.len());
         for (index, (fields, completed_at)) in settled.iter().enumerate() {
-            if !incident_exists(conn, fields.incident_id)? {
+            if !incident_exists(conn, fields.incident_id).await? {
                 return Err(StoreError::UnknownIncident);
             }
-            let action = insert(conn, fields.clone(), *completed_at, &context).map_err(|error| match error {
+            let action = insert(conn, fields.clone(), *completed_at, &context).await.map_err(|error| match error {
                 StoreError::Invalid(errors) => StoreError::Invalid(errors.prefixed(&format!("actions[{index}]"))),
                 other => other,
             })?;
@@ -70,18 +72,19 @@ pub async fn create_many(db: &Db, items: Vec<ActionFields>, context: ChangeConte
     .await
 }
 
-fn insert(
-    conn: &mut DbConnection,
+async fn insert(
+    conn: &mut Conn,
     fields: ActionFields,
     completed_at: Option<chrono::DateTime<chrono::Utc>>,
     context: &ChangeContext,
 ) -> Result<Action, StoreError> {
-    check_review(conn, &fields)?;
-    let owner_inactive =
-        super::people::inactive_among(conn, &[fields.owner_email.as_str()])?.contains(fields.owner_email.as_str());
+    check_review(conn, &fields).await?;
+    let owner_inactive = super::people::inactive_among(conn, &[fields.owner_email.as_str()])
+        .await?
+        .contains(fields.owner_email.as_str());
     let action = Action {
         id: Uuid::now_v7(),
-        number: next_action_number(conn)?,
+        number: next_action_number(conn).await?,
         fields,
         completed_at,
         created_at: context.at,
@@ -92,24 +95,26 @@ fn insert(
         verification: None,
         owner_inactive,
     };
-    diesel::insert_into(actions::table).values(ActionRow::from(&action)).execute(conn)?;
-    insert_tags(conn, action.id, &action.fields.tags)?;
-    insert_refs(conn, action.id, &action.fields.external_refs)?;
+    let row = ActionRow::from(&action);
+    on!(conn, c => diesel::insert_into(actions::table).values(&row).execute(c).await)?;
+    insert_tags(conn, action.id, &action.fields.tags).await?;
+    insert_refs(conn, action.id, &action.fields.external_refs).await?;
     let changes = Changes::created(action.audit_snapshot());
     let event = Event::new(context, EntityType::Action, action.id, EventKind::Created, changes)
         .with_resource(action.audit_snapshot());
-    events::record(conn, &event)?;
+    events::record(conn, &event).await?;
     Ok(action)
 }
 
 /// An action may name only a review of its own incident.
-fn check_review(conn: &mut DbConnection, fields: &ActionFields) -> Result<(), StoreError> {
+async fn check_review(conn: &mut Conn, fields: &ActionFields) -> Result<(), StoreError> {
     let Some(review_id) = fields.review_id else { return Ok(()) };
-    let incident: Option<String> = reviews::table
+    let incident: Option<String> = on!(conn, c => reviews::table
         .filter(reviews::id.eq(review_id.to_string()))
         .select(reviews::incident_id)
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .await)
+    .optional()?;
     if incident != Some(fields.incident_id.to_string()) {
         return Err(StoreError::Invalid(
             FieldError::new("review_id", "must be a review of the action's incident").into(),
@@ -128,16 +133,16 @@ pub async fn verify(
     verifier: Option<EmailAddress>,
     context: ChangeContext,
 ) -> Result<Action, StoreError> {
-    db.write(move |conn| {
-        lock_row(conn, "actions", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        lock_row(conn, "actions", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, if_match.as_deref())?;
         let next = current.verified(verifier.as_ref(), evidence.clone(), &context)?;
-        save(conn, current.version, &next)?;
+        save(conn, current.version, &next).await?;
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
         let event = Event::new(&context, EntityType::Action, id, EventKind::Verified, changes)
             .with_resource(next.audit_snapshot());
-        events::record(conn, &event)?;
+        events::record(conn, &event).await?;
         Ok(next)
     })
     .await
@@ -145,7 +150,7 @@ pub async fn verify(
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: &Db, id: Uuid) -> Result<Action, StoreError> {
-    db.run(move |conn| load(conn, id)).await
+    db.read(async move |conn| load(conn, id).await).await
 }
 
 /// What a conditional GET of an action needs, without loading the rest: the version, the owner (to
@@ -159,8 +164,8 @@ pub struct Revalidation {
 
 #[tracing::instrument(skip(db))]
 pub async fn revalidation(db: &Db, id: Uuid) -> Result<Revalidation, StoreError> {
-    db.run(move |conn| {
-        let (version, owner, owner_inactive): (i64, String, bool) = actions::table
+    db.read(async move |conn| {
+        let (version, owner, owner_inactive): (i64, String, bool) = on!(conn, c => actions::table
             .filter(actions::id.eq(id.to_string()))
             .select((
                 actions::version,
@@ -169,7 +174,8 @@ pub async fn revalidation(db: &Db, id: Uuid) -> Result<Revalidation, StoreError>
                     people::table.filter(people::email.eq(actions::owner_email)).filter(people::active.eq(0)),
                 ),
             ))
-            .first(conn)?;
+            .first(c)
+            .await)?;
         Ok(Revalidation { version, owner: EmailAddress::from_stored(owner), owner_inactive })
     })
     .await
@@ -185,19 +191,19 @@ pub async fn update(
     patch: ActionPatch,
     context: ChangeContext,
 ) -> Result<Action, StoreError> {
-    db.write(move |conn| {
-        lock_row(conn, "actions", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        lock_row(conn, "actions", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, guard.if_match.as_deref())?;
         current.check_still_owned_by(guard.owner.as_ref())?;
-        change(conn, current, patch.clone(), &context)
+        change(conn, current, patch.clone(), &context).await
     })
     .await
 }
 
 /// Applies `patch` to `current` with the status rules, within the caller's transaction.
-fn change(
-    conn: &mut DbConnection,
+async fn change(
+    conn: &mut Conn,
     current: Action,
     patch: ActionPatch,
     context: &ChangeContext,
@@ -205,7 +211,7 @@ fn change(
     let id = current.id;
     if let Some(incident_id) = patch.incident_id
         && incident_id != current.fields.incident_id
-        && !incident_exists(conn, incident_id)?
+        && !incident_exists(conn, incident_id).await?
     {
         return Err(StoreError::UnknownIncident);
     }
@@ -215,12 +221,13 @@ fn change(
         return Ok(current);
     }
     if fields.review_id != current.fields.review_id || fields.incident_id != current.fields.incident_id {
-        check_review(conn, &fields)?;
+        check_review(conn, &fields).await?;
     }
     let tags_changed = fields.tags != current.fields.tags;
     let refs_changed = fields.external_refs != current.fields.external_refs;
-    let owner_inactive =
-        super::people::inactive_among(conn, &[fields.owner_email.as_str()])?.contains(fields.owner_email.as_str());
+    let owner_inactive = super::people::inactive_among(conn, &[fields.owner_email.as_str()])
+        .await?
+        .contains(fields.owner_email.as_str());
     let next = Action {
         verification: current.verification_after(&fields),
         owner_inactive,
@@ -231,20 +238,24 @@ fn change(
         updated_by: context.actor.display_name(),
         ..current.clone()
     };
-    save(conn, current.version, &next)?;
+    save(conn, current.version, &next).await?;
     if tags_changed {
-        diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
-        insert_tags(conn, id, &next.fields.tags)?;
+        on!(conn, c => diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string())))
+            .execute(c)
+            .await)?;
+        insert_tags(conn, id, &next.fields.tags).await?;
     }
     if refs_changed {
-        diesel::delete(action_refs::table.filter(action_refs::action_id.eq(id.to_string()))).execute(conn)?;
-        insert_refs(conn, id, &next.fields.external_refs)?;
+        on!(conn, c => diesel::delete(action_refs::table.filter(action_refs::action_id.eq(id.to_string())))
+            .execute(c)
+            .await)?;
+        insert_refs(conn, id, &next.fields.external_refs).await?;
     }
     let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
     let event = Event::new(context, EntityType::Action, id, EventKind::Updated, changes)
         .with_reason(reason)
         .with_resource(next.audit_snapshot());
-    events::record(conn, &event)?;
+    events::record(conn, &event).await?;
     Ok(next)
 }
 
@@ -261,30 +272,31 @@ pub async fn upsert_by_ref(
     patch: ActionPatch,
     context: ChangeContext,
 ) -> Result<(Action, bool), StoreError> {
-    db.write(move |conn| {
-        let linked: Option<String> = action_refs::table
+    db.change(async |conn| {
+        let linked: Option<String> = on!(conn, c => action_refs::table
             .filter(action_refs::system.eq(link.system.as_str()))
             .filter(action_refs::key.eq(link.key.as_str()))
             .select(action_refs::action_id)
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .await)
+        .optional()?;
         match linked {
             Some(id) => {
-                lock_row(conn, "actions", "id", &id)?;
-                let current = load(conn, parse_id(&id)?)?;
+                lock_row(conn, "actions", "id", &id).await?;
+                let current = load(conn, parse_id(&id)?).await?;
                 check_version(current.version, if_match.as_deref())?;
                 let patch = current.patch_from_ticket(patch.clone(), &link)?;
-                Ok((change(conn, current, patch, &context)?, false))
+                Ok((change(conn, current, patch, &context).await?, false))
             }
             None if if_match.is_some() => Err(StoreError::VersionMismatch),
             None => {
                 let mut fields = create.clone()?;
                 fields.external_refs = fields.external_refs.including(link.clone());
                 let completed_at = fields.settle_new(context.at)?;
-                if !incident_exists(conn, fields.incident_id)? {
+                if !incident_exists(conn, fields.incident_id).await? {
                     return Err(StoreError::UnknownIncident);
                 }
-                match insert(conn, fields, completed_at, &context) {
+                match insert(conn, fields, completed_at, &context).await {
                     // Another request linked the ticket first: retrying finds its action and updates it.
                     Err(StoreError::Conflict(_)) => Err(StoreError::Raced),
                     other => other.map(|action| (action, true)),
@@ -297,14 +309,16 @@ pub async fn upsert_by_ref(
 
 #[tracing::instrument(skip(db, context))]
 pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        lock_row(conn, "actions", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        lock_row(conn, "actions", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, if_match.as_deref())?;
-        diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string()))).execute(conn)?;
-        diesel::delete(actions::table.filter(actions::id.eq(id.to_string()))).execute(conn)?;
+        on!(conn, c => diesel::delete(action_tags::table.filter(action_tags::action_id.eq(id.to_string())))
+            .execute(c)
+            .await)?;
+        on!(conn, c => diesel::delete(actions::table.filter(actions::id.eq(id.to_string()))).execute(c).await)?;
         let changes = Changes::deleted(current.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Action, id, EventKind::Deleted, changes))?;
+        events::record(conn, &Event::new(&context, EntityType::Action, id, EventKind::Deleted, changes)).await?;
         Ok(())
     })
     .await
@@ -312,14 +326,17 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
 
 #[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) -> Result<Page<Action>, StoreError> {
-    db.run(move |conn| {
+    db.read(async move |conn| {
         let rows = match conn {
-            DbConnection::Postgres(pg) => {
-                list_query!(&filter, &page, json_sql::json_agg, json_sql::json_build_array).load::<Detailed>(pg)?
+            Conn::Postgres(pg) => {
+                list_query!(&filter, &page, json_sql::json_agg, json_sql::json_build_array)
+                    .load::<Detailed>(&mut **pg)
+                    .await?
             }
-            DbConnection::Sqlite(sqlite) => {
+            Conn::Sqlite(sqlite) => {
                 list_query!(&filter, &page, json_sql::json_group_array, json_sql::json_array)
-                    .load::<Detailed>(sqlite)?
+                    .load::<Detailed>(&mut **sqlite)
+                    .await?
             }
         };
         let items = rows.into_iter().map(assemble).collect::<Result<Vec<_>, _>>()?;
@@ -339,12 +356,14 @@ pub async fn list_plan(
     filter: ActionFilter,
     page: PageRequest<ActionSort>,
 ) -> Result<Vec<String>, StoreError> {
-    db.run(move |conn| match conn {
-        DbConnection::Postgres(pg) => {
-            super::plan::postgres(pg, list_query!(&filter, &page, json_sql::json_agg, json_sql::json_build_array))
+    db.read(async move |conn| match conn {
+        Conn::Postgres(pg) => {
+            let query = list_query!(&filter, &page, json_sql::json_agg, json_sql::json_build_array);
+            super::plan::postgres(pg, query).await
         }
-        DbConnection::Sqlite(sqlite) => {
-            super::plan::sqlite(sqlite, list_query!(&filter, &page, json_sql::json_group_array, json_sql::json_array))
+        Conn::Sqlite(sqlite) => {
+            let query = list_query!(&filter, &page, json_sql::json_group_array, json_sql::json_array);
+            super::plan::sqlite(sqlite, query).await
         }
     })
     .await
@@ -490,12 +509,14 @@ fn rank_key(after: After) -> Result<Option<(i16, String)>, StoreError> {
 }
 
 /// Writes `next` over the row if it is still at `version`; a concurrent change makes the write retry.
-fn save(conn: &mut DbConnection, version: i64, next: &Action) -> Result<(), StoreError> {
-    let updated = diesel::update(actions::table)
+async fn save(conn: &mut Conn, version: i64, next: &Action) -> Result<(), StoreError> {
+    let row = ActionRow::from(next);
+    let updated = on!(conn, c => diesel::update(actions::table)
         .filter(actions::id.eq(next.id.to_string()))
         .filter(actions::version.eq(version))
-        .set(ActionRow::from(next))
-        .execute(conn)?;
+        .set(&row)
+        .execute(c)
+        .await)?;
     if updated == 0 {
         return Err(StoreError::Raced);
     }
@@ -557,18 +578,19 @@ use detailed;
 /// One action with its tags, ticket links and whether its owner left, in one round trip and one
 /// prepared statement: a GET by id is the hottest read. The backends differ only in the names of the
 /// JSON functions.
-pub(super) fn load(conn: &mut DbConnection, id: Uuid) -> Result<Action, StoreError> {
+pub(super) async fn load(conn: &mut Conn, id: Uuid) -> Result<Action, StoreError> {
     macro_rules! load_one {
         ($conn:expr, $aggregate:path, $array:path) => {
             actions::table
                 .filter(actions::id.eq(id.to_string()))
                 .select(detailed!($aggregate, $array))
-                .first::<Detailed>($conn)?
+                .first::<Detailed>($conn)
+                .await?
         };
     }
     let detailed = match conn {
-        DbConnection::Postgres(pg) => load_one!(pg, json_sql::json_agg, json_sql::json_build_array),
-        DbConnection::Sqlite(sqlite) => load_one!(sqlite, json_sql::json_group_array, json_sql::json_array),
+        Conn::Postgres(pg) => load_one!(&mut **pg, json_sql::json_agg, json_sql::json_build_array),
+        Conn::Sqlite(sqlite) => load_one!(&mut **sqlite, json_sql::json_group_array, json_sql::json_array),
     };
     assemble(detailed)
 }
@@ -598,22 +620,24 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: Option<String>) -
 }
 
 /// Turns rows into actions, fetching the tags of all of them, and which owners left, in one query each.
-fn with_tags(conn: &mut DbConnection, rows: Vec<ActionRow>) -> Result<Vec<Action>, StoreError> {
+async fn with_tags(conn: &mut Conn, rows: Vec<ActionRow>) -> Result<Vec<Action>, StoreError> {
     let owners: Vec<&str> = rows.iter().map(|row| row.owner_email.as_str()).collect();
-    let inactive = super::people::inactive_among(conn, &owners)?;
+    let inactive = super::people::inactive_among(conn, &owners).await?;
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-    let pairs: Vec<(String, String)> = action_tags::table
+    let pairs: Vec<(String, String)> = on!(conn, c => action_tags::table
         .filter(action_tags::action_id.eq_any(&ids))
         .select((action_tags::action_id, action_tags::tag))
-        .load(conn)?;
+        .load(c)
+        .await)?;
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
     for (action_id, tag) in pairs {
         tags.entry(action_id).or_default().push(tag);
     }
-    let links: Vec<(String, String, String, Option<String>)> = action_refs::table
+    let links: Vec<(String, String, String, Option<String>)> = on!(conn, c => action_refs::table
         .filter(action_refs::action_id.eq_any(&ids))
         .select((action_refs::action_id, action_refs::system, action_refs::key, action_refs::url))
-        .load(conn)?;
+        .load(c)
+        .await)?;
     let mut refs: HashMap<String, Vec<ExternalRef>> = HashMap::new();
     for (action_id, system, key, url) in links {
         refs.entry(action_id).or_default().push(ExternalRef {
@@ -633,35 +657,37 @@ fn with_tags(conn: &mut DbConnection, rows: Vec<ActionRow>) -> Result<Vec<Action
 }
 
 /// Links the action to its tickets; a ticket already linked to another action is a conflict.
-fn insert_refs(conn: &mut DbConnection, action_id: Uuid, refs: &ExternalRefs) -> Result<(), StoreError> {
+async fn insert_refs(conn: &mut Conn, action_id: Uuid, refs: &ExternalRefs) -> Result<(), StoreError> {
     for link in refs.iter() {
-        diesel::insert_into(action_refs::table)
+        on!(conn, c => diesel::insert_into(action_refs::table)
             .values((
                 action_refs::system.eq(link.system.as_str()),
                 action_refs::key.eq(link.key.as_str()),
                 action_refs::action_id.eq(action_id.to_string()),
                 action_refs::url.eq(link.url.as_ref().map(HttpUrl::as_str)),
             ))
-            .execute(conn)
-            .map_err(|error| match error {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                    StoreError::Conflict(format!(
-                        "the ticket {}/{} is already linked to another action",
-                        link.system.as_str(),
-                        link.key.as_str()
-                    ))
-                }
-                other => other.into(),
-            })?;
+            .execute(c)
+            .await)
+        .map_err(|error| match error {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                StoreError::Conflict(format!(
+                    "the ticket {}/{} is already linked to another action",
+                    link.system.as_str(),
+                    link.key.as_str()
+                ))
+            }
+            other => other.into(),
+        })?;
     }
     Ok(())
 }
 
-fn insert_tags(conn: &mut DbConnection, action_id: Uuid, tags: &Tags) -> Result<(), StoreError> {
+async fn insert_tags(conn: &mut Conn, action_id: Uuid, tags: &Tags) -> Result<(), StoreError> {
     for tag in tags.iter() {
-        diesel::insert_into(action_tags::table)
+        on!(conn, c => diesel::insert_into(action_tags::table)
             .values((action_tags::action_id.eq(action_id.to_string()), action_tags::tag.eq(tag.as_str())))
-            .execute(conn)?;
+            .execute(c)
+            .await)?;
     }
     Ok(())
 }
@@ -670,12 +696,13 @@ fn insert_tags(conn: &mut DbConnection, action_id: Uuid, tags: &Tags) -> Result<
 pub const REPORT_LIMIT: i64 = 1000;
 
 /// The actions of one incident in key order, for its report.
-pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<Action>, StoreError> {
-    let rows: Vec<ActionRow> = actions::table
+pub(super) async fn of_incident(conn: &mut Conn, incident_id: Uuid) -> Result<Vec<Action>, StoreError> {
+    let rows: Vec<ActionRow> = on!(conn, c => actions::table
         .filter(actions::incident_id.eq(incident_id.to_string()))
         .order(actions::number.asc())
         .limit(REPORT_LIMIT)
         .select(ActionRow::as_select())
-        .load(conn)?;
-    with_tags(conn, rows)
+        .load(c)
+        .await)?;
+    with_tags(conn, rows).await
 }

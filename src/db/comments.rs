@@ -1,9 +1,11 @@
 //! Comments on actions; each is also recorded in the action's history.
 
 use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::conn::on;
 use super::rows::{from_column, parse_id, to_column};
 use super::schema::{actions, comments};
 use super::{Db, StoreError, events};
@@ -40,8 +42,9 @@ impl CommentRow {
 
 #[tracing::instrument(skip(db, text, context))]
 pub async fn create(db: &Db, action_id: Uuid, text: LongText, context: ChangeContext) -> Result<Comment, StoreError> {
-    db.write(move |conn| {
-        let exists: i64 = actions::table.filter(actions::id.eq(action_id.to_string())).count().get_result(conn)?;
+    db.change(async |conn| {
+        let exists: i64 =
+            on!(conn, c => actions::table.filter(actions::id.eq(action_id.to_string())).count().get_result(c).await)?;
         if exists == 0 {
             return Err(StoreError::NotFound);
         }
@@ -54,7 +57,7 @@ pub async fn create(db: &Db, action_id: Uuid, text: LongText, context: ChangeCon
             text: text.clone(),
             created_at: context.at,
         };
-        diesel::insert_into(comments::table)
+        on!(conn, c => diesel::insert_into(comments::table)
             .values(CommentRow {
                 id: comment.id.to_string(),
                 action_id: action_id.to_string(),
@@ -64,10 +67,12 @@ pub async fn create(db: &Db, action_id: Uuid, text: LongText, context: ChangeCon
                 body: comment.text.as_str().to_owned(),
                 created_at: to_column(comment.created_at),
             })
-            .execute(conn)?;
+            .execute(c)
+            .await)?;
         let change = FieldChange { old: serde_json::Value::Null, new: json!(comment.text.as_str()) };
         let changes = Changes([("comment".to_owned(), change)].into());
-        events::record(conn, &Event::new(&context, EntityType::Action, action_id, EventKind::Commented, changes))?;
+        events::record(conn, &Event::new(&context, EntityType::Action, action_id, EventKind::Commented, changes))
+            .await?;
         Ok(comment)
     })
     .await
@@ -76,17 +81,19 @@ pub async fn create(db: &Db, action_id: Uuid, text: LongText, context: ChangeCon
 /// The comments of one action, oldest first.
 #[tracing::instrument(skip(db, page))]
 pub async fn list(db: &Db, action_id: Uuid, page: PageRequest<OldestFirst>) -> Result<Page<Comment>, StoreError> {
-    db.run(move |conn| {
-        let mut query = comments::table
-            .filter(comments::action_id.eq(action_id.to_string()))
-            .select(CommentRow::as_select())
-            .order(comments::id.asc())
-            .limit(page.limit + 1)
-            .into_boxed();
-        if let Some(after) = page.after_id() {
-            query = query.filter(comments::id.gt(after.to_string()));
-        }
-        let rows: Vec<CommentRow> = query.load(conn)?;
+    db.read(async move |conn| {
+        let rows: Vec<CommentRow> = on!(conn, c => {
+            let mut query = comments::table
+                .filter(comments::action_id.eq(action_id.to_string()))
+                .select(CommentRow::as_select())
+                .order(comments::id.asc())
+                .limit(page.limit + 1)
+                .into_boxed();
+            if let Some(after) = page.after_id() {
+                query = query.filter(comments::id.gt(after.to_string()));
+            }
+            query.load(c).await
+        })?;
         let items = rows.into_iter().map(CommentRow::into_domain).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
     })

@@ -3,10 +3,12 @@
 //! any one resource so that resources need not import each other for them.
 
 use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::conn::on;
 use super::schema::incidents;
-use super::{DbConnection, StoreError};
+use super::{Conn, StoreError};
 use crate::domain::{FieldError, FieldErrors};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
@@ -24,7 +26,8 @@ pub(super) fn bad_cursor() -> FieldErrors {
 }
 
 /// True when the incident exists; used inside write transactions of other resources.
-pub(super) fn incident_exists(conn: &mut DbConnection, id: Uuid) -> Result<bool, StoreError> {
-    let count: i64 = incidents::table.filter(incidents::id.eq(id.to_string())).count().get_result(conn)?;
+pub(super) async fn incident_exists(conn: &mut Conn, id: Uuid) -> Result<bool, StoreError> {
+    let count: i64 =
+        on!(conn, c => incidents::table.filter(incidents::id.eq(id.to_string())).count().get_result(c).await)?;
     Ok(count > 0)
 }

@@ -3,15 +3,16 @@
 //! are the outbox engine's ([`super::outbox`]).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
+use super::conn::on;
 use super::outbox::outbox;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::deliveries;
-use super::{Db, DbConnection, StoreError};
+use super::{Conn, Db, StoreError};
 use crate::domain::listing::{NewestFirst, Page, PageRequest};
 use crate::domain::outbox::Outgoing;
 
@@ -151,19 +152,19 @@ pub async fn claim(
     limit: i64,
     daily_cap: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
-    db.write(move |conn| {
+    db.change(async |conn| {
         // Claims on PostgreSQL take turns: the daily cap counts what other senders are sending, which a
         // concurrent claim's uncommitted rows would hide, and a claim takes milliseconds.
-        if let DbConnection::Postgres(pg) = conn {
-            pg.batch_execute("SELECT pg_advisory_xact_lock(7401512203)")?;
+        if let Conn::Postgres(pg) = conn {
+            pg.batch_execute("SELECT pg_advisory_xact_lock(7401512203)").await?;
         }
-        let claimed = EmailOutbox::claim_due(conn, now, lease_until, limit)?;
+        let claimed = EmailOutbox::claim_due(conn, now, lease_until, limit).await?;
         // Every sender polls every few seconds, mostly for nothing: an empty claim needs no more queries.
         if claimed.is_empty() {
             return Ok(claimed);
         }
-        let claimed = withdraw_stale(conn, claimed, now)?;
-        hold_back_over_cap(conn, claimed, now, daily_cap)
+        let claimed = withdraw_stale(conn, claimed, now).await?;
+        hold_back_over_cap(conn, claimed, now, daily_cap).await
     })
     .await
 }
@@ -173,8 +174,8 @@ pub async fn claim(
 /// the e-mail was queued, which a retry or the daily cap can make hours. Their reminders go too, so the
 /// sweep decides afresh (after a snooze, for the new due date). A digest with one reminder that still
 /// applies goes out as written.
-fn withdraw_stale(
-    conn: &mut DbConnection,
+async fn withdraw_stale(
+    conn: &mut Conn,
     claimed: Vec<Claimed>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Claimed>, StoreError> {
@@ -185,7 +186,7 @@ fn withdraw_stale(
 
     let ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
     let today = now.date_naive();
-    let for_actions: Vec<(String, String, String, String, chrono::NaiveDate, Option<chrono::NaiveDate>)> =
+    let for_actions: Vec<(String, String, String, String, chrono::NaiveDate, Option<chrono::NaiveDate>)> = on!(conn, c => {
         reminders::table
             .inner_join(actions::table)
             .filter(reminders::delivery_id.eq_any(&ids))
@@ -197,7 +198,9 @@ fn withdraw_stale(
                 actions::due_date,
                 actions::snoozed_until,
             ))
-            .load(conn)?;
+            .load(c)
+            .await
+    })?;
     let mut applying: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (delivery, kind, period, status, due_date, snoozed_until) in for_actions {
         let active = status.parse::<ActionStatus>().is_ok_and(|s| ActionStatus::ACTIVE.contains(&s));
@@ -212,20 +215,23 @@ fn withdraw_stale(
     let held_reviews = reviews::table
         .filter(reviews::incident_id.eq(review_reminders::incident_id))
         .filter(reviews::status.eq_any(held));
-    let for_reviews: Vec<String> = review_reminders::table
+    let for_reviews: Vec<String> = on!(conn, c => review_reminders::table
         .filter(review_reminders::delivery_id.eq_any(&ids))
         .filter(diesel::dsl::not(diesel::dsl::exists(held_reviews)))
         .select(review_reminders::delivery_id)
-        .load(conn)?;
+        .load(c)
+        .await)?;
     applying.extend(for_reviews);
 
     let (send, stale): (Vec<Claimed>, Vec<Claimed>) = claimed.into_iter().partition(|c| applying.contains(&c.id));
     if !stale.is_empty() {
         let stale: Vec<&str> = stale.iter().map(|c| c.id.as_str()).collect();
         tracing::info!(withdrawn = stale.len(), "e-mails withdrawn unsent: their reminders no longer apply");
-        diesel::delete(reminders::table.filter(reminders::delivery_id.eq_any(&stale))).execute(conn)?;
-        diesel::delete(review_reminders::table.filter(review_reminders::delivery_id.eq_any(&stale))).execute(conn)?;
-        diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&stale))).execute(conn)?;
+        on!(conn, c => diesel::delete(reminders::table.filter(reminders::delivery_id.eq_any(&stale))).execute(c).await)?;
+        on!(conn, c => {
+            diesel::delete(review_reminders::table.filter(review_reminders::delivery_id.eq_any(&stale))).execute(c).await
+        })?;
+        on!(conn, c => diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&stale))).execute(c).await)?;
     }
     Ok(send)
 }
@@ -236,15 +242,15 @@ const CAP_RECHECK: chrono::Duration = chrono::Duration::hours(1);
 /// Returns the claimed e-mails each recipient may still get within `daily_cap` in the last 24 hours, and
 /// puts the rest back in the outbox for later, as not attempted. Counts what was sent and what any sender
 /// (another replica included) is sending right now, so replicas share one cap.
-fn hold_back_over_cap(
-    conn: &mut DbConnection,
+async fn hold_back_over_cap(
+    conn: &mut Conn,
     claimed: Vec<Claimed>,
     now: DateTime<Utc>,
     daily_cap: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
     let recipients: std::collections::BTreeSet<&str> = claimed.iter().map(|c| c.recipient.as_str()).collect();
     let window_start = to_column(now - chrono::Duration::hours(24));
-    let used: std::collections::HashMap<String, i64> = deliveries::table
+    let used: std::collections::HashMap<String, i64> = on!(conn, c => deliveries::table
         .filter(deliveries::recipient.eq_any(&recipients))
         .filter(
             deliveries::status
@@ -253,9 +259,10 @@ fn hold_back_over_cap(
         )
         .group_by(deliveries::recipient)
         .select((deliveries::recipient, diesel::dsl::count_star()))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .collect();
+        .load::<(String, i64)>(c)
+        .await)?
+    .into_iter()
+    .collect();
     // `used` includes this batch, now marked sending: what is left for it is the cap minus the rest.
     let mut in_batch: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
     for delivery in &claimed {
@@ -280,7 +287,7 @@ fn hold_back_over_cap(
     }
     if !hold.is_empty() {
         tracing::warn!(held = hold.len(), daily_cap, "e-mails held back: their recipients reached the daily cap");
-        diesel::update(deliveries::table.filter(deliveries::id.eq_any(&hold)))
+        on!(conn, c => diesel::update(deliveries::table.filter(deliveries::id.eq_any(&hold)))
             .set((
                 deliveries::status.eq("pending"),
                 deliveries::attempts.eq(deliveries::attempts - 1),
@@ -289,7 +296,8 @@ fn hold_back_over_cap(
                 deliveries::last_error
                     .eq(Some(format!("held back: the recipient reached the cap of {daily_cap} e-mails in 24 hours"))),
             ))
-            .execute(conn)?;
+            .execute(c)
+            .await)?;
     }
     Ok(send)
 }
@@ -298,7 +306,7 @@ fn hold_back_over_cap(
 /// than the retries last, or a mailbox was fixed. Not one being sent right now.
 #[tracing::instrument(skip(db))]
 pub async fn redeliver(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
-    db.write(move |conn| EmailOutbox::redeliver_in(conn, &id.to_string(), now)).await
+    db.change(async |conn| EmailOutbox::redeliver_in(conn, &id.to_string(), now).await).await
 }
 
 /// The outbox, newest first, optionally only one status.
@@ -308,12 +316,9 @@ pub async fn list(
     status: Option<DeliveryStatus>,
     page: PageRequest<NewestFirst>,
 ) -> Result<Page<Delivery>, StoreError> {
-    db.run(move |conn| {
-        let mut query = deliveries::table.into_boxed();
-        if let Some(status) = status {
-            query = query.filter(deliveries::status.eq(<&str>::from(status)));
-        }
-        EmailOutbox::page(conn, query, page, DeliveryRow::into_domain)
+    db.read(async move |conn| {
+        let filter = status.map(|status| deliveries::status.eq(<&str>::from(status)));
+        EmailOutbox::page(conn, filter, page, DeliveryRow::into_domain).await
     })
     .await
 }

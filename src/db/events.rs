@@ -2,13 +2,13 @@
 //! Each event also gets the next position in the change feed (`seq`), in commit order.
 
 use diesel::prelude::*;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
+use super::conn::on;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::events;
-use diesel::connection::SimpleConnection;
-
-use super::{Db, DbConnection, StoreError};
+use super::{Conn, Db, StoreError};
 use crate::domain::audit::{Changes, EntityType, Event};
 use crate::domain::listing::{NewestFirst, Page, PageRequest};
 
@@ -67,33 +67,35 @@ impl EventRow {
 }
 
 /// Appends `event`; call inside the write transaction of the change it records.
-pub(super) fn record(conn: &mut DbConnection, event: &Event) -> Result<(), StoreError> {
+pub(super) async fn record(conn: &mut Conn, event: &Event) -> Result<(), StoreError> {
     // The feed position must follow commit order. SQLite commits one writer at a time anyway; on
     // PostgreSQL writers take turns on this lock from their first event until they commit, so no
     // transaction can commit a smaller position after a reader has seen a larger one.
-    if let DbConnection::Postgres(pg) = conn {
-        pg.batch_execute("SELECT pg_advisory_xact_lock(7401512202)")?;
+    if let Conn::Postgres(pg) = conn {
+        pg.batch_execute("SELECT pg_advisory_xact_lock(7401512202)").await?;
     }
-    let last: Option<i64> = events::table.select(diesel::dsl::max(events::seq)).first(conn)?;
+    let last: Option<i64> = on!(conn, c => events::table.select(diesel::dsl::max(events::seq)).first(c).await)?;
     let row = EventRow::from_domain(event, last.unwrap_or(0) + 1)?;
-    diesel::insert_into(events::table).values(row).execute(conn)?;
-    super::webhooks::enqueue_event(conn, event)
+    on!(conn, c => diesel::insert_into(events::table).values(&row).execute(c).await)?;
+    super::webhooks::enqueue_event(conn, event).await
 }
 
 /// The change feed: events after position `after`, oldest first, each with its position.
 #[tracing::instrument(skip(db))]
 pub async fn feed(db: &Db, after: i64, limit: i64, entity_id: Option<Uuid>) -> Result<Vec<(i64, Event)>, StoreError> {
-    db.run(move |conn| {
-        let mut query = events::table
-            .filter(events::seq.gt(after))
-            .order(events::seq.asc())
-            .limit(limit)
-            .select(EventRow::as_select())
-            .into_boxed();
-        if let Some(id) = entity_id {
-            query = query.filter(events::entity_id.eq(id.to_string()));
-        }
-        let rows: Vec<EventRow> = query.load(conn)?;
+    db.read(async move |conn| {
+        let rows: Vec<EventRow> = on!(conn, c => {
+            let mut query = events::table
+                .filter(events::seq.gt(after))
+                .order(events::seq.asc())
+                .limit(limit)
+                .select(EventRow::as_select())
+                .into_boxed();
+            if let Some(id) = entity_id {
+                query = query.filter(events::entity_id.eq(id.to_string()));
+            }
+            query.load(c).await
+        })?;
         rows.into_iter().map(|row| Ok((row.seq, row.into_domain()?))).collect()
     })
     .await
@@ -103,8 +105,11 @@ pub async fn feed(db: &Db, after: i64, limit: i64, entity_id: Option<Uuid>) -> R
 /// covers can only have changed if this moved.
 #[tracing::instrument(skip(db))]
 pub async fn latest_position(db: &Db) -> Result<i64, StoreError> {
-    db.run(|conn| Ok(events::table.select(diesel::dsl::max(events::seq)).first::<Option<i64>>(conn)?.unwrap_or(0)))
-        .await
+    db.read(async |conn| {
+        let last = on!(conn, c => events::table.select(diesel::dsl::max(events::seq)).first::<Option<i64>>(c).await)?;
+        Ok(last.unwrap_or(0))
+    })
+    .await
 }
 
 /// The history of one incident or action, newest first.
@@ -115,18 +120,20 @@ pub async fn history(
     entity_id: Uuid,
     page: PageRequest<NewestFirst>,
 ) -> Result<Page<Event>, StoreError> {
-    db.run(move |conn| {
-        let mut query = events::table
-            .filter(events::entity_type.eq(<&str>::from(entity_type)))
-            .filter(events::entity_id.eq(entity_id.to_string()))
-            .select(EventRow::as_select())
-            .order(events::id.desc())
-            .limit(page.limit + 1)
-            .into_boxed();
-        if let Some(after) = page.after_id() {
-            query = query.filter(events::id.lt(after.to_string()));
-        }
-        let rows: Vec<EventRow> = query.load(conn)?;
+    db.read(async move |conn| {
+        let rows: Vec<EventRow> = on!(conn, c => {
+            let mut query = events::table
+                .filter(events::entity_type.eq(<&str>::from(entity_type)))
+                .filter(events::entity_id.eq(entity_id.to_string()))
+                .select(EventRow::as_select())
+                .order(events::id.desc())
+                .limit(page.limit + 1)
+                .into_boxed();
+            if let Some(after) = page.after_id() {
+                query = query.filter(events::id.lt(after.to_string()));
+            }
+            query.load(c).await
+        })?;
         let items = rows.into_iter().map(EventRow::into_domain).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |last| page.cursor_after_id(last.id)))
     })

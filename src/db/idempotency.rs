@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::RunQueryDsl;
 
+use super::conn::on;
 use super::rows::{from_column, to_column};
 use super::schema::idempotency_keys;
 use super::{Db, StoreError};
@@ -48,8 +50,8 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     max_keys: i64,
 ) -> Result<Claim, StoreError> {
-    db.write(move |conn| {
-        let row: Option<Row> = idempotency_keys::table
+    db.change(async |conn| {
+        let row: Option<Row> = on!(conn, c => idempotency_keys::table
             .filter(idempotency_keys::principal.eq(&principal))
             .filter(idempotency_keys::key.eq(&key))
             .select((
@@ -60,8 +62,9 @@ pub async fn claim(
                 idempotency_keys::created_at,
                 idempotency_keys::locked_until,
             ))
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .await)
+        .optional()?;
         let expired =
             |created: chrono::NaiveDateTime| from_column(created) < now - chrono::Duration::hours(RETENTION_HOURS);
         match row {
@@ -71,14 +74,14 @@ pub async fn claim(
                 let retained = idempotency_keys::table
                     .filter(idempotency_keys::principal.eq(&principal))
                     .filter(idempotency_keys::created_at.ge(to_column(now - chrono::Duration::hours(RETENTION_HOURS))));
-                let held: i64 = retained.count().get_result(conn)?;
+                let held: i64 = on!(conn, c => retained.count().get_result(c).await)?;
                 if held >= max_keys {
                     let oldest: Option<chrono::NaiveDateTime> =
-                        retained.select(diesel::dsl::min(idempotency_keys::created_at)).first(conn)?;
+                        on!(conn, c => retained.select(diesel::dsl::min(idempotency_keys::created_at)).first(c).await)?;
                     let expires = oldest.map_or(now, from_column) + chrono::Duration::hours(RETENTION_HOURS);
                     return Ok(Claim::TooMany { retry_after: expires - now });
                 }
-                diesel::insert_into(idempotency_keys::table)
+                on!(conn, c => diesel::insert_into(idempotency_keys::table)
                     .values((
                         idempotency_keys::principal.eq(&principal),
                         idempotency_keys::key.eq(&key),
@@ -86,12 +89,13 @@ pub async fn claim(
                         idempotency_keys::created_at.eq(to_column(now)),
                         idempotency_keys::locked_until.eq(to_column(lease_until)),
                     ))
-                    .execute(conn)
-                    // A concurrent first use inserted it: the retry of this transaction sees its row.
-                    .map_err(|error| match error {
-                        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Raced,
-                        other => other.into(),
-                    })?;
+                    .execute(c)
+                    .await)
+                // A concurrent first use inserted it: the retry of this transaction sees its row.
+                .map_err(|error| match error {
+                    DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => StoreError::Raced,
+                    other => other.into(),
+                })?;
                 Ok(Claim::Fresh)
             }
             // Expired, or abandoned by a request that crashed before answering: start over.
@@ -100,7 +104,7 @@ pub async fn claim(
             {
                 // Only if the row is still as read: of two retries taking an abandoned key over at once,
                 // the second finds it changed and, run again, sees the first's claim.
-                let taken = diesel::update(idempotency_keys::table)
+                let taken = on!(conn, c => diesel::update(idempotency_keys::table)
                     .filter(idempotency_keys::principal.eq(&principal))
                     .filter(idempotency_keys::key.eq(&key))
                     .filter(idempotency_keys::created_at.eq(created))
@@ -113,7 +117,8 @@ pub async fn claim(
                         idempotency_keys::created_at.eq(to_column(now)),
                         idempotency_keys::locked_until.eq(to_column(lease_until)),
                     ))
-                    .execute(conn)?;
+                    .execute(c)
+                    .await)?;
                 if taken == 0 {
                     return Err(StoreError::Raced);
                 }
@@ -136,8 +141,8 @@ pub async fn claim(
 pub async fn complete(db: &Db, principal: String, key: String, response: StoredResponse) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&response.headers)
         .map_err(|e| StoreError::Query(DieselError::SerializationError(Box::new(e))))?;
-    db.write(move |conn| {
-        diesel::update(idempotency_keys::table)
+    db.change(async |conn| {
+        on!(conn, c => diesel::update(idempotency_keys::table)
             .filter(idempotency_keys::principal.eq(&principal))
             .filter(idempotency_keys::key.eq(&key))
             .set((
@@ -145,7 +150,8 @@ pub async fn complete(db: &Db, principal: String, key: String, response: StoredR
                 idempotency_keys::response_headers.eq(Some(&headers)),
                 idempotency_keys::response_body.eq(Some(&response.body)),
             ))
-            .execute(conn)?;
+            .execute(c)
+            .await)?;
         Ok(())
     })
     .await
@@ -154,13 +160,14 @@ pub async fn complete(db: &Db, principal: String, key: String, response: StoredR
 /// Forgets `key`, so a retry runs the request again (after a server error).
 #[tracing::instrument(skip(db))]
 pub async fn release(db: &Db, principal: String, key: String) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        diesel::delete(
+    db.change(async |conn| {
+        on!(conn, c => diesel::delete(
             idempotency_keys::table
                 .filter(idempotency_keys::principal.eq(&principal))
                 .filter(idempotency_keys::key.eq(&key)),
         )
-        .execute(conn)?;
+        .execute(c)
+        .await)?;
         Ok(())
     })
     .await
@@ -170,8 +177,10 @@ pub async fn release(db: &Db, principal: String, key: String) -> Result<(), Stor
 #[tracing::instrument(skip(db))]
 pub async fn purge(db: &Db, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let before = to_column(now - chrono::Duration::hours(RETENTION_HOURS));
-    db.write(move |conn| {
-        Ok(diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before))).execute(conn)?)
+    db.change(async |conn| {
+        Ok(on!(conn, c => {
+            diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before))).execute(c).await
+        })?)
     })
     .await
 }

@@ -2,13 +2,15 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::common::{bad_cursor, check_version, lower};
+use super::conn::on;
 use super::keyset::keyset;
 use super::rows::{IncidentRow, to_column};
 use super::schema::{actions, incidents};
-use super::{Db, DbConnection, StoreError, events};
+use super::{Conn, Db, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentRecords};
 use crate::domain::listing::{CursorKey, IncidentFilter, IncidentSort, Page, PageRequest, contains_pattern};
@@ -27,15 +29,13 @@ pub async fn create(db: &Db, fields: IncidentFields, context: ChangeContext) -> 
         updated_by: context.actor.display_name(),
         review_held: false,
     };
-    db.write(move |conn| {
-        diesel::insert_into(incidents::table)
-            .values(IncidentRow::from(&incident))
-            .execute(conn)
+    db.change(async |conn| {
+        on!(conn, c => diesel::insert_into(incidents::table).values(IncidentRow::from(&incident)).execute(c).await)
             .map_err(reference_taken)?;
         let changes = Changes::created(incident.audit_snapshot());
         let event = Event::new(&context, EntityType::Incident, incident.id, EventKind::Created, changes)
             .with_resource(incident.audit_snapshot());
-        events::record(conn, &event)?;
+        events::record(conn, &event).await?;
         Ok(incident.clone())
     })
     .await
@@ -43,7 +43,7 @@ pub async fn create(db: &Db, fields: IncidentFields, context: ChangeContext) -> 
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: &Db, id: Uuid) -> Result<Incident, StoreError> {
-    db.run(move |conn| load(conn, id)).await
+    db.read(async move |conn| load(conn, id).await).await
 }
 
 /// Applies `patch` if the incident is at one of `if_match` versions (any version when `None`), with an
@@ -56,9 +56,9 @@ pub async fn update(
     patch: IncidentPatch,
     context: ChangeContext,
 ) -> Result<Incident, StoreError> {
-    db.write(move |conn| {
-        super::lock_row(conn, "incidents", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        super::lock_row(conn, "incidents", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, if_match.as_deref())?;
         let fields = current.fields.apply(patch.clone(), context.at)?;
         if fields == current.fields {
@@ -71,19 +71,20 @@ pub async fn update(
             updated_by: context.actor.display_name(),
             ..current.clone()
         };
-        let updated = diesel::update(incidents::table)
+        let updated = on!(conn, c => diesel::update(incidents::table)
             .filter(incidents::id.eq(id.to_string()))
             .filter(incidents::version.eq(current.version))
             .set(IncidentRow::from(&next))
-            .execute(conn)
-            .map_err(reference_taken)?;
+            .execute(c)
+            .await)
+        .map_err(reference_taken)?;
         if updated == 0 {
             return Err(StoreError::Raced);
         }
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
         let event = Event::new(&context, EntityType::Incident, id, EventKind::Updated, changes)
             .with_resource(next.audit_snapshot());
-        events::record(conn, &event)?;
+        events::record(conn, &event).await?;
         Ok(next)
     })
     .await
@@ -92,12 +93,13 @@ pub async fn update(
 /// Deletes an incident that has no corrective actions: actions are never lost by accident.
 #[tracing::instrument(skip(db, context))]
 pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        super::lock_row(conn, "incidents", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        super::lock_row(conn, "incidents", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, if_match.as_deref())?;
-        let action_count: i64 =
-            actions::table.filter(actions::incident_id.eq(id.to_string())).count().get_result(conn)?;
+        let action_count: i64 = on!(conn, c => {
+            actions::table.filter(actions::incident_id.eq(id.to_string())).count().get_result(c).await
+        })?;
         if action_count > 0 {
             return Err(StoreError::Conflict(format!(
                 "the incident still has {action_count} corrective action(s); delete or move them first"
@@ -105,18 +107,19 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
         }
         // Its reviews and timeline entries go with it (ON DELETE CASCADE). Each gets its own `deleted`
         // event, as when deleted one by one, so their history says where they went.
-        for review in super::reviews::of_incident(conn, id)? {
+        for review in super::reviews::of_incident(conn, id).await? {
             let changes = Changes::deleted(review.audit_snapshot());
-            events::record(conn, &Event::new(&context, EntityType::Review, review.id, EventKind::Deleted, changes))?;
+            let event = Event::new(&context, EntityType::Review, review.id, EventKind::Deleted, changes);
+            events::record(conn, &event).await?;
         }
-        for entry in super::timeline::of_incident(conn, id)? {
+        for entry in super::timeline::of_incident(conn, id).await? {
             let changes = Changes::deleted(entry.audit_snapshot());
             let event = Event::new(&context, EntityType::TimelineEntry, entry.id, EventKind::Deleted, changes);
-            events::record(conn, &event)?;
+            events::record(conn, &event).await?;
         }
-        diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(conn)?;
+        on!(conn, c => diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(c).await)?;
         let changes = Changes::deleted(current.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Deleted, changes))?;
+        events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Deleted, changes)).await?;
         Ok(())
     })
     .await
@@ -128,17 +131,7 @@ pub async fn list(
     filter: IncidentFilter,
     page: PageRequest<IncidentSort>,
 ) -> Result<Page<Incident>, StoreError> {
-    db.run(move |conn| {
-        let mut query = incidents::table.select(IncidentRow::as_select()).into_boxed();
-        if !filter.statuses.is_empty() {
-            query = query.filter(incidents::status.eq_any(filter.statuses.iter().map(|s| <&str>::from(*s))));
-        }
-        if !filter.severities.is_empty() {
-            query = query.filter(incidents::severity.eq_any(filter.severities.iter().map(|s| <&str>::from(*s))));
-        }
-        if let Some(needle) = &filter.title_contains {
-            query = query.filter(lower(incidents::title).like(contains_pattern(needle)).escape('\\'));
-        }
+    db.read(async move |conn| {
         let after_time = match &page.after {
             Some(cursor) => match cursor.key {
                 CursorKey::Time(time) => Some((to_column(time), cursor.id.to_string())),
@@ -146,14 +139,26 @@ pub async fn list(
             },
             None => None,
         };
-        let query = match page.sort {
-            IncidentSort::CreatedAt => keyset!(query, incidents.created_at: Timestamp, asc, after_time),
-            IncidentSort::CreatedAtDesc => keyset!(query, incidents.created_at: Timestamp, desc, after_time),
-            IncidentSort::UpdatedAt => keyset!(query, incidents.updated_at: Timestamp, asc, after_time),
-            IncidentSort::UpdatedAtDesc => keyset!(query, incidents.updated_at: Timestamp, desc, after_time),
-        };
-        let rows: Vec<IncidentRow> = query.limit(page.limit + 1).load(conn)?;
-        let items = with_reviews(conn, rows)?;
+        let rows: Vec<IncidentRow> = on!(conn, c => {
+            let mut query = incidents::table.select(IncidentRow::as_select()).into_boxed();
+            if !filter.statuses.is_empty() {
+                query = query.filter(incidents::status.eq_any(filter.statuses.iter().map(|s| <&str>::from(*s))));
+            }
+            if !filter.severities.is_empty() {
+                query = query.filter(incidents::severity.eq_any(filter.severities.iter().map(|s| <&str>::from(*s))));
+            }
+            if let Some(needle) = &filter.title_contains {
+                query = query.filter(lower(incidents::title).like(contains_pattern(needle)).escape('\\'));
+            }
+            let query = match page.sort {
+                IncidentSort::CreatedAt => keyset!(query, incidents.created_at: Timestamp, asc, after_time),
+                IncidentSort::CreatedAtDesc => keyset!(query, incidents.created_at: Timestamp, desc, after_time),
+                IncidentSort::UpdatedAt => keyset!(query, incidents.updated_at: Timestamp, asc, after_time),
+                IncidentSort::UpdatedAtDesc => keyset!(query, incidents.updated_at: Timestamp, desc, after_time),
+            };
+            query.limit(page.limit + 1).load(c).await
+        })?;
+        let items = with_reviews(conn, rows).await?;
         Ok(Page::from_overfetch(items, page.limit, |last| {
             let (key, id) = page.sort.position_of(last);
             page.cursor_at(key, id)
@@ -162,16 +167,17 @@ pub async fn list(
     .await
 }
 
-pub(super) fn load(conn: &mut DbConnection, id: Uuid) -> Result<Incident, StoreError> {
-    let row: IncidentRow =
-        incidents::table.filter(incidents::id.eq(id.to_string())).select(IncidentRow::as_select()).first(conn)?;
-    with_reviews(conn, vec![row])?.pop().ok_or(StoreError::NotFound)
+pub(super) async fn load(conn: &mut Conn, id: Uuid) -> Result<Incident, StoreError> {
+    let row: IncidentRow = on!(conn, c => {
+        incidents::table.filter(incidents::id.eq(id.to_string())).select(IncidentRow::as_select()).first(c).await
+    })?;
+    with_reviews(conn, vec![row]).await?.pop().ok_or(StoreError::NotFound)
 }
 
 /// Turns rows into incidents, with whether each had its review held, in one query.
-fn with_reviews(conn: &mut DbConnection, rows: Vec<IncidentRow>) -> Result<Vec<Incident>, StoreError> {
+async fn with_reviews(conn: &mut Conn, rows: Vec<IncidentRow>) -> Result<Vec<Incident>, StoreError> {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let held = super::reviews::held_among(conn, &ids)?;
+    let held = super::reviews::held_among(conn, &ids).await?;
     rows.into_iter()
         .map(|row| {
             let review_held = held.contains(&row.id);
@@ -192,14 +198,12 @@ fn reference_taken(error: DieselError) -> StoreError {
 /// Everything the final report of an incident draws on, read in one transaction so it is consistent.
 #[tracing::instrument(skip(db))]
 pub async fn report_records(db: &Db, id: Uuid) -> Result<IncidentRecords, StoreError> {
-    db.run(move |conn| {
-        conn.transaction(|conn| {
-            let incident = load(conn, id)?;
-            let timeline = super::timeline::of_incident(conn, id)?;
-            let reviews = super::reviews::of_incident(conn, id)?;
-            let actions = super::actions::of_incident(conn, id)?;
-            Ok(IncidentRecords { incident, timeline, reviews, actions })
-        })
+    db.snapshot(async move |conn| {
+        let incident = load(conn, id).await?;
+        let timeline = super::timeline::of_incident(conn, id).await?;
+        let reviews = super::reviews::of_incident(conn, id).await?;
+        let actions = super::actions::of_incident(conn, id).await?;
+        Ok(IncidentRecords { incident, timeline, reviews, actions })
     })
     .await
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct DatabaseOptions {
     pub url: DatabaseUrl,
-    /// Most connections the pool keeps open.
+    /// Most connections each pool keeps open: one pool per HTTP worker, one for the background jobs.
     pub pool_size: u32,
     /// How long a call waits for a connection, or on SQLite for its turn to write.
     pub timeout: Duration,

@@ -98,31 +98,33 @@ macro_rules! outbox {
         impl $name {
             /// Claims up to `limit` rows that are due by `now` (or whose sender's lease ran out) until
             /// `lease_until`, in the caller's transaction.
-            pub(super) fn claim_due(
-                conn: &mut $crate::db::DbConnection,
+            pub(super) async fn claim_due(
+                conn: &mut $crate::db::Conn,
                 now: chrono::DateTime<chrono::Utc>,
                 lease_until: chrono::DateTime<chrono::Utc>,
                 limit: i64,
             ) -> Result<Vec<$claimed>, $crate::db::StoreError> {
-                use diesel::RunQueryDsl;
                 use diesel::sql_types::{BigInt, Timestamp};
-                use $crate::db::DbConnection;
+                use diesel_async::RunQueryDsl;
+                use $crate::db::Conn;
                 use $crate::db::outbox::claim_sql;
                 use $crate::db::rows::to_column;
                 Ok(match conn {
-                    DbConnection::Postgres(pg) => diesel::sql_query(claim_sql!(
+                    Conn::Postgres(pg) => diesel::sql_query(claim_sql!(
                         $table, $order, $returning, "$1", "$2", "$3", " FOR UPDATE SKIP LOCKED"
                     ))
                     .bind::<Timestamp, _>(to_column(lease_until))
                     .bind::<Timestamp, _>(to_column(now))
                     .bind::<BigInt, _>(limit)
-                    .load(pg)?,
-                    DbConnection::Sqlite(sqlite) => {
+                    .load(&mut **pg)
+                    .await?,
+                    Conn::Sqlite(sqlite) => {
                         diesel::sql_query(claim_sql!($table, $order, $returning, "?1", "?2", "?3", ""))
                             .bind::<Timestamp, _>(to_column(lease_until))
                             .bind::<Timestamp, _>(to_column(now))
                             .bind::<BigInt, _>(limit)
-                            .load(sqlite)?
+                            .load(&mut **sqlite)
+                            .await?
                     }
                 })
             }
@@ -152,15 +154,17 @@ macro_rules! outbox {
                 id: String,
                 lease: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::db::StoreError> {
-                use diesel::{ExpressionMethods, RunQueryDsl};
-                db.write(move |conn| {
-                    diesel::update(Self::held(&id, lease))
+                use diesel::ExpressionMethods;
+                use diesel_async::RunQueryDsl;
+                db.change(async |conn| {
+                    $crate::db::conn::on!(conn, c => diesel::update(Self::held(&id, lease))
                         .set((
                             $table::status.eq("pending"),
                             $table::attempts.eq($table::attempts - 1),
                             $table::locked_until.eq(None::<chrono::NaiveDateTime>),
                         ))
-                        .execute(conn)?;
+                        .execute(c)
+                        .await)?;
                     Ok(())
                 })
                 .await
@@ -173,27 +177,32 @@ macro_rules! outbox {
                 lease: chrono::DateTime<chrono::Utc>,
                 attempt: $crate::db::outbox::Attempt,
             ) -> Result<$crate::db::outbox::Held, $crate::db::StoreError> {
-                use diesel::{ExpressionMethods, RunQueryDsl};
+                use diesel::ExpressionMethods;
+                use diesel_async::RunQueryDsl;
                 use $crate::db::outbox::{Attempted, Held};
                 use $crate::db::rows::to_column;
-                db.write(move |conn| {
-                    let row = Self::held(&id, lease);
-                    let seen = (
-                        $table::locked_until.eq(None::<chrono::NaiveDateTime>),
-                        $table::last_error.eq(&attempt.error),
-                        $($table::$status_code.eq(attempt.status_code.map(i32::from)),)?
-                    );
-                    let rows = match attempt.result {
-                        Attempted::Done(at) => diesel::update(row)
-                            .set(($table::status.eq($done), $table::$done_at.eq(Some(to_column(at))), seen))
-                            .execute(conn)?,
-                        Attempted::RetryAt(at) => diesel::update(row)
-                            .set(($table::status.eq("pending"), $table::next_attempt_at.eq(to_column(at)), seen))
-                            .execute(conn)?,
-                        Attempted::GaveUp => {
-                            diesel::update(row).set(($table::status.eq("failed"), seen)).execute(conn)?
+                db.change(async |conn| {
+                    let rows = $crate::db::conn::on!(conn, c => {
+                        let row = Self::held(&id, lease);
+                        let seen = (
+                            $table::locked_until.eq(None::<chrono::NaiveDateTime>),
+                            $table::last_error.eq(&attempt.error),
+                            $($table::$status_code.eq(attempt.status_code.map(i32::from)),)?
+                        );
+                        match attempt.result {
+                            Attempted::Done(at) => diesel::update(row)
+                                .set(($table::status.eq($done), $table::$done_at.eq(Some(to_column(at))), seen))
+                                .execute(c)
+                                .await,
+                            Attempted::RetryAt(at) => diesel::update(row)
+                                .set(($table::status.eq("pending"), $table::next_attempt_at.eq(to_column(at)), seen))
+                                .execute(c)
+                                .await,
+                            Attempted::GaveUp => {
+                                diesel::update(row).set(($table::status.eq("failed"), seen)).execute(c).await
+                            }
                         }
-                    };
+                    })?;
                     Ok(Held::from_rows(rows))
                 })
                 .await
@@ -201,42 +210,62 @@ macro_rules! outbox {
 
             /// Sends the row `id` again, soon, with its first attempt ahead of it; not one being sent right
             /// now. In the caller's transaction.
-            pub(super) fn redeliver_in(
-                conn: &mut $crate::db::DbConnection,
+            pub(super) async fn redeliver_in(
+                conn: &mut $crate::db::Conn,
                 id: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), $crate::db::StoreError> {
-                use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+                use diesel::{ExpressionMethods, QueryDsl};
+                use diesel_async::RunQueryDsl;
                 use $crate::db::StoreError;
-                let updated = diesel::update($table::table.filter($table::id.eq(id)).filter($table::status.ne("sending")))
+                use $crate::db::conn::on;
+                let updated = on!(conn, c => diesel::update($table::table.filter($table::id.eq(id)).filter($table::status.ne("sending")))
                     .set((
                         $table::status.eq("pending"),
                         $table::attempts.eq(0),
                         $table::next_attempt_at.eq($crate::db::rows::to_column(now)),
                         $table::locked_until.eq(None::<chrono::NaiveDateTime>),
                     ))
-                    .execute(conn)?;
+                    .execute(c)
+                    .await)?;
                 if updated == 0 {
-                    let exists: i64 = $table::table.filter($table::id.eq(id)).count().get_result(conn)?;
+                    let exists: i64 = on!(conn, c => $table::table.filter($table::id.eq(id)).count().get_result(c).await)?;
                     return Err(if exists == 0 { StoreError::NotFound } else { StoreError::Conflict($busy.into()) });
                 }
                 Ok(())
             }
 
-            /// One page of the rows `query` selects, newest first, each turned into what the caller shows
-            /// by `show`.
-            pub(super) fn page<T>(
-                conn: &mut $crate::db::DbConnection,
-                query: $table::BoxedQuery<'static, <$crate::db::DbConnection as diesel::Connection>::Backend>,
+            /// One page of the rows `filter` (all when `None`) selects, newest first, each turned into what
+            /// the caller shows by `show`. The filter is an expression rather than a boxed query: a boxed
+            /// query belongs to one backend, and the page is queried on either.
+            pub(super) async fn page<T, F>(
+                conn: &mut $crate::db::Conn,
+                filter: Option<F>,
                 page: $crate::domain::listing::PageRequest<$crate::domain::listing::NewestFirst>,
                 show: impl Fn($row) -> Result<T, $crate::db::StoreError>,
-            ) -> Result<$crate::domain::listing::Page<T>, $crate::db::StoreError> {
-                use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl, SelectableHelper};
-                let mut query = query.order($table::id.desc()).limit(page.limit + 1);
-                if let Some(after) = page.after_id() {
-                    query = query.filter($table::id.lt(after.to_string()));
-                }
-                let rows: Vec<$row> = query.select(<$row>::as_select()).load(conn)?;
+            ) -> Result<$crate::domain::listing::Page<T>, $crate::db::StoreError>
+            where
+                F: diesel::Expression<SqlType = diesel::sql_types::Bool>
+                    + diesel::AppearsOnTable<$table::table>
+                    + diesel::expression::NonAggregate
+                    + diesel::query_builder::QueryFragment<diesel::pg::Pg>
+                    + diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+                    + Send
+                    + 'static,
+            {
+                use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+                use diesel_async::RunQueryDsl;
+                let rows: Vec<$row> = $crate::db::conn::on!(conn, c => {
+                    let mut query = $table::table.into_boxed();
+                    if let Some(filter) = filter {
+                        query = query.filter(filter);
+                    }
+                    let mut query = query.order($table::id.desc()).limit(page.limit + 1);
+                    if let Some(after) = page.after_id() {
+                        query = query.filter($table::id.lt(after.to_string()));
+                    }
+                    query.select(<$row>::as_select()).load(c).await
+                })?;
                 let items = rows
                     .into_iter()
                     .map(|row| Ok(($crate::db::rows::parse_id(&row.id)?, show(row)?)))

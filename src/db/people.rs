@@ -3,11 +3,13 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::conn::on;
 use super::rows::PersonRow;
 use super::schema::people;
-use super::{Db, DbConnection, StoreError, events};
+use super::{Conn, Db, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
 use crate::domain::listing::{ByEmail, CursorKey, Page, PageRequest};
@@ -31,9 +33,9 @@ pub async fn put(
     fields: PersonFields,
     context: ChangeContext,
 ) -> Result<Put, StoreError> {
-    db.write(move |conn| {
-        super::lock_row(conn, "people", "email", email.as_str())?;
-        let current = load(conn, &email)?;
+    db.change(async |conn| {
+        super::lock_row(conn, "people", "email", email.as_str()).await?;
+        let current = load(conn, &email).await?;
         let Some(current) = current else {
             if if_match.is_some() {
                 return Err(StoreError::VersionMismatch);
@@ -47,7 +49,8 @@ pub async fn put(
                 created_by: context.actor.display_name(),
                 updated_by: context.actor.display_name(),
             };
-            diesel::insert_into(people::table).values(PersonRow::from(&person)).execute(conn).map_err(|error| {
+            let row = PersonRow::from(&person);
+            on!(conn, c => diesel::insert_into(people::table).values(&row).execute(c).await).map_err(|error| {
                 match error {
                     // Created by a concurrent request: retrying replaces it instead.
                     diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
@@ -60,7 +63,8 @@ pub async fn put(
             events::record(
                 conn,
                 &Event::new(&context, EntityType::Person, email.as_str(), EventKind::Created, changes),
-            )?;
+            )
+            .await?;
             return Ok(Put::Created(person));
         };
         super::common::check_version(current.version, if_match.as_deref())?;
@@ -74,16 +78,19 @@ pub async fn put(
             updated_by: context.actor.display_name(),
             ..current.clone()
         };
-        let updated = diesel::update(people::table)
+        let row = PersonRow::from(&next);
+        let updated = on!(conn, c => diesel::update(people::table)
             .filter(people::email.eq(email.as_str()))
             .filter(people::version.eq(current.version))
-            .set(PersonRow::from(&next))
-            .execute(conn)?;
+            .set(&row)
+            .execute(c)
+            .await)?;
         if updated == 0 {
             return Err(StoreError::Raced);
         }
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::Person, email.as_str(), EventKind::Updated, changes))?;
+        events::record(conn, &Event::new(&context, EntityType::Person, email.as_str(), EventKind::Updated, changes))
+            .await?;
         Ok(Put::Replaced(next))
     })
     .await
@@ -91,24 +98,32 @@ pub async fn put(
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: &Db, email: EmailAddress) -> Result<Person, StoreError> {
-    db.run(move |conn| load(conn, &email)?.ok_or(StoreError::NotFound)).await
+    db.read(async move |conn| load(conn, &email).await?.ok_or(StoreError::NotFound)).await
 }
 
 /// One page of the directory in address order.
 #[tracing::instrument(skip(db, page))]
 pub async fn list(db: &Db, active: Option<bool>, page: PageRequest<ByEmail>) -> Result<Page<Person>, StoreError> {
-    db.run(move |conn| {
-        let mut query =
-            people::table.select(PersonRow::as_select()).order(people::email.asc()).limit(page.limit + 1).into_boxed();
-        if let Some(active) = active {
-            query = query.filter(people::active.eq(i16::from(active)));
-        }
-        match page.after.as_ref().map(|cursor| &cursor.key) {
-            None => {}
-            Some(CursorKey::Text(after)) => query = query.filter(people::email.gt(after.clone())),
-            Some(_) => return Err(StoreError::Invalid(super::common::bad_cursor())),
-        }
-        let rows: Vec<PersonRow> = query.load(conn)?;
+    let after = match page.after.as_ref().map(|cursor| &cursor.key) {
+        None => None,
+        Some(CursorKey::Text(after)) => Some(after.clone()),
+        Some(_) => return Err(StoreError::Invalid(super::common::bad_cursor())),
+    };
+    db.read(async move |conn| {
+        let rows: Vec<PersonRow> = on!(conn, c => {
+            let mut query = people::table
+                .select(PersonRow::as_select())
+                .order(people::email.asc())
+                .limit(page.limit + 1)
+                .into_boxed();
+            if let Some(active) = active {
+                query = query.filter(people::active.eq(i16::from(active)));
+            }
+            if let Some(after) = &after {
+                query = query.filter(people::email.gt(after.clone()));
+            }
+            query.load(c).await
+        })?;
         let people = rows.into_iter().map(Person::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(people, page.limit, |last| {
             page.cursor_at(CursorKey::Text(last.email.as_str().to_owned()), Uuid::nil())
@@ -118,11 +133,14 @@ pub async fn list(db: &Db, active: Option<bool>, page: PageRequest<ByEmail>) -> 
 }
 
 /// The entries of the given addresses that exist, by address.
-pub(super) fn directory(conn: &mut DbConnection, emails: &[&str]) -> Result<HashMap<String, Person>, StoreError> {
+pub(super) async fn directory(conn: &mut Conn, emails: &[&str]) -> Result<HashMap<String, Person>, StoreError> {
     let mut found = HashMap::new();
     for chunk in emails.chunks(CHUNK) {
-        let rows: Vec<PersonRow> =
-            people::table.filter(people::email.eq_any(chunk)).select(PersonRow::as_select()).load(conn)?;
+        let rows: Vec<PersonRow> = on!(conn, c => people::table
+            .filter(people::email.eq_any(chunk))
+            .select(PersonRow::as_select())
+            .load(c)
+            .await)?;
         for row in rows {
             let person = Person::try_from(row)?;
             found.insert(person.email.as_str().to_owned(), person);
@@ -132,21 +150,26 @@ pub(super) fn directory(conn: &mut DbConnection, emails: &[&str]) -> Result<Hash
 }
 
 /// Which of the given addresses belong to people marked inactive.
-pub(super) fn inactive_among(conn: &mut DbConnection, emails: &[&str]) -> Result<HashSet<String>, StoreError> {
+pub(super) async fn inactive_among(conn: &mut Conn, emails: &[&str]) -> Result<HashSet<String>, StoreError> {
     let mut inactive = HashSet::new();
     for chunk in emails.chunks(CHUNK) {
-        let found: Vec<String> = people::table
+        let found: Vec<String> = on!(conn, c => people::table
             .filter(people::active.eq(0))
             .filter(people::email.eq_any(chunk))
             .select(people::email)
-            .load(conn)?;
+            .load(c)
+            .await)?;
         inactive.extend(found);
     }
     Ok(inactive)
 }
 
-fn load(conn: &mut DbConnection, email: &EmailAddress) -> Result<Option<Person>, StoreError> {
-    let row: Option<PersonRow> =
-        people::table.filter(people::email.eq(email.as_str())).select(PersonRow::as_select()).first(conn).optional()?;
+async fn load(conn: &mut Conn, email: &EmailAddress) -> Result<Option<Person>, StoreError> {
+    let row: Option<PersonRow> = on!(conn, c => people::table
+        .filter(people::email.eq(email.as_str()))
+        .select(PersonRow::as_select())
+        .first(c)
+        .await)
+    .optional()?;
     row.map(Person::try_from).transpose()
 }

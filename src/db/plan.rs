@@ -6,9 +6,11 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Integer, Text, Untyped};
 use diesel::sqlite::Sqlite;
-use diesel::{PgConnection, QueryResult, QueryableByName, RunQueryDsl, SqliteConnection};
+use diesel::{QueryResult, QueryableByName};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::StoreError;
+use super::conn::AsyncSqlite;
 
 /// `EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL, in front of a statement, with its binds.
 struct Explain<Q>(Q);
@@ -22,8 +24,8 @@ impl<Q> Query for Explain<Q> {
     type SqlType = Untyped;
 }
 
-impl<Q> RunQueryDsl<SqliteConnection> for Explain<Q> {}
-impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
+impl<Q> RunQueryDsl<AsyncSqlite> for Explain<Q> {}
+impl<Q> RunQueryDsl<AsyncPgConnection> for Explain<Q> {}
 
 impl<Q: QueryFragment<Sqlite>> QueryFragment<Sqlite> for Explain<Q> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
@@ -64,11 +66,11 @@ struct PostgresLine {
 }
 
 /// SQLite's plan of `query`: one line per step, indented by depth, as its shell prints it.
-pub(super) fn sqlite<Q: QueryFragment<Sqlite>>(
-    conn: &mut SqliteConnection,
+pub(super) async fn sqlite<Q: QueryFragment<Sqlite> + Send + 'static>(
+    conn: &mut AsyncSqlite,
     query: Q,
 ) -> Result<Vec<String>, StoreError> {
-    let steps: Vec<SqliteStep> = Explain(query).load(conn)?;
+    let steps: Vec<SqliteStep> = Explain(query).load(conn).await?;
     let mut depth: Vec<(i32, usize)> = Vec::new();
     Ok(steps
         .into_iter()
@@ -84,7 +86,10 @@ pub(super) fn sqlite<Q: QueryFragment<Sqlite>>(
 }
 
 /// PostgreSQL's plan of `query`: the lines `EXPLAIN` prints, with its estimates.
-pub(super) fn postgres<Q: QueryFragment<Pg>>(conn: &mut PgConnection, query: Q) -> Result<Vec<String>, StoreError> {
-    let lines: Vec<PostgresLine> = Explain(query).load(conn)?;
+pub(super) async fn postgres<Q: QueryFragment<Pg> + Send>(
+    conn: &mut AsyncPgConnection,
+    query: Q,
+) -> Result<Vec<String>, StoreError> {
+    let lines: Vec<PostgresLine> = Explain(query).load(conn).await?;
     Ok(lines.into_iter().map(|line| line.line).collect())
 }

@@ -15,14 +15,15 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
+use super::conn::{execute_batch, on};
 use super::deliveries::DeliveryRow;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::{action_refs, actions, deliveries, incidents, people, reminders, review_reminders, reviews};
-use super::{Db, DbConnection, StoreError};
+use super::{Conn, Db, StoreError};
 use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
 use crate::domain::outbox::Outgoing;
@@ -162,14 +163,15 @@ fn candidate(row: Row) -> Result<Candidate, StoreError> {
 }
 
 /// Fills in the tickets linked to each candidate.
-fn with_tickets(conn: &mut DbConnection, candidates: &mut [Candidate]) -> Result<(), StoreError> {
+async fn with_tickets(conn: &mut Conn, candidates: &mut [Candidate]) -> Result<(), StoreError> {
     for chunk in candidates.chunks_mut(CHUNK) {
         let ids: Vec<String> = chunk.iter().map(|c| c.action_id.to_string()).collect();
-        let links: Vec<(String, String, String, Option<String>)> = action_refs::table
+        let links: Vec<(String, String, String, Option<String>)> = on!(conn, c => action_refs::table
             .filter(action_refs::action_id.eq_any(ids))
             .order((action_refs::system.asc(), action_refs::key.asc()))
             .select((action_refs::action_id, action_refs::system, action_refs::key, action_refs::url))
-            .load(conn)?;
+            .load(c)
+            .await)?;
         let mut by_action: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
         for (action_id, system, key, url) in links {
             by_action.entry(action_id).or_default().push((format!("{system}/{key}"), url));
@@ -181,10 +183,10 @@ fn with_tickets(conn: &mut DbConnection, candidates: &mut [Candidate]) -> Result
     Ok(())
 }
 
-fn lock_sweeps(conn: &mut DbConnection) -> Result<(), StoreError> {
+async fn lock_sweeps(conn: &mut Conn) -> Result<(), StoreError> {
     // SQLite's write transactions are already exclusive; PostgreSQL replicas take turns on this lock.
-    if let DbConnection::Postgres(pg) = conn {
-        pg.batch_execute("SELECT pg_advisory_xact_lock(7401512201)")?;
+    if let Conn::Postgres(pg) = conn {
+        pg.batch_execute("SELECT pg_advisory_xact_lock(7401512201)").await?;
     }
     Ok(())
 }
@@ -197,17 +199,18 @@ const CHUNK: usize = 500;
 
 /// What each action was sent for the due date given with it (see [`Rung::of_due_date`]); manual
 /// reminders do not count.
-fn already_sent(conn: &mut DbConnection, due_dates: &[(Uuid, NaiveDate)]) -> Result<Sent, StoreError> {
+async fn already_sent(conn: &mut Conn, due_dates: &[(Uuid, NaiveDate)]) -> Result<Sent, StoreError> {
     let mut sent = Sent::new();
     for chunk in due_dates.chunks(CHUNK) {
         let due: HashMap<String, String> = chunk.iter().map(|(id, due)| (id.to_string(), due.to_string())).collect();
         // A few rows per action and due date (the ladder is short); counted here, since the due date a
         // period names is not a column to group by.
-        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = reminders::table
+        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = on!(conn, c => reminders::table
             .filter(reminders::action_id.eq_any(due.keys()))
             .filter(reminders::kind.ne(<&str>::from(ReminderKind::Manual)))
             .select((reminders::action_id, reminders::kind, reminders::period, reminders::created_at))
-            .load(conn)?;
+            .load(c)
+            .await)?;
         let mut counted: HashMap<(String, String), (i64, chrono::NaiveDateTime)> = HashMap::new();
         for (action_id, kind, period, at) in rows {
             if due_date_of(&period) == due.get(&action_id).map(String::as_str) {
@@ -225,11 +228,11 @@ fn already_sent(conn: &mut DbConnection, due_dates: &[(Uuid, NaiveDate)]) -> Res
 }
 
 /// What each incident's review was sent.
-fn review_already_sent(conn: &mut DbConnection, incidents: &[Uuid]) -> Result<Sent, StoreError> {
+async fn review_already_sent(conn: &mut Conn, incidents: &[Uuid]) -> Result<Sent, StoreError> {
     let mut sent = Sent::new();
     for chunk in incidents.chunks(CHUNK) {
         let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
-        let rows: Vec<(String, String, i64, Option<chrono::NaiveDateTime>)> = review_reminders::table
+        let rows: Vec<(String, String, i64, Option<chrono::NaiveDateTime>)> = on!(conn, c => review_reminders::table
             .filter(review_reminders::incident_id.eq_any(ids))
             .group_by((review_reminders::incident_id, review_reminders::kind))
             .select((
@@ -238,7 +241,8 @@ fn review_already_sent(conn: &mut DbConnection, incidents: &[Uuid]) -> Result<Se
                 diesel::dsl::count_star(),
                 diesel::dsl::max(review_reminders::created_at),
             ))
-            .load(conn)?;
+            .load(c)
+            .await)?;
         for (incident_id, kind, count, last) in rows {
             if let Some(last) = last {
                 let entry = sent.entry(parse_id(&incident_id)?).or_default();
@@ -259,16 +263,19 @@ fn in_order(mut sent: Sent) -> Sent {
 
 /// Resolved incidents (resolved by `now`) with no held or completed review, and who facilitates the
 /// latest review planned for each.
-fn review_candidates(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<ReviewCandidate>, StoreError> {
+async fn review_candidates(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<ReviewCandidate>, StoreError> {
     let held: Vec<&str> = ReviewStatus::HELD.iter().map(|s| <&str>::from(*s)).collect();
-    let held_reviews =
-        reviews::table.filter(reviews::incident_id.eq(incidents::id)).filter(reviews::status.eq_any(held));
-    let rows: Vec<(String, Option<String>, String, Option<chrono::NaiveDateTime>)> = incidents::table
-        .filter(incidents::resolved_at.le(to_column(now)))
-        .filter(diesel::dsl::not(diesel::dsl::exists(held_reviews)))
-        .select((incidents::id, incidents::reference, incidents::title, incidents::resolved_at))
-        .order(incidents::id.asc())
-        .load(conn)?;
+    let rows: Vec<(String, Option<String>, String, Option<chrono::NaiveDateTime>)> = on!(conn, c => {
+        let held_reviews =
+            reviews::table.filter(reviews::incident_id.eq(incidents::id)).filter(reviews::status.eq_any(held));
+        incidents::table
+            .filter(incidents::resolved_at.le(to_column(now)))
+            .filter(diesel::dsl::not(diesel::dsl::exists(held_reviews)))
+            .select((incidents::id, incidents::reference, incidents::title, incidents::resolved_at))
+            .order(incidents::id.asc())
+            .load(c)
+            .await
+    })?;
     let mut candidates = Vec::with_capacity(rows.len());
     for (id, reference, title, resolved_at) in rows {
         let Some(resolved_at) = resolved_at else { continue };
@@ -282,12 +289,13 @@ fn review_candidates(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<
     }
     for chunk in candidates.chunks_mut(CHUNK) {
         let ids: Vec<String> = chunk.iter().map(|c| c.incident_id.to_string()).collect();
-        let planned: Vec<(String, Option<String>)> = reviews::table
+        let planned: Vec<(String, Option<String>)> = on!(conn, c => reviews::table
             .filter(reviews::incident_id.eq_any(ids))
             .filter(reviews::facilitator_email.is_not_null())
             .order((reviews::created_at.asc(), reviews::id.asc()))
             .select((reviews::incident_id, reviews::facilitator_email))
-            .load(conn)?;
+            .load(c)
+            .await)?;
         // Later reviews overwrite earlier ones: the latest planned review names the facilitator.
         let latest: HashMap<String, String> =
             planned.into_iter().filter_map(|(incident, facilitator)| Some((incident, facilitator?))).collect();
@@ -300,8 +308,8 @@ fn review_candidates(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<
 }
 
 /// Tells webhook subscribers that an action became overdue (its first overdue reminder) or was escalated.
-fn notify_subscribers(
-    conn: &mut DbConnection,
+async fn notify_subscribers(
+    conn: &mut Conn,
     listening: &[WebhookEvent],
     action_id: Uuid,
     rung: &Rung,
@@ -315,26 +323,27 @@ fn notify_subscribers(
     if !listening.contains(&kind) {
         return Ok(());
     }
-    let action = super::actions::load(conn, action_id)?;
+    let action = super::actions::load(conn, action_id).await?;
     let mut resource = serde_json::Map::new();
     resource.insert("id".to_owned(), serde_json::json!(action_id));
     resource.extend(action.audit_snapshot().into_iter().map(|(field, value)| (field.to_owned(), value)));
-    super::webhooks::enqueue_action_notice(conn, kind, action_id, &serde_json::Value::Object(resource), at)
+    super::webhooks::enqueue_action_notice(conn, kind, action_id, &serde_json::Value::Object(resource), at).await
 }
 
 /// Stores an e-mail's reminders as decided at `as_of`; the e-mail is due for delivery right away.
 /// `listening` is asked once per round ([`super::webhooks::subscribed`]): a round of thousands of overdue
 /// actions must not load each one for nobody.
-fn store(
-    conn: &mut DbConnection,
+async fn store(
+    conn: &mut Conn,
     email: &NewEmail,
     as_of: DateTime<Utc>,
     listening: &[WebhookEvent],
 ) -> Result<(), StoreError> {
     let now = crate::domain::now();
-    diesel::insert_into(deliveries::table)
+    on!(conn, c => diesel::insert_into(deliveries::table)
         .values(DeliveryRow::new_pending(email.delivery_id, &email.email, now))
-        .execute(conn)?;
+        .execute(c)
+        .await)?;
     // An e-mail's reminders go in with one statement (a digest may carry dozens).
     let actions: Vec<_> = email
         .reminders
@@ -353,20 +362,17 @@ fn store(
         })
         .collect();
     if !actions.is_empty() {
-        match conn {
-            DbConnection::Postgres(pg) => diesel::insert_into(reminders::table).values(&actions).execute(pg)?,
-            DbConnection::Sqlite(sqlite) => diesel::insert_into(reminders::table).values(&actions).execute(sqlite)?,
-        };
+        execute_batch!(conn, diesel::insert_into(reminders::table).values(actions))?;
     }
     for (subject, rung) in &email.reminders {
         match subject {
             Subject::Action(action_id) => {
                 if !listening.is_empty() {
-                    notify_subscribers(conn, listening, *action_id, rung, as_of)?;
+                    notify_subscribers(conn, listening, *action_id, rung, as_of).await?;
                 }
             }
             Subject::Review(incident_id) => {
-                diesel::insert_into(review_reminders::table)
+                on!(conn, c => diesel::insert_into(review_reminders::table)
                     .values((
                         review_reminders::id.eq(Uuid::now_v7().to_string()),
                         review_reminders::incident_id.eq(incident_id.to_string()),
@@ -376,31 +382,38 @@ fn store(
                         review_reminders::delivery_id.eq(email.delivery_id.to_string()),
                         review_reminders::created_at.eq(to_column(as_of)),
                     ))
-                    .execute(conn)?;
+                    .execute(c)
+                    .await)?;
             }
         }
     }
     Ok(())
 }
 
-/// The actions a sweep considers: active, due by the horizon and not snoozed past the latest today.
-fn due_actions(scope: &Scope) -> actions::BoxedQuery<'static, <DbConnection as Connection>::Backend> {
-    actions::table
-        .filter(actions::status.eq_any(active()))
-        .filter(actions::due_date.le(scope.horizon))
-        .filter(actions::snoozed_until.is_null().or(actions::snoozed_until.le(scope.latest_today)))
-        .into_boxed()
+/// The actions a sweep considers: active, due by the horizon and not snoozed past the latest today. A
+/// macro, because each backend boxes its own query.
+macro_rules! due_actions {
+    ($scope:expr) => {{
+        let scope: &Scope = $scope;
+        actions::table
+            .filter(actions::status.eq_any(active()))
+            .filter(actions::due_date.le(scope.horizon))
+            .filter(actions::snoozed_until.is_null().or(actions::snoozed_until.le(scope.latest_today)))
+            .into_boxed()
+    }};
 }
 
 /// Everyone a sweep may write to, in order: owners of due actions, managers, the escalation contact and
 /// the facilitators of reviews not held.
-fn recipients(conn: &mut DbConnection, scope: &Scope, reviews: &[ReviewCandidate]) -> Result<Vec<String>, StoreError> {
-    let owners: Vec<String> = due_actions(scope).select(actions::owner_email).distinct().load(conn)?;
-    let managers: Vec<Option<String>> = people::table
+async fn recipients(conn: &mut Conn, scope: &Scope, reviews: &[ReviewCandidate]) -> Result<Vec<String>, StoreError> {
+    let owners: Vec<String> =
+        on!(conn, c => due_actions!(scope).select(actions::owner_email).distinct().load(c).await)?;
+    let managers: Vec<Option<String>> = on!(conn, c => people::table
         .filter(people::manager_email.is_not_null())
         .select(people::manager_email)
         .distinct()
-        .load(conn)?;
+        .load(c)
+        .await)?;
     let mut all: BTreeSet<String> = owners.into_iter().chain(managers.into_iter().flatten()).collect();
     all.extend(scope.contact.clone());
     all.extend(reviews.iter().filter_map(|r| r.facilitator.as_ref().map(|f| f.as_str().to_owned())));
@@ -409,43 +422,45 @@ fn recipients(conn: &mut DbConnection, scope: &Scope, reviews: &[ReviewCandidate
 
 /// The actions whose reminders may go to `round`: their own, those of the people who report to them,
 /// and, when the escalation contact is among them, those it answers for.
-fn round_candidates(conn: &mut DbConnection, scope: &Scope, round: &[String]) -> Result<Vec<Candidate>, StoreError> {
-    let mut rows: Vec<Row> = due_actions(scope)
+async fn round_candidates(conn: &mut Conn, scope: &Scope, round: &[String]) -> Result<Vec<Candidate>, StoreError> {
+    let mut rows: Vec<Row> = on!(conn, c => due_actions!(scope)
         .inner_join(incidents::table)
         .filter(actions::owner_email.eq_any(round))
         .select(CANDIDATE_COLUMNS)
-        .load(conn)?;
+        .load(c)
+        .await)?;
     let reports: Vec<String> =
-        people::table.filter(people::manager_email.eq_any(round)).select(people::email).load(conn)?;
+        on!(conn, c => people::table.filter(people::manager_email.eq_any(round)).select(people::email).load(c).await)?;
     for reports in reports.chunks(CHUNK) {
-        rows.extend(
-            due_actions(scope)
+        rows.extend(on!(conn, c => due_actions!(scope)
                 .inner_join(incidents::table)
                 .filter(actions::owner_email.eq_any(reports))
                 .select(CANDIDATE_COLUMNS)
-                .load::<Row>(conn)?,
-        );
+                .load::<Row>(c)
+                .await)?);
     }
     if scope.contact.as_ref().is_some_and(|contact| round.contains(contact)) {
         // The contact answers for owners without a manager: for their escalations, and for everything
         // of those who left.
-        let managed = people::table.filter(people::manager_email.is_not_null()).select(people::email);
-        let gone = || people::table.filter(people::active.eq(0)).select(people::email);
-        let mut query = due_actions(scope)
-            .inner_join(incidents::table)
-            .filter(diesel::dsl::not(actions::owner_email.eq_any(managed)))
-            .select(CANDIDATE_COLUMNS);
-        query = match scope.escalate_due_by {
-            Some(last) => query.filter(actions::due_date.le(last).or(actions::owner_email.eq_any(gone()))),
-            None => query.filter(actions::owner_email.eq_any(gone())),
-        };
-        rows.extend(query.load::<Row>(conn)?);
+        rows.extend(on!(conn, c => {
+            let managed = people::table.filter(people::manager_email.is_not_null()).select(people::email);
+            let gone = || people::table.filter(people::active.eq(0)).select(people::email);
+            let mut query = due_actions!(scope)
+                .inner_join(incidents::table)
+                .filter(diesel::dsl::not(actions::owner_email.eq_any(managed)))
+                .select(CANDIDATE_COLUMNS);
+            query = match scope.escalate_due_by {
+                Some(last) => query.filter(actions::due_date.le(last).or(actions::owner_email.eq_any(gone()))),
+                None => query.filter(actions::owner_email.eq_any(gone())),
+            };
+            query.load::<Row>(c).await
+        })?);
     }
     // An owner and their manager may share a round.
     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     rows.dedup_by(|a, b| a.0 == b.0);
     let mut candidates = rows.into_iter().map(candidate).collect::<Result<Vec<_>, _>>()?;
-    with_tickets(conn, &mut candidates)?;
+    with_tickets(conn, &mut candidates).await?;
     Ok(candidates)
 }
 
@@ -463,9 +478,9 @@ pub struct Due {
 /// the facilitators of the resolved incidents' reviews not held yet.
 #[tracing::instrument(skip(db))]
 pub async fn due(db: &Db, scope: Scope, now: DateTime<Utc>) -> Result<Due, StoreError> {
-    db.read_snapshot(move |conn| {
-        let reviews = review_candidates(conn, now)?;
-        let recipients = recipients(conn, &scope, &reviews)?;
+    db.snapshot(async move |conn| {
+        let reviews = review_candidates(conn, now).await?;
+        let recipients = recipients(conn, &scope, &reviews).await?;
         Ok(Due { recipients, reviews })
     })
     .await
@@ -481,10 +496,10 @@ pub async fn round(
     round: Vec<String>,
     reviews: Vec<ReviewCandidate>,
 ) -> Result<SweepInput, StoreError> {
-    db.read_snapshot(move |conn| {
-        let actions = round_candidates(conn, &scope, &round)?;
-        let action_sent = already_sent(conn, &due_dates(&actions))?;
-        let review_sent = review_already_sent(conn, &incidents_of(&reviews))?;
+    db.snapshot(async move |conn| {
+        let actions = round_candidates(conn, &scope, &round).await?;
+        let action_sent = already_sent(conn, &due_dates(&actions)).await?;
+        let review_sent = review_already_sent(conn, &incidents_of(&reviews)).await?;
         // Owners (whose day the ladder counts in) and this round's recipients (whose hours the e-mails
         // keep): managers and the escalation contact among them.
         let mut addresses: Vec<&str> = actions.iter().map(|c| c.owner_email.as_str()).collect();
@@ -492,7 +507,7 @@ pub async fn round(
         addresses.extend(round.iter().map(String::as_str));
         addresses.sort_unstable();
         addresses.dedup();
-        let people = super::people::directory(conn, &addresses)?;
+        let people = super::people::directory(conn, &addresses).await?;
         let recipients = round.into_iter().collect();
         Ok(SweepInput { recipients, actions, action_sent, reviews, review_sent, people })
     })
@@ -544,17 +559,17 @@ pub async fn record(db: &Db, seen: Seen, emails: Vec<NewEmail>, as_of: DateTime<
     if emails.is_empty() {
         return Ok(Recorded::Stored);
     }
-    db.write(move |conn| {
-        lock_sweeps(conn)?;
-        if already_sent(conn, &seen.due_dates)? != seen.action_sent
-            || review_already_sent(conn, &seen.incidents)? != seen.review_sent
-            || !all_still_there(conn, &seen)?
+    db.change(async |conn| {
+        lock_sweeps(conn).await?;
+        if already_sent(conn, &seen.due_dates).await? != seen.action_sent
+            || review_already_sent(conn, &seen.incidents).await? != seen.review_sent
+            || !all_still_there(conn, &seen).await?
         {
             return Ok(Recorded::Stale);
         }
-        let listening = super::webhooks::subscribed(conn)?;
+        let listening = super::webhooks::subscribed(conn).await?;
         for email in &emails {
-            store(conn, email, as_of, &listening)?;
+            store(conn, email, as_of, &listening).await?;
         }
         Ok(Recorded::Stored)
     })
@@ -563,16 +578,18 @@ pub async fn record(db: &Db, seen: Seen, emails: Vec<NewEmail>, as_of: DateTime<
 
 /// Whether every action and incident the plan was made from still exists. One deleted since has no
 /// history to differ by, yet its reminders can no longer be stored: the round is read again without it.
-fn all_still_there(conn: &mut DbConnection, seen: &Seen) -> Result<bool, StoreError> {
+async fn all_still_there(conn: &mut Conn, seen: &Seen) -> Result<bool, StoreError> {
     let action_ids: Vec<String> = seen.due_dates.iter().map(|(id, _)| id.to_string()).collect();
     let incident_ids: Vec<String> = seen.incidents.iter().map(Uuid::to_string).collect();
     let mut actions_there = 0;
     for chunk in action_ids.chunks(CHUNK) {
-        actions_there += actions::table.filter(actions::id.eq_any(chunk)).count().get_result::<i64>(conn)?;
+        actions_there +=
+            on!(conn, c => actions::table.filter(actions::id.eq_any(chunk)).count().get_result::<i64>(c).await)?;
     }
     let mut incidents_there = 0;
     for chunk in incident_ids.chunks(CHUNK) {
-        incidents_there += incidents::table.filter(incidents::id.eq_any(chunk)).count().get_result::<i64>(conn)?;
+        incidents_there +=
+            on!(conn, c => incidents::table.filter(incidents::id.eq_any(chunk)).count().get_result::<i64>(c).await)?;
     }
     Ok(actions_there == action_ids.len() as i64 && incidents_there == incident_ids.len() as i64)
 }
@@ -589,13 +606,15 @@ pub enum NudgeTarget {
 }
 
 /// When the last manual reminder of `action_id` was decided, and whether the action is active.
-fn manual_state(conn: &mut DbConnection, action_id: Uuid) -> Result<(bool, Option<DateTime<Utc>>), StoreError> {
-    let status: String = actions::table.find(action_id.to_string()).select(actions::status).first(conn)?;
-    let last: Option<chrono::NaiveDateTime> = reminders::table
+async fn manual_state(conn: &mut Conn, action_id: Uuid) -> Result<(bool, Option<DateTime<Utc>>), StoreError> {
+    let status: String =
+        on!(conn, c => actions::table.find(action_id.to_string()).select(actions::status).first(c).await)?;
+    let last: Option<chrono::NaiveDateTime> = on!(conn, c => reminders::table
         .filter(reminders::action_id.eq(action_id.to_string()))
         .filter(reminders::kind.eq(<&str>::from(ReminderKind::Manual)))
         .select(diesel::dsl::max(reminders::created_at))
-        .first(conn)?;
+        .first(c)
+        .await)?;
     Ok((parse_enum::<ActionStatus>("action status", &status)?.is_active(), last.map(from_column)))
 }
 
@@ -603,13 +622,14 @@ fn manual_state(conn: &mut DbConnection, action_id: Uuid) -> Result<(bool, Optio
 /// it would show.
 #[tracing::instrument(skip(db))]
 pub async fn nudge_target(db: &Db, action_id: Uuid, now: DateTime<Utc>) -> Result<NudgeTarget, StoreError> {
-    db.read_snapshot(move |conn| {
-        let row: Row = actions::table
+    db.snapshot(async move |conn| {
+        let row: Row = on!(conn, c => actions::table
             .inner_join(incidents::table)
             .filter(actions::id.eq(action_id.to_string()))
             .select(CANDIDATE_COLUMNS)
-            .first(conn)?;
-        let (active, last) = manual_state(conn, action_id)?;
+            .first(c)
+            .await)?;
+        let (active, last) = manual_state(conn, action_id).await?;
         if !active {
             return Ok(NudgeTarget::NotActive);
         }
@@ -620,11 +640,12 @@ pub async fn nudge_target(db: &Db, action_id: Uuid, now: DateTime<Utc>) -> Resul
             }
         }
         let mut candidates = [candidate(row)?];
-        with_tickets(conn, &mut candidates)?;
+        with_tickets(conn, &mut candidates).await?;
         let [mut candidate] = candidates;
         // Addressed by the name the directory knows, as a sweep's e-mails are, else the action's.
         let listed: Option<Option<String>> =
-            people::table.find(candidate.owner_email.as_str()).select(people::name).first(conn).optional()?;
+            on!(conn, c => people::table.find(candidate.owner_email.as_str()).select(people::name).first(c).await)
+                .optional()?;
         if let Some(name) = listed.flatten() {
             candidate.owner_name = Some(name);
         }
@@ -643,13 +664,13 @@ pub async fn record_nudge(
     email: NewEmail,
     as_of: DateTime<Utc>,
 ) -> Result<Recorded, StoreError> {
-    db.write(move |conn| {
-        lock_sweeps(conn)?;
-        if manual_state(conn, action_id)? != (true, last) {
+    db.change(async |conn| {
+        lock_sweeps(conn).await?;
+        if manual_state(conn, action_id).await? != (true, last) {
             return Ok(Recorded::Stale);
         }
-        let listening = super::webhooks::subscribed(conn)?;
-        store(conn, &email, as_of, &listening)?;
+        let listening = super::webhooks::subscribed(conn).await?;
+        store(conn, &email, as_of, &listening).await?;
         Ok(Recorded::Stored)
     })
     .await
@@ -674,8 +695,8 @@ type RecordRow =
 /// The reminders of one action, oldest first, with their delivery state.
 #[tracing::instrument(skip(db))]
 pub async fn for_action(db: &Db, action_id: Uuid) -> Result<Vec<ReminderRecord>, StoreError> {
-    db.run(move |conn| {
-        let rows: Vec<RecordRow> = reminders::table
+    db.read(async move |conn| {
+        let rows: Vec<RecordRow> = on!(conn, c => reminders::table
             .inner_join(deliveries::table)
             .filter(reminders::action_id.eq(action_id.to_string()))
             .order(reminders::id.asc())
@@ -690,7 +711,8 @@ pub async fn for_action(db: &Db, action_id: Uuid) -> Result<Vec<ReminderRecord>,
                 deliveries::sent_at,
                 deliveries::last_error,
             ))
-            .load(conn)?;
+            .load(c)
+            .await)?;
         rows.into_iter()
             .map(|(kind, period, recipient, queued_at, status, attempts, sent_at, last_error)| {
                 Ok(ReminderRecord {

@@ -3,12 +3,14 @@
 use std::collections::HashSet;
 
 use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::common::{check_version, incident_exists};
+use super::conn::on;
 use super::rows::ReviewRow;
 use super::schema::reviews;
-use super::{Db, DbConnection, StoreError, events};
+use super::{Conn, Db, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::review::{Review, ReviewFields, ReviewPatch, ReviewStatus};
 
@@ -23,14 +25,15 @@ pub async fn create(
     context: ChangeContext,
 ) -> Result<Review, StoreError> {
     let fields = fields.settle(context.at)?;
-    db.write(move |conn| {
-        if !incident_exists(conn, incident_id)? {
+    db.change(async |conn| {
+        if !incident_exists(conn, incident_id).await? {
             return Err(StoreError::NotFound);
         }
         // Concurrent additions to one incident take turns, so none counts past the others to the limit.
-        super::lock_row(conn, "incidents", "id", &incident_id.to_string())?;
-        let count: i64 =
-            reviews::table.filter(reviews::incident_id.eq(incident_id.to_string())).count().get_result(conn)?;
+        super::lock_row(conn, "incidents", "id", &incident_id.to_string()).await?;
+        let count: i64 = on!(conn, c => {
+            reviews::table.filter(reviews::incident_id.eq(incident_id.to_string())).count().get_result(c).await
+        })?;
         if count >= MAX_PER_INCIDENT {
             return Err(StoreError::Conflict(format!("an incident has at most {MAX_PER_INCIDENT} reviews")));
         }
@@ -44,11 +47,11 @@ pub async fn create(
             created_by: context.actor.display_name(),
             updated_by: context.actor.display_name(),
         };
-        diesel::insert_into(reviews::table).values(ReviewRow::from(&review)).execute(conn)?;
+        on!(conn, c => diesel::insert_into(reviews::table).values(ReviewRow::from(&review)).execute(c).await)?;
         let changes = Changes::created(review.audit_snapshot());
         let event = Event::new(&context, EntityType::Review, review.id, EventKind::Created, changes)
             .with_resource(review.audit_snapshot());
-        events::record(conn, &event)?;
+        events::record(conn, &event).await?;
         Ok(review)
     })
     .await
@@ -56,28 +59,29 @@ pub async fn create(
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: &Db, id: Uuid) -> Result<Review, StoreError> {
-    db.run(move |conn| load(conn, id)).await
+    db.read(async move |conn| load(conn, id).await).await
 }
 
 /// The reviews of one incident, oldest first; `NotFound` when there is no such incident.
 #[tracing::instrument(skip(db))]
 pub async fn for_incident(db: &Db, incident_id: Uuid) -> Result<Vec<Review>, StoreError> {
-    db.run(move |conn| {
-        if !incident_exists(conn, incident_id)? {
+    db.read(async move |conn| {
+        if !incident_exists(conn, incident_id).await? {
             return Err(StoreError::NotFound);
         }
-        of_incident(conn, incident_id)
+        of_incident(conn, incident_id).await
     })
     .await
 }
 
-pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<Review>, StoreError> {
-    let rows: Vec<ReviewRow> = reviews::table
+pub(super) async fn of_incident(conn: &mut Conn, incident_id: Uuid) -> Result<Vec<Review>, StoreError> {
+    let rows: Vec<ReviewRow> = on!(conn, c => reviews::table
         .filter(reviews::incident_id.eq(incident_id.to_string()))
         .order((reviews::created_at.asc(), reviews::id.asc()))
         .limit(MAX_PER_INCIDENT)
         .select(ReviewRow::as_select())
-        .load(conn)?;
+        .load(c)
+        .await)?;
     rows.into_iter().map(Review::try_from).collect()
 }
 
@@ -89,9 +93,9 @@ pub async fn update(
     patch: ReviewPatch,
     context: ChangeContext,
 ) -> Result<Review, StoreError> {
-    db.write(move |conn| {
-        super::lock_row(conn, "reviews", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        super::lock_row(conn, "reviews", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, if_match.as_deref())?;
         let fields = current.fields.apply(patch.clone(), context.at)?;
         if fields == current.fields {
@@ -104,36 +108,39 @@ pub async fn update(
             updated_by: context.actor.display_name(),
             ..current.clone()
         };
-        let updated = diesel::update(reviews::table)
+        let updated = on!(conn, c => diesel::update(reviews::table)
             .filter(reviews::id.eq(id.to_string()))
             .filter(reviews::version.eq(current.version))
             .set(ReviewRow::from(&next))
-            .execute(conn)?;
+            .execute(c)
+            .await)?;
         if updated == 0 {
             return Err(StoreError::Raced);
         }
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
         let event = Event::new(&context, EntityType::Review, id, EventKind::Updated, changes)
             .with_resource(next.audit_snapshot());
-        events::record(conn, &event)?;
+        events::record(conn, &event).await?;
         Ok(next)
     })
     .await
 }
 
 /// Which of the given incidents have a held (or completed) review.
-pub(super) fn held_among(conn: &mut DbConnection, incident_ids: &[String]) -> Result<HashSet<String>, StoreError> {
-    let held: Vec<String> = reviews::table
+pub(super) async fn held_among(conn: &mut Conn, incident_ids: &[String]) -> Result<HashSet<String>, StoreError> {
+    let held: Vec<String> = on!(conn, c => reviews::table
         .filter(reviews::incident_id.eq_any(incident_ids))
         .filter(reviews::status.eq_any(ReviewStatus::HELD.iter().map(|s| <&str>::from(*s))))
         .select(reviews::incident_id)
         .distinct()
-        .load(conn)?;
+        .load(c)
+        .await)?;
     Ok(held.into_iter().collect())
 }
 
-fn load(conn: &mut DbConnection, id: Uuid) -> Result<Review, StoreError> {
-    let row: ReviewRow =
-        reviews::table.filter(reviews::id.eq(id.to_string())).select(ReviewRow::as_select()).first(conn)?;
+async fn load(conn: &mut Conn, id: Uuid) -> Result<Review, StoreError> {
+    let row: ReviewRow = on!(conn, c => {
+        reviews::table.filter(reviews::id.eq(id.to_string())).select(ReviewRow::as_select()).first(c).await
+    })?;
     Review::try_from(row)
 }

@@ -22,9 +22,9 @@ use crate::domain::review::{Answers, Attendee, Attendees, Review, ReviewFields};
 use crate::domain::text::Text;
 use crate::domain::timeline::{TimelineEntry, TimelineFields};
 
-#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
-// None is NULL on insert too (not DEFAULT): SQLite then takes many rows in one INSERT, and PostgreSQL
-// can COPY them (see db::seed). No nullable column of these tables has a default.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+// None is NULL on insert too (not DEFAULT): SQLite then takes many rows in one INSERT (see db::seed). No
+// nullable column of these tables has a default.
 #[diesel(table_name = incidents, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct IncidentRow {
     pub id: String,
@@ -45,7 +45,7 @@ pub struct IncidentRow {
     pub updated_by: String,
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = actions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct ActionRow {
     pub id: String,

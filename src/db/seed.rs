@@ -1,18 +1,18 @@
 //! Filling an empty database with realistic data, fast: for trying the service and for benchmarks.
-//! Rows go in by COPY (PostgreSQL) or multi-row INSERTs (SQLite), all in one transaction; action keys
-//! continue from the seeded ones.
+//! Rows go in by multi-row INSERTs, all in one transaction; action keys continue from the seeded ones.
 //! Seeded rows have no audit history (they were not changed by anyone).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
+use super::conn::{execute_batch, on};
 use super::rows::{ActionRow, IncidentRow, to_column};
 use super::schema::{action_tags, actions, incidents};
-use super::{Db, DbConnection, StoreError};
+use super::{Conn, Db, StoreError};
 
 /// Rows per INSERT statement: well under both backends' limits on bound parameters.
 const BATCH: usize = 1000;
@@ -60,32 +60,32 @@ const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded, StoreError> {
     let today = now.date_naive();
     let seeded = db
-        .write(move |conn| {
-            let existing: i64 = incidents::table.count().get_result(conn)?;
+        .change(async |conn| {
+            let existing: i64 = on!(conn, c => incidents::table.count().get_result(c).await)?;
             if existing > 0 && !plan.force {
                 return Err(StoreError::Conflict(format!(
                     "the database already holds {existing} incidents; pass --force to add more"
                 )));
             }
-            let first_number = first_action_number(conn)?;
+            let first_number = first_action_number(conn).await?;
             // Into empty tables, building each index and checking each foreign key once at the end is
             // several times faster than keeping them up row by row. Into a live database (--force) the
             // indexes stay: dropping them would stall every reader.
             let deferred = if first_number == 1 {
-                Deferred::take(conn, &["action_tags", "actions"])?
+                Deferred::take(conn, &["action_tags", "actions"]).await?
             } else {
                 Deferred::default()
             };
-            if let DbConnection::Postgres(pg) = conn {
-                pg.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
+            if let Conn::Postgres(pg) = conn {
+                pg.batch_execute("SET LOCAL maintenance_work_mem = '256MB'").await?;
             }
             let mut rng = StdRng::seed_from_u64(0x5eed);
             let incident_ids: Vec<String> = (0..plan.incidents.max(1)).map(|_| Uuid::now_v7().to_string()).collect();
             let mut seeded = Seeded::default();
             for chunk in incident_ids.chunks(BATCH) {
                 let rows: Vec<IncidentRow> = chunk.iter().map(|id| incident(&mut rng, id, now)).collect();
-                insert_incidents(conn, &rows)?;
                 seeded.incidents += rows.len();
+                insert_incidents(conn, rows).await?;
             }
             let mut number = first_number;
             let owners = plan.owners.max(1);
@@ -109,14 +109,14 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
                     actions.push(row);
                     number += 1;
                 }
-                insert_actions(conn, &actions)?;
-                insert_tags(conn, &tags)?;
                 remaining -= actions.len();
                 seeded.actions += actions.len();
                 seeded.tags += tags.len();
+                insert_actions(conn, actions).await?;
+                insert_tags(conn, tags).await?;
             }
-            deferred.restore(conn)?;
-            set_next_action_number(conn, number)?;
+            deferred.restore(conn).await?;
+            set_next_action_number(conn, number).await?;
             Ok(seeded)
         })
         .await?;
@@ -124,9 +124,9 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
     super::tallies::rebuild(db, today).await?;
     // Left to autovacuum, the first minutes of use would share the machine with it, and index-only scans
     // would wait for the visibility map. VACUUM cannot run inside a transaction, hence here.
-    db.run(|conn| {
-        if let DbConnection::Postgres(pg) = conn {
-            pg.batch_execute("VACUUM (ANALYZE) incidents, actions, action_tags")?;
+    db.read(async |conn| {
+        if let Conn::Postgres(pg) = conn {
+            pg.batch_execute("VACUUM (ANALYZE) incidents, actions, action_tags").await?;
         }
         Ok(())
     })
@@ -151,13 +151,14 @@ struct DeferredItem {
 }
 
 impl Deferred {
-    fn take(conn: &mut DbConnection, tables: &[&str]) -> Result<Self, StoreError> {
+    async fn take(conn: &mut Conn, tables: &[&str]) -> Result<Self, StoreError> {
         let mut deferred = Self::default();
         for table in tables {
             // Unique indexes and primary keys stay: they are part of what the rows must satisfy.
             let items: Vec<DeferredItem> = match conn {
-                DbConnection::Postgres(pg) => diesel::sql_query(
-                    "SELECT format('DROP INDEX %s', i.indexrelid::regclass) AS take, \
+                Conn::Postgres(pg) => {
+                    diesel::sql_query(
+                        "SELECT format('DROP INDEX %s', i.indexrelid::regclass) AS take, \
                             pg_get_indexdef(i.indexrelid) AS restore, 1 AS pass \
                      FROM pg_index i WHERE i.indrelid = to_regclass($1) AND NOT i.indisunique \
                      UNION ALL \
@@ -166,27 +167,32 @@ impl Deferred {
                                    pg_get_constraintdef(c.oid)), 2 \
                      FROM pg_constraint c WHERE c.conrelid = to_regclass($1) AND c.contype = 'f' \
                      ORDER BY 3",
-                )
-                .bind::<diesel::sql_types::Text, _>(*table)
-                .load(pg)?,
-                DbConnection::Sqlite(sqlite) => diesel::sql_query(
-                    "SELECT 'DROP INDEX \"' || name || '\"' AS take, sql AS restore FROM sqlite_master \
+                    )
+                    .bind::<diesel::sql_types::Text, _>(*table)
+                    .load(&mut **pg)
+                    .await?
+                }
+                Conn::Sqlite(sqlite) => {
+                    diesel::sql_query(
+                        "SELECT 'DROP INDEX \"' || name || '\"' AS take, sql AS restore FROM sqlite_master \
                      WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
-                )
-                .bind::<diesel::sql_types::Text, _>(*table)
-                .load(sqlite)?,
+                    )
+                    .bind::<diesel::sql_types::Text, _>(*table)
+                    .load(&mut **sqlite)
+                    .await?
+                }
             };
             for item in items {
-                conn.batch_execute(&item.take)?;
+                on!(conn, c => c.batch_execute(&item.take).await)?;
                 deferred.restore.push(item.restore);
             }
         }
         Ok(deferred)
     }
 
-    fn restore(self, conn: &mut DbConnection) -> Result<(), StoreError> {
+    async fn restore(self, conn: &mut Conn) -> Result<(), StoreError> {
         for statement in &self.restore {
-            conn.batch_execute(statement)?;
+            on!(conn, c => c.batch_execute(statement).await)?;
         }
         Ok(())
     }
@@ -272,60 +278,48 @@ fn action(
     }
 }
 
-// PostgreSQL takes rows fastest by COPY; SQLite by multi-row INSERTs of BATCH rows.
+// Multi-row INSERTs of BATCH rows. PostgreSQL took rows by COPY, which diesel-async does not offer.
 
-fn insert_incidents(conn: &mut DbConnection, rows: &[IncidentRow]) -> Result<(), StoreError> {
-    match conn {
-        DbConnection::Postgres(pg) => diesel::copy_from(incidents::table).from_insertable(rows).execute(pg)?,
-        DbConnection::Sqlite(sqlite) => diesel::insert_into(incidents::table).values(rows).execute(sqlite)?,
-    };
-    Ok(())
-}
-
-fn insert_actions(conn: &mut DbConnection, rows: &[ActionRow]) -> Result<(), StoreError> {
-    match conn {
-        DbConnection::Postgres(pg) => {
-            diesel::copy_from(actions::table).from_insertable(rows).execute(pg)?;
-        }
-        DbConnection::Sqlite(sqlite) => {
-            for chunk in rows.chunks(BATCH) {
-                diesel::insert_into(actions::table).values(chunk).execute(sqlite)?;
-            }
-        }
+async fn insert_incidents(conn: &mut Conn, rows: Vec<IncidentRow>) -> Result<(), StoreError> {
+    for chunk in rows.chunks(BATCH) {
+        execute_batch!(conn, diesel::insert_into(incidents::table).values(chunk.to_vec()))?;
     }
     Ok(())
 }
 
-fn insert_tags(conn: &mut DbConnection, tags: &[(String, &str)]) -> Result<(), StoreError> {
+async fn insert_actions(conn: &mut Conn, rows: Vec<ActionRow>) -> Result<(), StoreError> {
+    for chunk in rows.chunks(BATCH) {
+        execute_batch!(conn, diesel::insert_into(actions::table).values(chunk.to_vec()))?;
+    }
+    Ok(())
+}
+
+async fn insert_tags(conn: &mut Conn, tags: Vec<(String, &'static str)>) -> Result<(), StoreError> {
     let values: Vec<_> =
-        tags.iter().map(|(id, tag)| (action_tags::action_id.eq(id.as_str()), action_tags::tag.eq(*tag))).collect();
-    match conn {
-        DbConnection::Postgres(pg) => {
-            diesel::copy_from(action_tags::table).from_insertable(&values).execute(pg)?;
-        }
-        DbConnection::Sqlite(sqlite) => {
-            for chunk in values.chunks(BATCH) {
-                diesel::insert_into(action_tags::table).values(chunk).execute(sqlite)?;
-            }
-        }
+        tags.into_iter().map(|(id, tag)| (action_tags::action_id.eq(id), action_tags::tag.eq(tag))).collect();
+    for chunk in values.chunks(BATCH) {
+        execute_batch!(conn, diesel::insert_into(action_tags::table).values(chunk.to_vec()))?;
     }
     Ok(())
 }
 
-fn first_action_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
-    let max: Option<i64> = actions::table.select(diesel::dsl::max(actions::number)).first(conn)?;
+async fn first_action_number(conn: &mut Conn) -> Result<i64, StoreError> {
+    let max: Option<i64> = on!(conn, c => actions::table.select(diesel::dsl::max(actions::number)).first(c).await)?;
     Ok(max.unwrap_or(0) + 1)
 }
 
 /// The next key handed out after the seeded ones.
-fn set_next_action_number(conn: &mut DbConnection, next: i64) -> Result<(), StoreError> {
+async fn set_next_action_number(conn: &mut Conn, next: i64) -> Result<(), StoreError> {
     let last = next - 1;
     match conn {
-        DbConnection::Postgres(pg) => {
-            pg.batch_execute(&format!("SELECT setval('action_number_seq', GREATEST({last}, 1), {})", last >= 1))?
+        Conn::Postgres(pg) => {
+            pg.batch_execute(&format!("SELECT setval('action_number_seq', GREATEST({last}, 1), {})", last >= 1)).await?
         }
-        DbConnection::Sqlite(sqlite) => sqlite
-            .batch_execute(&format!("UPDATE key_counters SET value = MAX(value, {last}) WHERE name = 'action'"))?,
+        Conn::Sqlite(sqlite) => {
+            sqlite
+                .batch_execute(&format!("UPDATE key_counters SET value = MAX(value, {last}) WHERE name = 'action'"))
+                .await?
+        }
     }
     Ok(())
 }

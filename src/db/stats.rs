@@ -9,11 +9,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
+use super::conn::on;
 use super::rows::to_column;
 use super::schema::{actions, incidents};
-use super::{Db, DbConnection, StoreError, tallies};
+use super::{Conn, Db, StoreError, tallies};
 use crate::domain::action::ActionStatus;
 use crate::domain::email::EmailAddress;
 use crate::domain::text::ShortText;
@@ -56,8 +58,6 @@ pub struct IncidentTotals {
     pub median_seconds_to_resolve: Option<f64>,
 }
 
-type Backend = <DbConnection as diesel::Connection>::Backend;
-
 /// Narrows a boxed query over `actions` to the filter (a macro, because grouped and plain queries are
 /// different types).
 macro_rules! narrowed {
@@ -80,8 +80,12 @@ macro_rules! narrowed {
     }};
 }
 
-fn filtered<'a>(filter: &StatsFilter) -> actions::BoxedQuery<'a, Backend> {
-    narrowed!(actions::table.into_boxed(), filter)
+/// A boxed query over the actions matching the filter, for the backend it runs on (a macro, because each
+/// backend boxes its own query).
+macro_rules! filtered {
+    ($filter:expr) => {
+        narrowed!(actions::table.into_boxed(), $filter)
+    };
 }
 
 fn active() -> Vec<&'static str> {
@@ -94,10 +98,10 @@ fn count_where(condition: &str) -> String {
 }
 
 /// Seconds between two timestamp columns.
-fn seconds_between(conn: &DbConnection, from: &str, to: &str) -> String {
+fn seconds_between(conn: &Conn, from: &str, to: &str) -> String {
     match conn {
-        DbConnection::Postgres(_) => format!("EXTRACT(EPOCH FROM ({to} - {from}))::float8"),
-        DbConnection::Sqlite(_) => format!("(julianday({to}) - julianday({from})) * 86400.0"),
+        Conn::Postgres(_) => format!("EXTRACT(EPOCH FROM ({to} - {from}))::float8"),
+        Conn::Sqlite(_) => format!("(julianday({to}) - julianday({from})) * 86400.0"),
     }
 }
 
@@ -118,26 +122,26 @@ pub async fn snapshot(
     filter: StatsFilter,
     today: NaiveDate,
 ) -> Result<(ActionTotals, IncidentTotals), StoreError> {
-    db.read_snapshot(move |conn| {
-        let tallied = if filter.is_everything() { from_tallies(conn, today)? } else { None };
+    db.snapshot(async move |conn| {
+        let tallied = if filter.is_everything() { from_tallies(conn, today).await? } else { None };
         let actions = match tallied {
             Some(totals) => totals,
-            None => counted(conn, &filter, today)?,
+            None => counted(conn, &filter, today).await?,
         };
-        Ok((actions, incidents(conn, &filter)?))
+        Ok((actions, incidents(conn, &filter).await?))
     })
     .await
 }
 
-fn from_tallies(conn: &mut DbConnection, today: NaiveDate) -> Result<Option<ActionTotals>, StoreError> {
-    if tallies::as_of(conn)?.is_none() {
+async fn from_tallies(conn: &mut Conn, today: NaiveDate) -> Result<Option<ActionTotals>, StoreError> {
+    if tallies::as_of(conn).await?.is_none() {
         return Ok(None);
     }
     let is_active = |status: &str| ActionStatus::ACTIVE.iter().any(|s| <&str>::from(*s) == status);
     let day = |offset: i64| today + chrono::Duration::days(offset);
     let mut totals = ActionTotals::default();
     let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
-    for row in tallies::by_due(conn)? {
+    for row in tallies::by_due(conn).await? {
         totals.total += row.n;
         *by_status.entry(row.status.clone()).or_default() += row.n;
         match row.status.as_str() {
@@ -177,15 +181,15 @@ fn from_tallies(conn: &mut DbConnection, today: NaiveDate) -> Result<Option<Acti
     totals.by_status = by_status.into_iter().filter(|(_, n)| *n != 0).collect();
     let mut by_priority: BTreeMap<i16, i64> = BTreeMap::new();
     let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
-    for row in tallies::by_kind(conn)?.into_iter().filter(|row| is_active(&row.status)) {
+    for row in tallies::by_kind(conn).await?.into_iter().filter(|row| is_active(&row.status)) {
         *by_priority.entry(row.priority).or_default() += row.n;
         *by_category.entry(row.category).or_default() += row.n;
     }
     totals.by_priority = by_priority.into_iter().filter(|(_, n)| *n != 0).collect();
     totals.by_category = by_category.into_iter().filter(|(_, n)| *n != 0).collect();
-    totals.top_overdue_owners = tallies::top_overdue_owners(conn, today, TOP_OWNERS)?;
-    totals.owner_inactive = tallies::owner_inactive(conn)?;
-    let close = tallies::by_close(conn)?;
+    totals.top_overdue_owners = tallies::top_overdue_owners(conn, today, TOP_OWNERS).await?;
+    totals.owner_inactive = tallies::owner_inactive(conn).await?;
+    let close = tallies::by_close(conn).await?;
     let closed: i64 = close.iter().map(|(_, n)| n).sum();
     let percentile = |q: f64| -> Option<f64> {
         let mut rank = percentile_offset(closed, q)?;
@@ -209,13 +213,13 @@ fn percentile_offset(n: i64, q: f64) -> Option<i64> {
     (n > 0).then(|| ((n - 1) as f64 * q).round() as i64)
 }
 
-fn counted(conn: &mut DbConnection, filter: &StatsFilter, today: NaiveDate) -> Result<ActionTotals, StoreError> {
+async fn counted(conn: &mut Conn, filter: &StatsFilter, today: NaiveDate) -> Result<ActionTotals, StoreError> {
     let active_list = active().iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
     let is_active = format!("status IN ({active_list})");
     let day = |offset: i64| format!("'{}'", today + chrono::Duration::days(offset));
     let on_time = match conn {
-        DbConnection::Postgres(_) => "CAST(completed_at AS DATE) <= due_date",
-        DbConnection::Sqlite(_) => "date(completed_at) <= due_date",
+        Conn::Postgres(_) => "CAST(completed_at AS DATE) <= due_date",
+        Conn::Sqlite(_) => "date(completed_at) <= due_date",
     };
     let gone = "owner_email IN (SELECT email FROM people WHERE active = 0)";
     let columns = [
@@ -232,34 +236,38 @@ fn counted(conn: &mut DbConnection, filter: &StatsFilter, today: NaiveDate) -> R
         count_where("status = 'cancelled'"),
     ]
     .join(", ");
-    let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = filtered(filter)
+    let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = on!(conn, c => filtered!(filter)
         .select(sql::<(BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt, BigInt)>(
             &columns,
         ))
-        .first(conn)?;
+        .first(c)
+        .await)?;
     let (total, overdue, due_next_7_days, a1, a2, a3, a4, owner_inactive, done, done_on_time, cancelled) = row;
 
-    let by_status: Vec<(String, i64)> = narrowed!(
+    let by_status: Vec<(String, i64)> = on!(conn, c => narrowed!(
         actions::table.group_by(actions::status).select((actions::status, diesel::dsl::count_star())).into_boxed(),
         filter
     )
     .order(actions::status.asc())
-    .load(conn)?;
-    let by_priority: Vec<(i16, i64)> = narrowed!(
+    .load(c)
+    .await)?;
+    let by_priority: Vec<(i16, i64)> = on!(conn, c => narrowed!(
         actions::table.group_by(actions::priority).select((actions::priority, diesel::dsl::count_star())).into_boxed(),
         filter
     )
     .filter(actions::status.eq_any(active()))
     .order(actions::priority.asc())
-    .load(conn)?;
-    let by_category: Vec<(String, i64)> = narrowed!(
+    .load(c)
+    .await)?;
+    let by_category: Vec<(String, i64)> = on!(conn, c => narrowed!(
         actions::table.group_by(actions::category).select((actions::category, diesel::dsl::count_star())).into_boxed(),
         filter
     )
     .filter(actions::status.eq_any(active()))
     .order(actions::category.asc())
-    .load(conn)?;
-    let top_overdue_owners: Vec<(String, i64)> = narrowed!(
+    .load(c)
+    .await)?;
+    let top_overdue_owners: Vec<(String, i64)> = on!(conn, c => narrowed!(
         actions::table
             .group_by(actions::owner_email)
             .select((actions::owner_email, diesel::dsl::count_star()))
@@ -270,26 +278,28 @@ fn counted(conn: &mut DbConnection, filter: &StatsFilter, today: NaiveDate) -> R
     .filter(actions::due_date.lt(today))
     .order((diesel::dsl::count_star().desc(), actions::owner_email.asc()))
     .limit(TOP_OWNERS)
-    .load(conn)?;
+    .load(c)
+    .await)?;
 
     let to_close = seconds_between(conn, "created_at", "completed_at");
-    let close_at = |conn: &mut DbConnection, q: f64| -> Result<Option<f64>, StoreError> {
+    let close_at = async |conn: &mut Conn, q: f64| -> Result<Option<f64>, StoreError> {
         let Some(offset) = percentile_offset(done, q) else {
             return Ok(None);
         };
-        let value: Option<f64> = filtered(filter)
+        let value: Option<f64> = on!(conn, c => filtered!(filter)
             .filter(actions::status.eq("done"))
             .filter(actions::completed_at.is_not_null())
             .select(sql::<Nullable<Double>>(&to_close))
             .order(sql::<Double>(&to_close).asc())
             .offset(offset)
-            .first(conn)
-            .optional()?
-            .flatten();
+            .first(c)
+            .await)
+        .optional()?
+        .flatten();
         Ok(value.map(|seconds| tallies::close_bucket(seconds.round() as i64) as f64))
     };
-    let median_seconds_to_close = close_at(conn, 0.5)?;
-    let p90_seconds_to_close = close_at(conn, 0.9)?;
+    let median_seconds_to_close = close_at(conn, 0.5).await?;
+    let p90_seconds_to_close = close_at(conn, 0.9).await?;
     Ok(ActionTotals {
         total,
         by_status,
@@ -308,7 +318,7 @@ fn counted(conn: &mut DbConnection, filter: &StatsFilter, today: NaiveDate) -> R
     })
 }
 
-fn incidents(conn: &mut DbConnection, filter: &StatsFilter) -> Result<IncidentTotals, StoreError> {
+async fn incidents(conn: &mut Conn, filter: &StatsFilter) -> Result<IncidentTotals, StoreError> {
     macro_rules! narrowed_incidents {
         ($query:expr) => {{
             let mut query = $query;
@@ -321,41 +331,49 @@ fn incidents(conn: &mut DbConnection, filter: &StatsFilter) -> Result<IncidentTo
             query
         }};
     }
-    let base = || narrowed_incidents!(incidents::table.into_boxed::<Backend>());
-    let total: i64 = base().count().get_result(conn)?;
+    // A macro, because each backend boxes its own query.
+    macro_rules! base {
+        () => {
+            narrowed_incidents!(incidents::table.into_boxed())
+        };
+    }
+    let total: i64 = on!(conn, c => base!().count().get_result(c).await)?;
     let month = match conn {
-        DbConnection::Postgres(_) => "to_char(resolved_at, 'YYYY-MM')",
-        DbConnection::Sqlite(_) => "strftime('%Y-%m', resolved_at)",
+        Conn::Postgres(_) => "to_char(resolved_at, 'YYYY-MM')",
+        Conn::Sqlite(_) => "strftime('%Y-%m', resolved_at)",
     };
-    let mut resolved_per_month: Vec<(String, i64)> = narrowed_incidents!(
+    let mut resolved_per_month: Vec<(String, i64)> = on!(conn, c => narrowed_incidents!(
         incidents::table
             .group_by(sql::<Text>(month))
             .select((sql::<Text>(month), sql::<BigInt>("COUNT(*)")))
-            .into_boxed::<Backend>()
+            .into_boxed()
     )
     .filter(incidents::resolved_at.is_not_null())
     .order(sql::<Text>(month).desc())
     .limit(12)
-    .load(conn)?;
+    .load(c)
+    .await)?;
     resolved_per_month.reverse();
-    let median = |conn: &mut DbConnection, to: &str| -> Result<Option<f64>, StoreError> {
+    let median = async |conn: &mut Conn, to: &str| -> Result<Option<f64>, StoreError> {
         let seconds = seconds_between(conn, "detected_at", to);
         let present = format!("detected_at IS NOT NULL AND {to} IS NOT NULL AND {to} >= detected_at");
-        let n: i64 = base().filter(sql::<diesel::sql_types::Bool>(&present)).count().get_result(conn)?;
+        let n: i64 =
+            on!(conn, c => base!().filter(sql::<diesel::sql_types::Bool>(&present)).count().get_result(c).await)?;
         if n == 0 {
             return Ok(None);
         }
-        Ok(base()
+        Ok(on!(conn, c => base!()
             .filter(sql::<diesel::sql_types::Bool>(&present))
             .select(sql::<Nullable<Double>>(&seconds))
             .order(sql::<Double>(&seconds).asc())
             .offset((n - 1) / 2)
-            .first(conn)
-            .optional()?
-            .flatten())
+            .first(c)
+            .await)
+        .optional()?
+        .flatten())
     };
-    let median_seconds_to_contain = median(conn, "contained_at")?;
-    let median_seconds_to_resolve = median(conn, "resolved_at")?;
+    let median_seconds_to_contain = median(conn, "contained_at").await?;
+    let median_seconds_to_resolve = median(conn, "resolved_at").await?;
     Ok(IncidentTotals { total, resolved_per_month, median_seconds_to_contain, median_seconds_to_resolve })
 }
 
@@ -376,14 +394,15 @@ pub struct MetricsSnapshot {
 #[tracing::instrument(skip(db))]
 pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, StoreError> {
     use super::schema::{deliveries, reminders, review_reminders, webhook_deliveries};
-    db.read_snapshot(move |conn| {
-        let (actions, overdue) = if tallies::as_of(conn)?.is_some() {
+    db.snapshot(async move |conn| {
+        let (actions, overdue) = if tallies::as_of(conn).await?.is_some() {
             let mut by_status_priority: BTreeMap<(String, i16), i64> = BTreeMap::new();
-            for row in tallies::by_kind(conn)? {
+            for row in tallies::by_kind(conn).await? {
                 *by_status_priority.entry((row.status, row.priority)).or_default() += row.n;
             }
             let active = active();
-            let overdue: i64 = tallies::by_due(conn)?
+            let overdue: i64 = tallies::by_due(conn)
+                .await?
                 .iter()
                 .filter(|row| row.due_date < today && active.contains(&row.status.as_str()))
                 .map(|row| row.n)
@@ -395,7 +414,7 @@ pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, Store
                 .collect();
             (actions, overdue)
         } else {
-            counted_gauges(conn, today)?
+            counted_gauges(conn, today).await?
         };
         let actions = actions
             .into_iter()
@@ -404,26 +423,30 @@ pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, Store
                 (status, priority.to_owned(), count)
             })
             .collect();
-        let emails: Vec<(String, i64)> = deliveries::table
+        let emails: Vec<(String, i64)> = on!(conn, c => deliveries::table
             .group_by(deliveries::status)
             .select((deliveries::status, diesel::dsl::count_star()))
-            .load(conn)?;
-        let webhooks: Vec<(String, i64)> = webhook_deliveries::table
+            .load(c)
+            .await)?;
+        let webhooks: Vec<(String, i64)> = on!(conn, c => webhook_deliveries::table
             .group_by(webhook_deliveries::status)
             .select((webhook_deliveries::status, diesel::dsl::count_star()))
-            .load(conn)?;
-        let about_actions: Vec<(String, i64)> = reminders::table
+            .load(c)
+            .await)?;
+        let about_actions: Vec<(String, i64)> = on!(conn, c => reminders::table
             .inner_join(deliveries::table)
             .filter(deliveries::status.eq("sent"))
             .group_by(reminders::kind)
             .select((reminders::kind, diesel::dsl::count_star()))
-            .load(conn)?;
-        let about_reviews: Vec<(String, i64)> = review_reminders::table
+            .load(c)
+            .await)?;
+        let about_reviews: Vec<(String, i64)> = on!(conn, c => review_reminders::table
             .inner_join(deliveries::table)
             .filter(deliveries::status.eq("sent"))
             .group_by(review_reminders::kind)
             .select((review_reminders::kind, diesel::dsl::count_star()))
-            .load(conn)?;
+            .load(c)
+            .await)?;
         let reminders_sent = [("action", about_actions), ("review", about_reviews)]
             .into_iter()
             .flat_map(|(about, rows)| rows.into_iter().map(move |(kind, n)| (about.to_owned(), kind, n)))
@@ -437,15 +460,17 @@ pub async fn metrics(db: &Db, today: NaiveDate) -> Result<MetricsSnapshot, Store
 type StatusPriorityCounts = Vec<(String, i16, i64)>;
 
 /// Actions by (status, priority) and the overdue count, counted from the actions themselves.
-fn counted_gauges(conn: &mut DbConnection, today: NaiveDate) -> Result<(StatusPriorityCounts, i64), StoreError> {
-    let actions: StatusPriorityCounts = actions::table
+async fn counted_gauges(conn: &mut Conn, today: NaiveDate) -> Result<(StatusPriorityCounts, i64), StoreError> {
+    let actions: StatusPriorityCounts = on!(conn, c => actions::table
         .group_by((actions::status, actions::priority))
         .select((actions::status, actions::priority, diesel::dsl::count_star()))
-        .load(conn)?;
-    let overdue: i64 = actions::table
+        .load(c)
+        .await)?;
+    let overdue: i64 = on!(conn, c => actions::table
         .filter(actions::status.eq_any(active()))
         .filter(actions::due_date.lt(today))
         .count()
-        .get_result(conn)?;
+        .get_result(c)
+        .await)?;
     Ok((actions, overdue))
 }

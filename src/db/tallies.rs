@@ -14,15 +14,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, SmallInt, Text};
 use diesel::upsert::excluded;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
+use super::conn::{execute_batch, on};
 use super::schema::{
     action_tallies_by_close, action_tallies_by_due, action_tallies_by_kind, owner_tallies, tally_state,
 };
-use super::{Db, DbConnection, StoreError};
+use super::{Conn, Db, StoreError};
 use crate::domain::action::ActionStatus;
 
 /// Changes moved per transaction, so a long backlog is folded in steps that each hold locks briefly.
@@ -122,39 +123,44 @@ struct Change {
 }
 
 /// The day the owners' overdue tallies are counted up to; `None` while the tallies are not built.
-pub fn as_of(conn: &mut DbConnection) -> Result<Option<NaiveDate>, StoreError> {
-    Ok(tally_state::table.select(tally_state::as_of).find(1i16).first::<Option<NaiveDate>>(conn).optional()?.flatten())
+pub async fn as_of(conn: &mut Conn) -> Result<Option<NaiveDate>, StoreError> {
+    Ok(on!(conn, c => tally_state::table.select(tally_state::as_of).find(1i16).first::<Option<NaiveDate>>(c).await)
+        .optional()?
+        .flatten())
 }
 
 /// Actions by status, due date and whether they were done on time.
-pub fn by_due(conn: &mut DbConnection) -> Result<Vec<DueCount>, StoreError> {
-    Ok(diesel::sql_query(
+pub async fn by_due(conn: &mut Conn) -> Result<Vec<DueCount>, StoreError> {
+    Ok(on!(conn, c => diesel::sql_query(
         "SELECT status, due_date, on_time, CAST(SUM(n) AS BIGINT) AS n FROM ( \
            SELECT status, due_date, on_time, n FROM action_tallies_by_due \
            UNION ALL SELECT status, due_date, on_time, n FROM action_tally_changes) t \
          GROUP BY status, due_date, on_time",
     )
-    .load(conn)?)
+    .load(c)
+    .await)?)
 }
 
 /// Actions by status, priority and category.
-pub fn by_kind(conn: &mut DbConnection) -> Result<Vec<KindCount>, StoreError> {
-    Ok(diesel::sql_query(
+pub async fn by_kind(conn: &mut Conn) -> Result<Vec<KindCount>, StoreError> {
+    Ok(on!(conn, c => diesel::sql_query(
         "SELECT status, priority, category, CAST(SUM(n) AS BIGINT) AS n FROM ( \
            SELECT status, priority, category, n FROM action_tallies_by_kind \
            UNION ALL SELECT status, priority, category, n FROM action_tally_changes) t \
          GROUP BY status, priority, category",
     )
-    .load(conn)?)
+    .load(c)
+    .await)?)
 }
 
 /// Done actions by time to close ([`close_bucket`]), shortest first.
-pub fn by_close(conn: &mut DbConnection) -> Result<Vec<(i64, i64)>, StoreError> {
-    let rows: Vec<SecondsCount> = diesel::sql_query(
+pub async fn by_close(conn: &mut Conn) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows: Vec<SecondsCount> = on!(conn, c => diesel::sql_query(
         "SELECT close_bucket AS seconds, n FROM action_tallies_by_close \
          UNION ALL SELECT close_seconds AS seconds, n FROM action_tally_changes WHERE close_seconds IS NOT NULL",
     )
-    .load(conn)?;
+    .load(c)
+    .await)?;
     let mut buckets = BTreeMap::new();
     for row in rows {
         *buckets.entry(close_bucket(row.seconds)).or_insert(0) += row.n;
@@ -163,15 +169,15 @@ pub fn by_close(conn: &mut DbConnection) -> Result<Vec<(i64, i64)>, StoreError> 
 }
 
 /// The `limit` owners with the most open actions due before `today`, most first.
-pub fn top_overdue_owners(
-    conn: &mut DbConnection,
+pub async fn top_overdue_owners(
+    conn: &mut Conn,
     today: NaiveDate,
     limit: i64,
 ) -> Result<Vec<(String, i64)>, StoreError> {
     let active = active_list();
     let as_of = "(SELECT as_of FROM tally_state WHERE id = 1)";
     // Tallied up to as_of, plus what is due between as_of and today (or minus it, when today is earlier).
-    let rows: Vec<OwnerCount> = diesel::sql_query(format!(
+    let rows: Vec<OwnerCount> = on!(conn, c => diesel::sql_query(format!(
         "SELECT owner_email, CAST(SUM(n) AS BIGINT) AS n FROM ( \
            SELECT owner_email, overdue AS n FROM owner_tallies \
            UNION ALL SELECT owner_email, n FROM action_tally_changes \
@@ -182,20 +188,22 @@ pub fn top_overdue_owners(
              WHERE status IN ({active}) AND due_date >= '{today}' AND due_date < {as_of}) t \
          GROUP BY owner_email HAVING SUM(n) > 0 ORDER BY n DESC, owner_email ASC LIMIT {limit}"
     ))
-    .load(conn)?;
+    .load(c)
+    .await)?;
     Ok(rows.into_iter().map(|row| (row.owner_email, row.n)).collect())
 }
 
 /// Open actions whose owner is marked inactive in the people directory.
-pub fn owner_inactive(conn: &mut DbConnection) -> Result<i64, StoreError> {
+pub async fn owner_inactive(conn: &mut Conn) -> Result<i64, StoreError> {
     let active = active_list();
-    let total: Total = diesel::sql_query(format!(
+    let total: Total = on!(conn, c => diesel::sql_query(format!(
         "SELECT CAST(SUM(n) AS BIGINT) AS n FROM ( \
            SELECT owner_email, open AS n FROM owner_tallies \
            UNION ALL SELECT owner_email, n FROM action_tally_changes WHERE status IN ({active})) t \
          WHERE owner_email IN (SELECT email FROM people WHERE active = 0)"
     ))
-    .get_result(conn)?;
+    .get_result(c)
+    .await)?;
     Ok(total.n.unwrap_or(0))
 }
 
@@ -205,7 +213,7 @@ pub fn owner_inactive(conn: &mut DbConnection) -> Result<i64, StoreError> {
 pub async fn fold(db: &Db, today: NaiveDate) -> Result<usize, StoreError> {
     let mut folded = 0;
     loop {
-        let moved = db.write(move |conn| fold_step(conn, today)).await?;
+        let moved = db.change(async |conn| fold_step(conn, today).await).await?;
         folded += moved;
         if (moved as i64) < FOLD_CHUNK {
             return Ok(folded);
@@ -216,40 +224,41 @@ pub async fn fold(db: &Db, today: NaiveDate) -> Result<usize, StoreError> {
 /// Builds the tallies from the actions themselves (after `seed`, or to repair them).
 #[tracing::instrument(skip(db))]
 pub async fn rebuild(db: &Db, today: NaiveDate) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        lock_state(conn)?;
-        rebuild_in(conn, today)
+    db.change(async |conn| {
+        lock_state(conn).await?;
+        rebuild_in(conn, today).await
     })
     .await
 }
 
 /// Reads `as_of` and holds the `tally_state` row until the transaction ends, so folds take turns.
-fn lock_state(conn: &mut DbConnection) -> Result<Option<NaiveDate>, StoreError> {
-    if let DbConnection::Postgres(pg) = conn {
+async fn lock_state(conn: &mut Conn) -> Result<Option<NaiveDate>, StoreError> {
+    if let Conn::Postgres(pg) = conn {
         let locked: Vec<Option<NaiveDate>> =
-            tally_state::table.select(tally_state::as_of).find(1i16).for_update().load(pg)?;
+            tally_state::table.select(tally_state::as_of).find(1i16).for_update().load(&mut **pg).await?;
         return Ok(locked.into_iter().next().flatten());
     }
-    as_of(conn)
+    as_of(conn).await
 }
 
-fn fold_step(conn: &mut DbConnection, today: NaiveDate) -> Result<usize, StoreError> {
-    let Some(as_of) = lock_state(conn)? else {
-        rebuild_in(conn, today)?;
+async fn fold_step(conn: &mut Conn, today: NaiveDate) -> Result<usize, StoreError> {
+    let Some(as_of) = lock_state(conn).await? else {
+        rebuild_in(conn, today).await?;
         return Ok(0);
     };
     let rolled = as_of != today;
     if rolled {
-        roll(conn, as_of, today)?;
+        roll(conn, as_of, today).await?;
     }
     let as_of = today;
     // One statement removes exactly the rows it returns, whatever writers commit meanwhile.
-    let moved: Vec<Change> = diesel::sql_query(format!(
+    let moved: Vec<Change> = on!(conn, c => diesel::sql_query(format!(
         "DELETE FROM action_tally_changes \
          WHERE id IN (SELECT id FROM action_tally_changes ORDER BY id LIMIT {FOLD_CHUNK}) \
          RETURNING status, priority, category, due_date, owner_email, on_time, close_seconds, n"
     ))
-    .load(conn)?;
+    .load(c)
+    .await)?;
     let mut due: HashMap<(String, NaiveDate, i16), i64> = HashMap::new();
     let mut kind: HashMap<(String, i16, String), i64> = HashMap::new();
     let mut close: HashMap<i64, i64> = HashMap::new();
@@ -268,12 +277,12 @@ fn fold_step(conn: &mut DbConnection, today: NaiveDate) -> Result<usize, StoreEr
             }
         }
     }
-    upsert_due(conn, due)?;
-    upsert_kind(conn, kind)?;
-    upsert_close(conn, close)?;
-    upsert_owners(conn, owners)?;
+    upsert_due(conn, due).await?;
+    upsert_kind(conn, kind).await?;
+    upsert_close(conn, close).await?;
+    upsert_owners(conn, owners).await?;
     if rolled || !moved.is_empty() {
-        drop_empty(conn)?;
+        drop_empty(conn).await?;
     }
     Ok(moved.len())
 }
@@ -281,11 +290,11 @@ fn fold_step(conn: &mut DbConnection, today: NaiveDate) -> Result<usize, StoreEr
 /// Moves the owners' overdue tallies from `as_of` to `today`: adds (or, backwards, takes away) the
 /// open actions due in between. Changes not folded yet are already in the actions but will be added
 /// again when folded, so they are taken away here; one statement sees both at the same moment.
-fn roll(conn: &mut DbConnection, as_of: NaiveDate, today: NaiveDate) -> Result<(), StoreError> {
+async fn roll(conn: &mut Conn, as_of: NaiveDate, today: NaiveDate) -> Result<(), StoreError> {
     let (from, to, sign) = if as_of < today { (as_of, today, 1) } else { (today, as_of, -1) };
     let active = active_list();
     // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT.
-    diesel::sql_query(format!(
+    on!(conn, c => diesel::sql_query(format!(
         "INSERT INTO owner_tallies (owner_email, open, overdue) \
          SELECT owner_email, 0, {sign} * CAST(SUM(n) AS BIGINT) FROM ( \
            SELECT owner_email, 1 AS n FROM actions \
@@ -295,37 +304,39 @@ fn roll(conn: &mut DbConnection, as_of: NaiveDate, today: NaiveDate) -> Result<(
          WHERE true GROUP BY owner_email \
          ON CONFLICT (owner_email) DO UPDATE SET overdue = owner_tallies.overdue + excluded.overdue"
     ))
-    .execute(conn)?;
-    diesel::update(tally_state::table.find(1i16)).set(tally_state::as_of.eq(Some(today))).execute(conn)?;
+    .execute(c)
+    .await)?;
+    on!(conn, c => diesel::update(tally_state::table.find(1i16)).set(tally_state::as_of.eq(Some(today))).execute(c).await)?;
     Ok(())
 }
 
 /// Counts that came back to zero say nothing; dropping them keeps the tallies small.
-fn drop_empty(conn: &mut DbConnection) -> Result<(), StoreError> {
-    diesel::delete(action_tallies_by_due::table.filter(action_tallies_by_due::n.eq(0))).execute(conn)?;
-    diesel::delete(action_tallies_by_kind::table.filter(action_tallies_by_kind::n.eq(0))).execute(conn)?;
-    diesel::delete(action_tallies_by_close::table.filter(action_tallies_by_close::n.eq(0))).execute(conn)?;
-    diesel::delete(owner_tallies::table.filter(owner_tallies::open.eq(0)).filter(owner_tallies::overdue.eq(0)))
-        .execute(conn)?;
+async fn drop_empty(conn: &mut Conn) -> Result<(), StoreError> {
+    on!(conn, c => diesel::delete(action_tallies_by_due::table.filter(action_tallies_by_due::n.eq(0))).execute(c).await)?;
+    on!(conn, c => diesel::delete(action_tallies_by_kind::table.filter(action_tallies_by_kind::n.eq(0))).execute(c).await)?;
+    on!(conn, c => diesel::delete(action_tallies_by_close::table.filter(action_tallies_by_close::n.eq(0))).execute(c).await)?;
+    on!(conn, c => diesel::delete(owner_tallies::table.filter(owner_tallies::open.eq(0)).filter(owner_tallies::overdue.eq(0)))
+        .execute(c)
+        .await)?;
     Ok(())
 }
 
 /// Empties the tallies and counts every action again. On PostgreSQL writers of actions wait until it
 /// commits, so no change falls between the count and the emptied change table, which is truncated: a
 /// DELETE would leave a million dead rows (after `seed`) for every reader to scan until vacuumed.
-fn rebuild_in(conn: &mut DbConnection, today: NaiveDate) -> Result<(), StoreError> {
+async fn rebuild_in(conn: &mut Conn, today: NaiveDate) -> Result<(), StoreError> {
     match conn {
-        DbConnection::Postgres(pg) => {
-            pg.batch_execute("LOCK TABLE actions IN SHARE MODE; TRUNCATE action_tally_changes")?;
+        Conn::Postgres(pg) => {
+            pg.batch_execute("LOCK TABLE actions IN SHARE MODE; TRUNCATE action_tally_changes").await?;
         }
-        DbConnection::Sqlite(sqlite) => {
-            diesel::delete(super::schema::action_tally_changes::table).execute(sqlite)?;
+        Conn::Sqlite(sqlite) => {
+            diesel::delete(super::schema::action_tally_changes::table).execute(&mut **sqlite).await?;
         }
     }
-    diesel::delete(action_tallies_by_due::table).execute(conn)?;
-    diesel::delete(action_tallies_by_kind::table).execute(conn)?;
-    diesel::delete(action_tallies_by_close::table).execute(conn)?;
-    diesel::delete(owner_tallies::table).execute(conn)?;
+    on!(conn, c => diesel::delete(action_tallies_by_due::table).execute(c).await)?;
+    on!(conn, c => diesel::delete(action_tallies_by_kind::table).execute(c).await)?;
+    on!(conn, c => diesel::delete(action_tallies_by_close::table).execute(c).await)?;
+    on!(conn, c => diesel::delete(owner_tallies::table).execute(c).await)?;
     let active = active_list();
     for statement in [
         "INSERT INTO action_tallies_by_due (status, due_date, on_time, n) \
@@ -340,33 +351,24 @@ fn rebuild_in(conn: &mut DbConnection, today: NaiveDate) -> Result<(), StoreErro
              FROM actions WHERE status IN ({active}) GROUP BY owner_email"
         ),
     ] {
-        diesel::sql_query(statement).execute(conn)?;
+        on!(conn, c => diesel::sql_query(statement).execute(c).await)?;
     }
-    let seconds: Vec<SecondsCount> = diesel::sql_query(
+    let seconds: Vec<SecondsCount> = on!(conn, c => diesel::sql_query(
         "SELECT close_seconds AS seconds, COUNT(*) AS n FROM action_tally_rows \
          WHERE close_seconds IS NOT NULL GROUP BY close_seconds",
     )
-    .load(conn)?;
+    .load(c)
+    .await)?;
     let mut close: HashMap<i64, i64> = HashMap::new();
     for row in seconds {
         *close.entry(close_bucket(row.seconds)).or_default() += row.n;
     }
-    upsert_close(conn, close)?;
-    diesel::update(tally_state::table.find(1i16)).set(tally_state::as_of.eq(Some(today))).execute(conn)?;
+    upsert_close(conn, close).await?;
+    on!(conn, c => diesel::update(tally_state::table.find(1i16)).set(tally_state::as_of.eq(Some(today))).execute(c).await)?;
     Ok(())
 }
 
-/// Runs one multi-row upsert per backend (diesel builds batch inserts per backend, not for both at once).
-macro_rules! execute_on_both {
-    ($conn:expr, $query:expr) => {
-        match $conn {
-            DbConnection::Postgres(pg) => $query.execute(pg)?,
-            DbConnection::Sqlite(sqlite) => $query.execute(sqlite)?,
-        }
-    };
-}
-
-fn upsert_due(conn: &mut DbConnection, counts: HashMap<(String, NaiveDate, i16), i64>) -> Result<(), StoreError> {
+async fn upsert_due(conn: &mut Conn, counts: HashMap<(String, NaiveDate, i16), i64>) -> Result<(), StoreError> {
     use action_tallies_by_due as t;
     let rows: Vec<_> = counts
         .into_iter()
@@ -376,16 +378,16 @@ fn upsert_due(conn: &mut DbConnection, counts: HashMap<(String, NaiveDate, i16),
         .collect();
     for chunk in rows.chunks(UPSERT_CHUNK) {
         let query = diesel::insert_into(t::table)
-            .values(chunk)
+            .values(chunk.to_vec())
             .on_conflict((t::status, t::due_date, t::on_time))
             .do_update()
             .set(t::n.eq(t::n + excluded(t::n)));
-        execute_on_both!(conn, query);
+        execute_batch!(conn, query)?;
     }
     Ok(())
 }
 
-fn upsert_kind(conn: &mut DbConnection, counts: HashMap<(String, i16, String), i64>) -> Result<(), StoreError> {
+async fn upsert_kind(conn: &mut Conn, counts: HashMap<(String, i16, String), i64>) -> Result<(), StoreError> {
     use action_tallies_by_kind as t;
     let rows: Vec<_> = counts
         .into_iter()
@@ -395,30 +397,30 @@ fn upsert_kind(conn: &mut DbConnection, counts: HashMap<(String, i16, String), i
         .collect();
     for chunk in rows.chunks(UPSERT_CHUNK) {
         let query = diesel::insert_into(t::table)
-            .values(chunk)
+            .values(chunk.to_vec())
             .on_conflict((t::status, t::priority, t::category))
             .do_update()
             .set(t::n.eq(t::n + excluded(t::n)));
-        execute_on_both!(conn, query);
+        execute_batch!(conn, query)?;
     }
     Ok(())
 }
 
-fn upsert_close(conn: &mut DbConnection, counts: HashMap<i64, i64>) -> Result<(), StoreError> {
+async fn upsert_close(conn: &mut Conn, counts: HashMap<i64, i64>) -> Result<(), StoreError> {
     use action_tallies_by_close as t;
     let rows: Vec<_> = counts.into_iter().map(|(bucket, n)| (t::close_bucket.eq(bucket), t::n.eq(n))).collect();
     for chunk in rows.chunks(UPSERT_CHUNK) {
         let query = diesel::insert_into(t::table)
-            .values(chunk)
+            .values(chunk.to_vec())
             .on_conflict(t::close_bucket)
             .do_update()
             .set(t::n.eq(t::n + excluded(t::n)));
-        execute_on_both!(conn, query);
+        execute_batch!(conn, query)?;
     }
     Ok(())
 }
 
-fn upsert_owners(conn: &mut DbConnection, counts: HashMap<String, (i64, i64)>) -> Result<(), StoreError> {
+async fn upsert_owners(conn: &mut Conn, counts: HashMap<String, (i64, i64)>) -> Result<(), StoreError> {
     use owner_tallies as t;
     let rows: Vec<_> = counts
         .into_iter()
@@ -426,11 +428,11 @@ fn upsert_owners(conn: &mut DbConnection, counts: HashMap<String, (i64, i64)>) -
         .collect();
     for chunk in rows.chunks(UPSERT_CHUNK) {
         let query = diesel::insert_into(t::table)
-            .values(chunk)
+            .values(chunk.to_vec())
             .on_conflict(t::owner_email)
             .do_update()
             .set((t::open.eq(t::open + excluded(t::open)), t::overdue.eq(t::overdue + excluded(t::overdue))));
-        execute_on_both!(conn, query);
+        execute_batch!(conn, query)?;
     }
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! Incident timelines.
 
 use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::common::{check_version, incident_exists};
+use super::conn::on;
 use super::rows::TimelineRow;
 use super::schema::timeline_entries;
-use super::{Db, DbConnection, StoreError, events};
+use super::{Conn, Db, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::timeline::{MAX_ENTRIES_PER_INCIDENT, TimelineEntry, TimelineFields, TimelinePatch};
 
@@ -17,16 +19,17 @@ pub async fn create(
     fields: TimelineFields,
     context: ChangeContext,
 ) -> Result<TimelineEntry, StoreError> {
-    db.write(move |conn| {
-        if !incident_exists(conn, incident_id)? {
+    db.change(async |conn| {
+        if !incident_exists(conn, incident_id).await? {
             return Err(StoreError::NotFound);
         }
         // Concurrent additions to one incident take turns, so none counts past the others to the limit.
-        super::lock_row(conn, "incidents", "id", &incident_id.to_string())?;
-        let count: i64 = timeline_entries::table
+        super::lock_row(conn, "incidents", "id", &incident_id.to_string()).await?;
+        let count: i64 = on!(conn, c => timeline_entries::table
             .filter(timeline_entries::incident_id.eq(incident_id.to_string()))
             .count()
-            .get_result(conn)?;
+            .get_result(c)
+            .await)?;
         if count >= MAX_ENTRIES_PER_INCIDENT {
             return Err(StoreError::Conflict(format!(
                 "an incident's timeline holds at most {MAX_ENTRIES_PER_INCIDENT} entries"
@@ -42,9 +45,12 @@ pub async fn create(
             created_by: context.actor.display_name(),
             updated_by: context.actor.display_name(),
         };
-        diesel::insert_into(timeline_entries::table).values(TimelineRow::from(&entry)).execute(conn)?;
+        on!(conn, c => {
+            diesel::insert_into(timeline_entries::table).values(TimelineRow::from(&entry)).execute(c).await
+        })?;
         let changes = Changes::created(entry.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, entry.id, EventKind::Created, changes))?;
+        let event = Event::new(&context, EntityType::TimelineEntry, entry.id, EventKind::Created, changes);
+        events::record(conn, &event).await?;
         Ok(entry)
     })
     .await
@@ -54,22 +60,23 @@ pub async fn create(
 /// incident.
 #[tracing::instrument(skip(db))]
 pub async fn for_incident(db: &Db, incident_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
-    db.run(move |conn| {
-        if !incident_exists(conn, incident_id)? {
+    db.read(async move |conn| {
+        if !incident_exists(conn, incident_id).await? {
             return Err(StoreError::NotFound);
         }
-        of_incident(conn, incident_id)
+        of_incident(conn, incident_id).await
     })
     .await
 }
 
-pub(super) fn of_incident(conn: &mut DbConnection, incident_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
-    let rows: Vec<TimelineRow> = timeline_entries::table
+pub(super) async fn of_incident(conn: &mut Conn, incident_id: Uuid) -> Result<Vec<TimelineEntry>, StoreError> {
+    let rows: Vec<TimelineRow> = on!(conn, c => timeline_entries::table
         .filter(timeline_entries::incident_id.eq(incident_id.to_string()))
         .order((timeline_entries::occurred_at.asc(), timeline_entries::id.asc()))
         .limit(MAX_ENTRIES_PER_INCIDENT)
         .select(TimelineRow::as_select())
-        .load(conn)?;
+        .load(c)
+        .await)?;
     rows.into_iter().map(TimelineEntry::try_from).collect()
 }
 
@@ -81,9 +88,9 @@ pub async fn update(
     patch: TimelinePatch,
     context: ChangeContext,
 ) -> Result<TimelineEntry, StoreError> {
-    db.write(move |conn| {
-        super::lock_row(conn, "timeline_entries", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        super::lock_row(conn, "timeline_entries", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, if_match.as_deref())?;
         let fields = current.fields.apply(patch.clone());
         if fields == current.fields {
@@ -96,16 +103,17 @@ pub async fn update(
             updated_by: context.actor.display_name(),
             ..current.clone()
         };
-        let updated = diesel::update(timeline_entries::table)
+        let updated = on!(conn, c => diesel::update(timeline_entries::table)
             .filter(timeline_entries::id.eq(id.to_string()))
             .filter(timeline_entries::version.eq(current.version))
             .set(TimelineRow::from(&next))
-            .execute(conn)?;
+            .execute(c)
+            .await)?;
         if updated == 0 {
             return Err(StoreError::Raced);
         }
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, id, EventKind::Updated, changes))?;
+        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, id, EventKind::Updated, changes)).await?;
         Ok(next)
     })
     .await
@@ -113,22 +121,25 @@ pub async fn update(
 
 #[tracing::instrument(skip(db, context))]
 pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: ChangeContext) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        super::lock_row(conn, "timeline_entries", "id", &id.to_string())?;
-        let current = load(conn, id)?;
+    db.change(async |conn| {
+        super::lock_row(conn, "timeline_entries", "id", &id.to_string()).await?;
+        let current = load(conn, id).await?;
         check_version(current.version, if_match.as_deref())?;
-        diesel::delete(timeline_entries::table.filter(timeline_entries::id.eq(id.to_string()))).execute(conn)?;
+        on!(conn, c => {
+            diesel::delete(timeline_entries::table.filter(timeline_entries::id.eq(id.to_string()))).execute(c).await
+        })?;
         let changes = Changes::deleted(current.audit_snapshot());
-        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, id, EventKind::Deleted, changes))?;
+        events::record(conn, &Event::new(&context, EntityType::TimelineEntry, id, EventKind::Deleted, changes)).await?;
         Ok(())
     })
     .await
 }
 
-fn load(conn: &mut DbConnection, id: Uuid) -> Result<TimelineEntry, StoreError> {
-    let row: TimelineRow = timeline_entries::table
+async fn load(conn: &mut Conn, id: Uuid) -> Result<TimelineEntry, StoreError> {
+    let row: TimelineRow = on!(conn, c => timeline_entries::table
         .filter(timeline_entries::id.eq(id.to_string()))
         .select(TimelineRow::as_select())
-        .first(conn)?;
+        .first(c)
+        .await)?;
     TimelineEntry::try_from(row)
 }

@@ -6,13 +6,15 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::conn::on;
 use super::outbox::outbox;
 use super::rows::{from_column, parse_enum, parse_id, to_column};
 use super::schema::{webhook_deliveries, webhooks};
-use super::{Db, DbConnection, StoreError};
+use super::{Conn, Db, StoreError};
 use crate::domain::audit::{EntityType, Event};
 use crate::domain::external::HttpUrl;
 use crate::domain::listing::{NewestFirst, Page, PageRequest};
@@ -80,12 +82,12 @@ pub async fn create(
     created_by: String,
     now: DateTime<Utc>,
 ) -> Result<Webhook, StoreError> {
-    db.write(move |conn| {
+    db.change(async |conn| {
         // Concurrent subscriptions take turns on PostgreSQL, so none counts past the others to the limit.
-        if let DbConnection::Postgres(pg) = conn {
-            diesel::connection::SimpleConnection::batch_execute(pg, "SELECT pg_advisory_xact_lock(7401512204)")?;
+        if let Conn::Postgres(pg) = conn {
+            pg.batch_execute("SELECT pg_advisory_xact_lock(7401512204)").await?;
         }
-        let count: i64 = webhooks::table.count().get_result(conn)?;
+        let count: i64 = on!(conn, c => webhooks::table.count().get_result(c).await)?;
         if count >= MAX_WEBHOOKS {
             return Err(StoreError::Conflict(format!("there are already {MAX_WEBHOOKS} webhooks; delete one first")));
         }
@@ -98,7 +100,7 @@ pub async fn create(
             created_at: now,
             created_by: created_by.clone(),
         };
-        diesel::insert_into(webhooks::table)
+        on!(conn, c => diesel::insert_into(webhooks::table)
             .values((
                 webhooks::id.eq(hook.id.to_string()),
                 webhooks::url.eq(hook.fields.url.as_str()),
@@ -108,7 +110,8 @@ pub async fn create(
                 webhooks::created_at.eq(to_column(now)),
                 webhooks::created_by.eq(&hook.created_by),
             ))
-            .execute(conn)?;
+            .execute(c)
+            .await)?;
         Ok(hook)
     })
     .await
@@ -117,22 +120,24 @@ pub async fn create(
 /// Every webhook, oldest first.
 #[tracing::instrument(skip(db))]
 pub async fn list(db: &Db) -> Result<Vec<Webhook>, StoreError> {
-    db.run(all).await
+    db.read(async |conn| all(conn).await).await
 }
 
-fn all(conn: &mut DbConnection) -> Result<Vec<Webhook>, StoreError> {
-    let rows: Vec<WebhookRow> = webhooks::table
+async fn all(conn: &mut Conn) -> Result<Vec<Webhook>, StoreError> {
+    let rows: Vec<WebhookRow> = on!(conn, c => webhooks::table
         .order((webhooks::created_at.asc(), webhooks::id.asc()))
         .limit(MAX_WEBHOOKS)
         .select(COLUMNS)
-        .load(conn)?;
+        .load(c)
+        .await)?;
     rows.into_iter().map(webhook).collect()
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find(db: &Db, id: Uuid) -> Result<Webhook, StoreError> {
-    db.run(move |conn| {
-        let row: WebhookRow = webhooks::table.filter(webhooks::id.eq(id.to_string())).select(COLUMNS).first(conn)?;
+    db.read(async move |conn| {
+        let row: WebhookRow =
+            on!(conn, c => webhooks::table.filter(webhooks::id.eq(id.to_string())).select(COLUMNS).first(c).await)?;
         webhook(row)
     })
     .await
@@ -141,10 +146,12 @@ pub async fn find(db: &Db, id: Uuid) -> Result<Webhook, StoreError> {
 /// Deletes a webhook and its delivery log.
 #[tracing::instrument(skip(db))]
 pub async fn delete(db: &Db, id: Uuid) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(id.to_string())))
-            .execute(conn)?;
-        let deleted = diesel::delete(webhooks::table.filter(webhooks::id.eq(id.to_string()))).execute(conn)?;
+    db.change(async |conn| {
+        on!(conn, c => diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(id.to_string())))
+            .execute(c)
+            .await)?;
+        let deleted =
+            on!(conn, c => diesel::delete(webhooks::table.filter(webhooks::id.eq(id.to_string()))).execute(c).await)?;
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
@@ -154,8 +161,8 @@ pub async fn delete(db: &Db, id: Uuid) -> Result<(), StoreError> {
 }
 
 /// The event types some webhook subscribes to.
-pub(super) fn subscribed(conn: &mut DbConnection) -> Result<Vec<WebhookEvent>, StoreError> {
-    let mut kinds: Vec<WebhookEvent> = all(conn)?.into_iter().flat_map(|hook| hook.fields.events).collect();
+pub(super) async fn subscribed(conn: &mut Conn) -> Result<Vec<WebhookEvent>, StoreError> {
+    let mut kinds: Vec<WebhookEvent> = all(conn).await?.into_iter().flat_map(|hook| hook.fields.events).collect();
     kinds.sort();
     kinds.dedup();
     Ok(kinds)
@@ -163,8 +170,8 @@ pub(super) fn subscribed(conn: &mut DbConnection) -> Result<Vec<WebhookEvent>, S
 
 /// Queues a delivery of each of `kinds` to every webhook subscribed to it, inside the caller's
 /// transaction; `body` builds the payload of one kind.
-pub(super) fn enqueue(
-    conn: &mut DbConnection,
+pub(super) async fn enqueue(
+    conn: &mut Conn,
     kinds: &[WebhookEvent],
     now: DateTime<Utc>,
     body: impl Fn(WebhookEvent) -> Value,
@@ -172,9 +179,9 @@ pub(super) fn enqueue(
     if kinds.is_empty() {
         return Ok(());
     }
-    for hook in all(conn)? {
+    for hook in all(conn).await? {
         for kind in kinds.iter().filter(|kind| hook.fields.events.contains(kind)) {
-            diesel::insert_into(webhook_deliveries::table)
+            on!(conn, c => diesel::insert_into(webhook_deliveries::table)
                 .values((
                     webhook_deliveries::id.eq(Uuid::now_v7().to_string()),
                     webhook_deliveries::webhook_id.eq(hook.id.to_string()),
@@ -185,14 +192,15 @@ pub(super) fn enqueue(
                     webhook_deliveries::next_attempt_at.eq(to_column(now)),
                     webhook_deliveries::created_at.eq(to_column(now)),
                 ))
-                .execute(conn)?;
+                .execute(c)
+                .await)?;
         }
     }
     Ok(())
 }
 
 /// Queues what a recorded change means to subscribers.
-pub(super) fn enqueue_event(conn: &mut DbConnection, event: &Event) -> Result<(), StoreError> {
+pub(super) async fn enqueue_event(conn: &mut Conn, event: &Event) -> Result<(), StoreError> {
     let changes = serde_json::to_value(&event.changes)
         .map_err(|e| StoreError::Query(diesel::result::Error::SerializationError(Box::new(e))))?;
     enqueue(conn, &WebhookEvent::for_event(event), event.occurred_at, |kind| {
@@ -206,11 +214,12 @@ pub(super) fn enqueue_event(conn: &mut DbConnection, event: &Event) -> Result<()
             event.resource.as_ref(),
         )
     })
+    .await
 }
 
 /// Queues `kind` about an action whose state is `resource` (overdue, escalated: decided by the sweep).
-pub(super) fn enqueue_action_notice(
-    conn: &mut DbConnection,
+pub(super) async fn enqueue_action_notice(
+    conn: &mut Conn,
     kind: WebhookEvent,
     action_id: Uuid,
     resource: &Value,
@@ -221,6 +230,7 @@ pub(super) fn enqueue_action_notice(
     enqueue(conn, &[kind], now, |kind| {
         payload(id, kind, now, EntityType::Action, &action_id.to_string(), &changes, Some(resource))
     })
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantArray)]
@@ -285,9 +295,9 @@ pub async fn deliveries(
     webhook_id: Uuid,
     page: PageRequest<NewestFirst>,
 ) -> Result<Page<WebhookDelivery>, StoreError> {
-    db.run(move |conn| {
-        let query = webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()));
-        WebhookOutbox::page(conn, query.into_boxed(), page, DeliveryRow::into_domain)
+    db.read(async move |conn| {
+        let filter = webhook_deliveries::webhook_id.eq(webhook_id.to_string());
+        WebhookOutbox::page(conn, Some(filter), page, DeliveryRow::into_domain).await
     })
     .await
 }
@@ -295,16 +305,17 @@ pub async fn deliveries(
 /// Sends one delivery again, soon, whatever became of it.
 #[tracing::instrument(skip(db))]
 pub async fn redeliver(db: &Db, webhook_id: Uuid, delivery_id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
-    db.write(move |conn| {
-        let of_this_webhook: i64 = webhook_deliveries::table
+    db.change(async |conn| {
+        let of_this_webhook: i64 = on!(conn, c => webhook_deliveries::table
             .filter(webhook_deliveries::id.eq(delivery_id.to_string()))
             .filter(webhook_deliveries::webhook_id.eq(webhook_id.to_string()))
             .count()
-            .get_result(conn)?;
+            .get_result(c)
+            .await)?;
         if of_this_webhook == 0 {
             return Err(StoreError::NotFound);
         }
-        WebhookOutbox::redeliver_in(conn, &delivery_id.to_string(), now)
+        WebhookOutbox::redeliver_in(conn, &delivery_id.to_string(), now).await
     })
     .await
 }
@@ -332,12 +343,12 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
-    db.write(move |conn| {
-        let ids = WebhookOutbox::claim_due(conn, now, lease_until, limit)?;
+    db.change(async |conn| {
+        let ids = WebhookOutbox::claim_due(conn, now, lease_until, limit).await?;
         // RETURNING follows no order; receivers should see changes in the order they were made.
         let mut ids = ids;
         ids.sort_by(|a, b| a.id.cmp(&b.id));
-        let hooks = all(conn)?;
+        let hooks = all(conn).await?;
         Ok(ids
             .into_iter()
             .filter_map(|claimed| {

@@ -96,6 +96,39 @@ async fn a_request_stuck_behind_a_lock_is_answered_503_at_the_time_limit() {
     assert_eq!(response.status(), 201, "the service works again once the lock is gone");
 }
 
+/// A request past its time limit is answered 503, but its database work is not cut off half-way: the
+/// change is made once the lock is gone, and the worker that served it keeps serving. (On SQLite, a
+/// statement dropped half-way would have its worker wait for it in place, which a single-threaded HTTP
+/// worker cannot do: it panicked.)
+#[tokio::test]
+async fn a_request_past_its_time_limit_still_finishes_its_change_and_the_worker_keeps_serving() {
+    let app = spawn_app_with(|settings| {
+        settings.http_workers = Some(1);
+        settings.limits.request_timeout = Duration::from_millis(300);
+        settings.database.timeout = Duration::from_secs(10);
+    })
+    .await;
+    let blocker = Blocker::hold(&app.settings.database.url);
+
+    let response = app.post("/api/v1/incidents", &json!({"title": "Left behind", "severity": "low"})).await;
+    assert_problem(response, 503, "request_timeout").await;
+
+    blocker.release();
+    let mut titles = Vec::new();
+    for _ in 0..50 {
+        let listed: Value = app.get("/api/v1/incidents").await.json().await.unwrap();
+        titles = listed["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap().to_owned()).collect();
+        if !titles.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(titles, ["Left behind"], "the change was made once, after the client left");
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/v1/incidents").await.status(), 200, "the worker still serves");
+    }
+}
+
 #[tokio::test]
 async fn a_recipient_gets_at_most_the_daily_cap_and_the_rest_waits_in_the_outbox() {
     let app = spawn_app_with_smtp_and(|settings| {
