@@ -1,7 +1,5 @@
 //! Corrective action storage, including their tags.
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -15,7 +13,7 @@ use super::{Conn, Db, Guard, StoreError, events, lock_row, next_action_number};
 use crate::domain::action::{Action, ActionFields, ActionPatch, ActionStatus, Refusal, Tags};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
-use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
+use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl};
 use crate::domain::listing::{ActionFilter, ActionSort, CursorKey, Page, PageRequest, contains_pattern};
 use crate::domain::text::LongText;
 use crate::domain::{FieldError, FieldErrors};
@@ -79,9 +77,7 @@ async fn insert(
     context: &ChangeContext,
 ) -> Result<Action, StoreError> {
     check_review(conn, &fields).await?;
-    let owner_inactive = super::people::inactive_among(conn, &[fields.owner_email.as_str()])
-        .await?
-        .contains(fields.owner_email.as_str());
+    let owner_inactive = super::people::left_for_an_action(conn, &fields.owner_email).await?;
     let action = Action {
         id: Uuid::now_v7(),
         number: next_action_number(conn).await?,
@@ -167,13 +163,7 @@ pub async fn revalidation(db: &Db, id: Uuid) -> Result<Revalidation, StoreError>
     db.read(async move |conn| {
         let (version, owner, owner_inactive): (i64, String, bool) = on!(conn, c => actions::table
             .filter(actions::id.eq(id.to_string()))
-            .select((
-                actions::version,
-                actions::owner_email,
-                diesel::dsl::exists(
-                    people::table.filter(people::email.eq(actions::owner_email)).filter(people::active.eq(0)),
-                ),
-            ))
+            .select((actions::version, actions::owner_email, actions::owner_inactive))
             .first(c)
             .await)?;
         Ok(Revalidation { version, owner: EmailAddress::from_stored(owner), owner_inactive })
@@ -225,9 +215,12 @@ async fn change(
     }
     let tags_changed = fields.tags != current.fields.tags;
     let refs_changed = fields.external_refs != current.fields.external_refs;
-    let owner_inactive = super::people::inactive_among(conn, &[fields.owner_email.as_str()])
-        .await?
-        .contains(fields.owner_email.as_str());
+    // The row is locked: a directory change for its owner waits for this transaction to update it.
+    let owner_inactive = if fields.owner_email == current.fields.owner_email {
+        current.owner_inactive
+    } else {
+        super::people::left_for_an_action(conn, &fields.owner_email).await?
+    };
     let next = Action {
         verification: current.verification_after(&fields),
         owner_inactive,
@@ -327,19 +320,8 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
 #[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, filter: ActionFilter, page: PageRequest<ActionSort>) -> Result<Page<Action>, StoreError> {
     db.read(async move |conn| {
-        let rows = match conn {
-            Conn::Postgres(pg) => {
-                list_query!(&filter, &page, json_sql::json_agg, json_sql::json_build_array)
-                    .load::<Detailed>(&mut **pg)
-                    .await?
-            }
-            Conn::Sqlite(sqlite) => {
-                list_query!(&filter, &page, json_sql::json_group_array, json_sql::json_array)
-                    .load::<Detailed>(&mut **sqlite)
-                    .await?
-            }
-        };
-        let items = rows.into_iter().map(assemble).collect::<Result<Vec<_>, _>>()?;
+        let rows: Vec<ActionRow> = on!(conn, c => list_query!(&filter, &page).load(c).await)?;
+        let items = rows.into_iter().map(ActionRow::into_domain).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(items, page.limit, |last| {
             let (key, id) = page.sort.position_of(last);
             page.cursor_at(key, id)
@@ -357,20 +339,13 @@ pub async fn list_plan(
     page: PageRequest<ActionSort>,
 ) -> Result<Vec<String>, StoreError> {
     db.read(async move |conn| match conn {
-        Conn::Postgres(pg) => {
-            let query = list_query!(&filter, &page, json_sql::json_agg, json_sql::json_build_array);
-            super::plan::postgres(pg, query).await
-        }
-        Conn::Sqlite(sqlite) => {
-            let query = list_query!(&filter, &page, json_sql::json_group_array, json_sql::json_array);
-            super::plan::sqlite(sqlite, query).await
-        }
+        Conn::Postgres(pg) => super::plan::postgres(pg, list_query!(&filter, &page)).await,
+        Conn::Sqlite(sqlite) => super::plan::sqlite(sqlite, list_query!(&filter, &page)).await,
     })
     .await
 }
 
-/// The statement of one page of actions, for one backend (they differ only in the JSON functions' names),
-/// with each action's tags, ticket links and whether its owner left, as for GET by id.
+/// The statement of one page of actions; each row holds what the response needs.
 ///
 /// How it finds the page: a filter that picks out few actions (an owner, an incident, a review, a ticket,
 /// owners who left) leads, through an index of that column and the sort column, which yields the rows in
@@ -382,11 +357,11 @@ pub async fn list_plan(
 /// the LIMIT and its statistics, and its `likely()` is the identity, inlined away (see the migration
 /// `lists_walk_an_index_in_order`).
 macro_rules! list_query {
-    ($filter:expr, $page:expr, $aggregate:path, $array:path) => {{
+    ($filter:expr, $page:expr) => {{
         let filter: &ActionFilter = $filter;
         let page: &PageRequest<ActionSort> = $page;
         let active = || ActionStatus::ACTIVE.iter().map(|s| <&str>::from(*s)).collect::<Vec<_>>();
-        let mut query = actions::table.select(detailed!($aggregate, $array)).into_boxed();
+        let mut query = actions::table.select(ActionRow::as_select()).into_boxed();
         if !filter.statuses.is_empty() {
             query = query.filter(planner::likely(actions::status.eq_any(filter.statuses.iter().map(|s| <&str>::from(*s)))));
         }
@@ -523,137 +498,12 @@ async fn save(conn: &mut Conn, version: i64, next: &Action) -> Result<(), StoreE
     Ok(())
 }
 
-/// The JSON aggregates the one-statement GET uses, declared so that the statement is built from typed
-/// parts: a statement with raw SQL fragments is never cached, and parsing and planning it again on every
-/// request cost PostgreSQL three times what running it does (pgbench on the GET's SQL: 3 650 TPS
-/// unprepared, 12 150 prepared).
-mod json_sql {
-    use diesel::sql_types::{Nullable, Text};
-
-    diesel::define_sql_function! {
-        /// PostgreSQL: a group's values as a JSON array (JSON arrays stay nested).
-        #[aggregate]
-        fn json_agg(value: Text) -> Nullable<Text>;
-    }
-    diesel::define_sql_function! {
-        /// PostgreSQL: a JSON array of the arguments.
-        fn json_build_array(a: Text, b: Text, c: Nullable<Text>) -> Text;
-    }
-    diesel::define_sql_function! {
-        /// SQLite: a group's values as a JSON array (JSON arrays stay nested).
-        #[aggregate]
-        fn json_group_array(value: Text) -> Nullable<Text>;
-    }
-    diesel::define_sql_function! {
-        /// SQLite: a JSON array of the arguments.
-        fn json_array(a: Text, b: Text, c: Nullable<Text>) -> Text;
-    }
-}
-
-/// An action row with its tags and ticket links as JSON arrays, and whether its owner left.
-type Detailed = (ActionRow, Option<String>, Option<String>, bool);
-
-/// The columns of [`Detailed`], for one backend's JSON functions: the tags and ticket links as
-/// correlated subqueries, so that one statement answers for a whole page.
-macro_rules! detailed {
-    ($aggregate:path, $array:path) => {
-        (
-            ActionRow::as_select(),
-            action_tags::table
-                .filter(action_tags::action_id.eq(actions::id))
-                .select($aggregate(action_tags::tag))
-                .single_value(),
-            action_refs::table
-                .filter(action_refs::action_id.eq(actions::id))
-                .select($aggregate($array(action_refs::system, action_refs::key, action_refs::url)))
-                .single_value(),
-            diesel::dsl::exists(
-                people::table.filter(people::email.eq(actions::owner_email)).filter(people::active.eq(0)),
-            ),
-        )
-    };
-}
-use detailed;
-
-/// One action with its tags, ticket links and whether its owner left, in one round trip and one
-/// prepared statement: a GET by id is the hottest read. The backends differ only in the names of the
-/// JSON functions.
+/// One action: one primary-key look-up, since the row holds its tags, ticket links and whether its
+/// owner left (a GET by id is the hottest read).
 pub(super) async fn load(conn: &mut Conn, id: Uuid) -> Result<Action, StoreError> {
-    macro_rules! load_one {
-        ($conn:expr, $aggregate:path, $array:path) => {
-            actions::table
-                .filter(actions::id.eq(id.to_string()))
-                .select(detailed!($aggregate, $array))
-                .first::<Detailed>($conn)
-                .await?
-        };
-    }
-    let detailed = match conn {
-        Conn::Postgres(pg) => load_one!(&mut **pg, json_sql::json_agg, json_sql::json_build_array),
-        Conn::Sqlite(sqlite) => load_one!(&mut **sqlite, json_sql::json_group_array, json_sql::json_array),
-    };
-    assemble(detailed)
-}
-
-fn assemble((row, tags, refs, owner_inactive): Detailed) -> Result<Action, StoreError> {
-    let tags: Vec<String> = from_json("tags", tags)?;
-    let refs: Vec<(String, String, Option<String>)> = from_json("external refs", refs)?;
-    let refs = refs
-        .into_iter()
-        .map(|(system, key, url)| ExternalRef {
-            system: System::from_stored(system),
-            key: Key::from_stored(key),
-            url: url.map(HttpUrl::from_stored),
-        })
-        .collect();
-    row.into_domain(tags, ExternalRefs::from_stored(refs), owner_inactive)
-}
-
-/// A JSON array aggregated by the database; none when there were no rows to aggregate.
-fn from_json<T: serde::de::DeserializeOwned>(what: &str, json: Option<String>) -> Result<Vec<T>, StoreError> {
-    match json {
-        None => Ok(Vec::new()),
-        Some(json) => serde_json::from_str(&json).map_err(|e| {
-            StoreError::Query(diesel::result::Error::DeserializationError(format!("stored {what}: {e}").into()))
-        }),
-    }
-}
-
-/// Turns rows into actions, fetching the tags of all of them, and which owners left, in one query each.
-async fn with_tags(conn: &mut Conn, rows: Vec<ActionRow>) -> Result<Vec<Action>, StoreError> {
-    let owners: Vec<&str> = rows.iter().map(|row| row.owner_email.as_str()).collect();
-    let inactive = super::people::inactive_among(conn, &owners).await?;
-    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-    let pairs: Vec<(String, String)> = on!(conn, c => action_tags::table
-        .filter(action_tags::action_id.eq_any(&ids))
-        .select((action_tags::action_id, action_tags::tag))
-        .load(c)
-        .await)?;
-    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    for (action_id, tag) in pairs {
-        tags.entry(action_id).or_default().push(tag);
-    }
-    let links: Vec<(String, String, String, Option<String>)> = on!(conn, c => action_refs::table
-        .filter(action_refs::action_id.eq_any(&ids))
-        .select((action_refs::action_id, action_refs::system, action_refs::key, action_refs::url))
-        .load(c)
-        .await)?;
-    let mut refs: HashMap<String, Vec<ExternalRef>> = HashMap::new();
-    for (action_id, system, key, url) in links {
-        refs.entry(action_id).or_default().push(ExternalRef {
-            system: System::from_stored(system),
-            key: Key::from_stored(key),
-            url: url.map(HttpUrl::from_stored),
-        });
-    }
-    rows.into_iter()
-        .map(|row| {
-            let own = tags.remove(&row.id).unwrap_or_default();
-            let links = ExternalRefs::from_stored(refs.remove(&row.id).unwrap_or_default());
-            let owner_inactive = inactive.contains(&row.owner_email);
-            row.into_domain(own, links, owner_inactive)
-        })
-        .collect()
+    let row: ActionRow =
+        on!(conn, c => actions::table.find(id.to_string()).select(ActionRow::as_select()).first(c).await)?;
+    row.into_domain()
 }
 
 /// Links the action to its tickets; a ticket already linked to another action is a conflict.
@@ -704,5 +554,5 @@ pub(super) async fn of_incident(conn: &mut Conn, incident_id: Uuid) -> Result<Ve
         .select(ActionRow::as_select())
         .load(c)
         .await)?;
-    with_tags(conn, rows).await
+    rows.into_iter().map(ActionRow::into_domain).collect()
 }

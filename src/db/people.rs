@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::conn::on;
 use super::rows::PersonRow;
-use super::schema::people;
+use super::schema::{actions, people};
 use super::{Conn, Db, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
 use crate::domain::email::EmailAddress;
@@ -34,7 +34,7 @@ pub async fn put(
     context: ChangeContext,
 ) -> Result<Put, StoreError> {
     db.change(async |conn| {
-        super::lock_row(conn, "people", "email", email.as_str()).await?;
+        lock_address(conn, &email, Lock::Exclusive).await?;
         let current = load(conn, &email).await?;
         let Some(current) = current else {
             if if_match.is_some() {
@@ -59,6 +59,9 @@ pub async fn put(
                     other => other.into(),
                 }
             })?;
+            if !person.fields.active {
+                mark_actions(conn, &email, true).await?;
+            }
             let changes = Changes::created(person.audit_snapshot());
             events::record(
                 conn,
@@ -87,6 +90,9 @@ pub async fn put(
             .await)?;
         if updated == 0 {
             return Err(StoreError::Raced);
+        }
+        if next.fields.active != current.fields.active {
+            mark_actions(conn, &email, !next.fields.active).await?;
         }
         let changes = Changes::between(&current.audit_snapshot(), &next.audit_snapshot());
         events::record(conn, &Event::new(&context, EntityType::Person, email.as_str(), EventKind::Updated, changes))
@@ -130,6 +136,43 @@ pub async fn list(db: &Db, active: Option<bool>, page: PageRequest<ByEmail>) -> 
         }))
     })
     .await
+}
+
+/// Whether `owner` left, for an action about to name them (created or reassigned), whose row keeps the
+/// answer. `put` changes the entry and the flag of every action of that address at once; the shared lock
+/// on the address makes the two writers take turns on PostgreSQL, where neither would otherwise see the
+/// other's uncommitted rows (a new action, a new entry). SQLite's writers take turns anyway.
+pub(super) async fn left_for_an_action(conn: &mut Conn, owner: &EmailAddress) -> Result<bool, StoreError> {
+    lock_address(conn, owner, Lock::Shared).await?;
+    Ok(inactive_among(conn, &[owner.as_str()]).await?.contains(owner.as_str()))
+}
+
+enum Lock {
+    Shared,
+    Exclusive,
+}
+
+/// Locks one address of the directory until the transaction ends (PostgreSQL; nothing on SQLite).
+async fn lock_address(conn: &mut Conn, email: &EmailAddress, lock: Lock) -> Result<(), StoreError> {
+    if let Conn::Postgres(pg) = conn {
+        // Two 32-bit keys: a space apart from the 64-bit keys of the other advisory locks.
+        let sql = match lock {
+            Lock::Shared => "SELECT pg_advisory_xact_lock_shared(7405, hashtext($1))",
+            Lock::Exclusive => "SELECT pg_advisory_xact_lock(7405, hashtext($1))",
+        };
+        diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(email.as_str()).execute(&mut **pg).await?;
+    }
+    Ok(())
+}
+
+/// Sets `owner_inactive` on every action of `email`: their version stays, as no one changed the action.
+async fn mark_actions(conn: &mut Conn, email: &EmailAddress, inactive: bool) -> Result<(), StoreError> {
+    on!(conn, c => diesel::update(actions::table)
+        .filter(actions::owner_email.eq(email.as_str()))
+        .set(actions::owner_inactive.eq(inactive))
+        .execute(c)
+        .await)?;
+    Ok(())
 }
 
 /// The entries of the given addresses that exist, by address.

@@ -15,7 +15,7 @@ use super::StoreError;
 use super::schema::{actions, incidents, people, reviews, timeline_entries};
 use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags, Verification};
 use crate::domain::email::EmailAddress;
-use crate::domain::external::ExternalRefs;
+use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::incident::{Incident, IncidentFields, Reference};
 use crate::domain::person::{Person, PersonFields};
 use crate::domain::review::{Answers, Attendee, Attendees, Review, ReviewFields};
@@ -72,6 +72,12 @@ pub struct ActionRow {
     pub verified_at: Option<NaiveDateTime>,
     pub verified_by: Option<String>,
     pub verification_evidence: Option<String>,
+    /// JSON array of the tags, kept with the row so a read needs no other table.
+    pub tags: String,
+    /// JSON array of `[system, key, url]`, likewise.
+    pub external_refs: String,
+    /// Whether the owner's directory entry says they left; `people::put` keeps it up to date.
+    pub owner_inactive: bool,
 }
 
 pub fn to_column(time: DateTime<Utc>) -> NaiveDateTime {
@@ -178,17 +184,42 @@ impl From<&Action> for ActionRow {
             verified_at: action.verification.as_ref().map(|v| to_column(v.at)),
             verified_by: action.verification.as_ref().map(|v| v.by.clone()),
             verification_evidence: action.verification.as_ref().map(|v| v.evidence.as_str().to_owned()),
+            tags: tags_column(&fields.tags),
+            external_refs: external_refs_column(&fields.external_refs),
+            owner_inactive: action.owner_inactive,
         }
     }
 }
 
+/// The `tags` column of an action: a JSON array of strings.
+pub fn tags_column(tags: &Tags) -> String {
+    serde_json::Value::from(tags.iter().map(|tag| tag.as_str()).collect::<Vec<_>>()).to_string()
+}
+
+/// The `external_refs` column of an action: a JSON array of `[system, key, url]`.
+fn external_refs_column(refs: &ExternalRefs) -> String {
+    let refs: Vec<serde_json::Value> = refs
+        .iter()
+        .map(|link| {
+            serde_json::json!([link.system.as_str(), link.key.as_str(), link.url.as_ref().map(HttpUrl::as_str)])
+        })
+        .collect();
+    serde_json::Value::from(refs).to_string()
+}
+
 impl ActionRow {
-    pub fn into_domain(
-        self,
-        tags: Vec<String>,
-        external_refs: ExternalRefs,
-        owner_inactive: bool,
-    ) -> Result<Action, StoreError> {
+    pub fn into_domain(self) -> Result<Action, StoreError> {
+        let tags: Vec<String> = json_column("tags", &self.tags)?;
+        let refs: Vec<(String, String, Option<String>)> = json_column("external refs", &self.external_refs)?;
+        let external_refs = ExternalRefs::from_stored(
+            refs.into_iter()
+                .map(|(system, key, url)| ExternalRef {
+                    system: System::from_stored(system),
+                    key: Key::from_stored(key),
+                    url: url.map(HttpUrl::from_stored),
+                })
+                .collect(),
+        );
         let priority =
             Priority::from_rank(self.priority).ok_or_else(|| corrupt("priority", &self.priority.to_string()))?;
         Ok(Action {
@@ -223,7 +254,7 @@ impl ActionRow {
                 }
                 _ => None,
             },
-            owner_inactive,
+            owner_inactive: self.owner_inactive,
         })
     }
 }

@@ -1,5 +1,5 @@
-//! Table definitions shared by both backends. Only types diesel's `MultiConnection` supports on every
-//! backend appear here (no native UUID or boolean), which is why ids are `Text`.
+//! Table definitions shared by both backends. Only types both store alike appear here (no native UUID),
+//! which is why ids are `Text`.
 
 diesel::table! {
     incidents (id) {
@@ -48,6 +48,9 @@ diesel::table! {
         verified_at -> Nullable<Timestamp>,
         verified_by -> Nullable<Text>,
         verification_evidence -> Nullable<Text>,
+        tags -> Text,
+        external_refs -> Text,
+        owner_inactive -> Bool,
     }
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::conn::{execute_batch, on};
 use super::rows::{ActionRow, IncidentRow, to_column};
-use super::schema::{action_tags, actions, incidents};
+use super::schema::{action_tags, actions, incidents, people};
 use super::{Conn, Db, StoreError};
 
 /// Rows per INSERT statement: well under both backends' limits on bound parameters.
@@ -104,7 +104,9 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
                         row.due_date = today - Duration::days(rng.gen_range(1..60));
                     }
                     if rng.gen_bool(0.6) {
-                        tags.push((row.id.clone(), TAGS[rng.gen_range(0..TAGS.len())]));
+                        let tag = TAGS[rng.gen_range(0..TAGS.len())];
+                        row.tags = serde_json::json!([tag]).to_string();
+                        tags.push((row.id.clone(), tag));
                     }
                     actions.push(row);
                     number += 1;
@@ -116,6 +118,16 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
                 insert_tags(conn, tags).await?;
             }
             deferred.restore(conn).await?;
+            if first_number > 1 {
+                // Into a live database, seeded owners may be in the directory as having left.
+                let gone = people::table.filter(people::active.eq(0)).select(people::email);
+                on!(conn, c => diesel::update(actions::table)
+                    .filter(actions::number.ge(first_number))
+                    .filter(actions::owner_email.eq_any(gone))
+                    .set(actions::owner_inactive.eq(true))
+                    .execute(c)
+                    .await)?;
+            }
             set_next_action_number(conn, number).await?;
             Ok(seeded)
         })
@@ -275,6 +287,9 @@ fn action(
         verified_at: None,
         verified_by: None,
         verification_evidence: None,
+        tags: "[]".to_owned(),
+        external_refs: "[]".to_owned(),
+        owner_inactive: false,
     }
 }
 

@@ -23,6 +23,7 @@ mod limits;
 mod listing;
 mod logs;
 mod metrics;
+mod migrations;
 mod openapi;
 mod people;
 mod plans;

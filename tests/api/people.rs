@@ -73,3 +73,39 @@ async fn a_person_reads_their_own_queue_and_inactive_owners_are_flagged() {
     let not_listed = app.request_as(Some(&viewer), Method::GET, "/api/v1/people/nobody@example.com", None).await;
     assert_problem(not_listed, 404, "not_found").await;
 }
+
+/// Whether an owner left is kept with each action: an action given to someone who left says so at once,
+/// whether created or reassigned, and someone who returns unflags all of theirs, without a new version.
+#[tokio::test]
+async fn leaving_and_returning_flag_every_action_of_the_owner_without_changing_its_version() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let before = app.create_action(&incident, json!({"owner_email": "gone@example.com"})).await;
+    app.put_person("gone@example.com", json!({"active": false})).await;
+    let created = app.create_action(&incident, json!({"owner_email": "gone@example.com"})).await;
+    assert_eq!(created["owner_inactive"], true, "created for someone who left");
+    let other = app.create_action(&incident, json!({"owner_email": "stays@example.com"})).await;
+    let reassigned: Value = app
+        .patch(&format!("/api/v1/actions/{}", id(&other)), &json!({"owner_email": "gone@example.com"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reassigned["owner_inactive"], true, "given to someone who left");
+
+    let flags = |app_actions: Vec<Value>| -> Vec<(bool, i64)> {
+        app_actions.iter().map(|a| (a["owner_inactive"].as_bool().unwrap(), a["version"].as_i64().unwrap())).collect()
+    };
+    let mut left = Vec::new();
+    for action in [&before, &created, &other] {
+        left.push(app.get(&format!("/api/v1/actions/{}", id(action))).await.json::<Value>().await.unwrap());
+    }
+    assert_eq!(flags(left), [(true, 1), (true, 1), (true, 2)]);
+
+    app.put_person("gone@example.com", json!({"active": true})).await;
+    let mut back = Vec::new();
+    for action in [&before, &created, &other] {
+        back.push(app.get(&format!("/api/v1/actions/{}", id(action))).await.json::<Value>().await.unwrap());
+    }
+    assert_eq!(flags(back), [(false, 1), (false, 1), (false, 2)], "returned: no action says they left");
+}

@@ -1,0 +1,3 @@
+ALTER TABLE actions DROP COLUMN tags;
+ALTER TABLE actions DROP COLUMN external_refs;
+ALTER TABLE actions DROP COLUMN owner_inactive;
