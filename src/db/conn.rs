@@ -29,7 +29,8 @@ pub type AsyncSqlite = SyncConnectionWrapper<diesel::SqliteConnection, BlockingP
 /// single-threaded runtimes of the HTTP workers; this one lets the statement finish on its own. No
 /// request drops its database work half-way (`api::limits` runs each handler as a task of its own) and
 /// the background jobs finish what they start, so a connection is not handed out again while a
-/// statement of a dropped future still runs on it.
+/// statement of a dropped future still runs on it. (One narrow case remains: a handler using the
+/// background jobs' pool while its worker's runtime is dropped at shutdown.)
 pub struct BlockingPool;
 
 impl diesel_async::sync_connection_wrapper::SpawnBlocking for BlockingPool {
@@ -177,9 +178,14 @@ async fn open_postgres(
 ) -> Result<AsyncPgConnection, ConnectionError> {
     let open = async move {
         let mut conn = postgres_tls::connect(&url).await?;
-        conn.batch_execute(&format!("SET statement_timeout = {}", statement_timeout.as_millis()))
-            .await
-            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        // A transaction left open (its task panicked half-way) would hold its locks, the change feed's
+        // among them, while the connection idles in the pool: the server ends such a session.
+        let limit = statement_timeout.as_millis();
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {limit}; SET idle_in_transaction_session_timeout = {limit}"
+        ))
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
         Ok(conn)
     };
     match home {
@@ -271,7 +277,7 @@ async fn rollback<C: AsyncConnection>(conn: &mut C) -> diesel::QueryResult<()> {
 /// checking whose certificate it is (libpq's meaning: a guard against eavesdroppers, not impostors);
 /// `verify-ca` and `verify-full` check the server's certificate against `sslrootcert` (a PEM file) or,
 /// without it, the public web roots, and its name against the host.
-mod postgres_tls {
+pub(super) mod postgres_tls {
     use std::sync::Arc;
 
     use diesel::ConnectionError;
@@ -281,6 +287,13 @@ mod postgres_tls {
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use rustls::{DigitallySignedStruct, SignatureScheme};
     use tokio_postgres::config::SslMode;
+
+    /// Whether tokio-postgres can read `raw`: checked at start-up, since connections open on demand.
+    pub(crate) fn check(raw: &str) -> Result<(), String> {
+        let (url, verify) = split_verification(raw)?;
+        url.parse::<tokio_postgres::Config>().map_err(|e| format!("DATABASE_URL: {e}"))?;
+        client_config(verify).map(|_| ())
+    }
 
     pub(super) async fn connect(raw: &str) -> Result<AsyncPgConnection, ConnectionError> {
         let bad = |e: &dyn std::fmt::Display| ConnectionError::BadConnection(e.to_string());
@@ -322,7 +335,7 @@ mod postgres_tls {
             return Ok((raw.to_owned(), Verify::Nothing));
         }
         if !verify_mode {
-            return Err("DATABASE_URL: sslrootcert needs sslmode=verify-full".into());
+            return Err("DATABASE_URL: sslrootcert needs sslmode=verify-full (or verify-ca)".into());
         }
         kept.append_pair("sslmode", "require");
         Ok((format!("{base}?{}", kept.finish()), Verify::Roots(root)))
@@ -401,6 +414,15 @@ mod postgres_tls {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn a_url_only_libpq_reads_is_refused_at_start_up() {
+            assert!(check("postgres://u@h/db?sslmode=disable&application_name=tracker").is_ok());
+            assert!(check("postgres://u@/db?host=/var/run/postgresql").is_ok());
+            assert!(check("postgres://u@h/db?passfile=/root/.pgpass").is_err());
+            assert!(check("postgres://u@h/db?sslmode=allow").is_err());
+            assert!(check("postgres://u@h/db?sslmode=verify-full&sslrootcert=/no/such/ca.pem").is_err());
+        }
 
         #[test]
         fn checking_modes_become_require_with_our_verifier_and_the_rest_passes_through() {

@@ -98,6 +98,9 @@ impl Db {
         let failed = |e| anyhow::anyhow!("connecting to DATABASE_URL {}: {e}", self.options.url);
         match &self.options.url {
             DatabaseUrl::Postgres(url) => {
+                // Migrations speak libpq, requests tokio-postgres: a URL only libpq reads would pass here
+                // and fail every request.
+                conn::postgres_tls::check(url).map_err(|e| anyhow::anyhow!(e))?;
                 let mut pg = diesel::PgConnection::establish(url).map_err(failed)?;
                 // Replicas starting together would otherwise race to apply the same migration.
                 pg.batch_execute("SELECT pg_advisory_lock(7401512200)")?;

@@ -118,16 +118,14 @@ pub async fn seed(db: &Db, plan: SeedPlan, now: DateTime<Utc>) -> Result<Seeded,
                 insert_tags(conn, tags).await?;
             }
             deferred.restore(conn).await?;
-            if first_number > 1 {
-                // Into a live database, seeded owners may be in the directory as having left.
-                let gone = people::table.filter(people::active.eq(0)).select(people::email);
-                on!(conn, c => diesel::update(actions::table)
-                    .filter(actions::number.ge(first_number))
-                    .filter(actions::owner_email.eq_any(gone))
-                    .set(actions::owner_inactive.eq(true))
-                    .execute(c)
-                    .await)?;
-            }
+            // Seeded owners may be in the directory already, as having left.
+            let gone = people::table.filter(people::active.eq(0)).select(people::email);
+            on!(conn, c => diesel::update(actions::table)
+                .filter(actions::number.ge(first_number))
+                .filter(actions::owner_email.eq_any(gone))
+                .set(actions::owner_inactive.eq(true))
+                .execute(c)
+                .await)?;
             set_next_action_number(conn, number).await?;
             Ok(seeded)
         })
