@@ -15,24 +15,35 @@ from action_tracker_client import AuthenticatedClient
 from action_tracker_client.api.actions import actions_get, actions_list, actions_update, create_for_incident
 from action_tracker_client.api.comments import actions_comments_create
 from action_tracker_client.api.history import action_history
-from action_tracker_client.api.incidents import incidents_create
+from action_tracker_client.api.incidents import incidents_create, incidents_update
 from action_tracker_client.models import (
     ActionCategory,
     ActionList,
     ActionResponse,
     ActionStatus,
+    AffectedSystemInput,
+    AttackInput,
+    AttackVector,
     CommentResponse,
     CreateActionInIncidentRequest,
     CreateCommentRequest,
     CreateIncidentRequest,
+    DataCategory,
     EventKind,
     EventList,
+    ImpactInput,
     IncidentResponse,
     IncidentStatus,
+    MoneyText,
     Priority,
     Problem,
+    RootCauseCategory,
+    RootCauseInput,
     Severity,
+    SystemKind,
+    TechniqueInput,
     UpdateActionRequest,
+    UpdateIncidentRequest,
 )
 from action_tracker_client.types import UNSET
 
@@ -85,6 +96,40 @@ def walk(admin, dana):
         IncidentResponse,
     )
     check(incident.status == IncidentStatus.OPEN and incident.version == 1, f"a new incident: {incident!r}")
+
+    print("record its impact, root cause and attack")
+    assessed = expect(
+        incidents_update.sync_detailed(
+            incident.id,
+            client=admin,
+            body=UpdateIncidentRequest(
+                impact=ImpactInput(
+                    affected_systems=[
+                        AffectedSystemInput(
+                            name="sso.example.com", kind=SystemKind.APPLICATION, role="impersonated by the phishing page"
+                        )
+                    ],
+                    data_exposed=[DataCategory.CREDENTIALS],
+                    records_exposed=3,
+                    downtime_minutes=240,
+                    cost=MoneyText(amount="12500", currency="EUR"),
+                ),
+                root_cause=RootCauseInput(category=RootCauseCategory.PROCESS_GAP),
+                attack=AttackInput(vector=AttackVector.EMAIL, techniques=[TechniqueInput(id="t1566.002")]),
+            ),
+        ),
+        200,
+        "PATCH /incidents/{id} impact, root cause and attack",
+        IncidentResponse,
+    )
+    check(
+        assessed.version == 2
+        and assessed.impact.cost.amount == "12500.00"
+        and assessed.impact.affected_systems[0].kind == SystemKind.APPLICATION
+        and assessed.root_cause.category == RootCauseCategory.PROCESS_GAP
+        and [t.id for t in assessed.attack.techniques] == ["T1566.002"],
+        f"the assessment as recorded: {assessed!r}",
+    )
 
     print("add the corrective actions: one already overdue, the rest due later")
     overdue_day = TODAY - datetime.timedelta(days=3)

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
 use super::error::ApiError;
-use crate::domain::{FieldError, FieldErrors};
+use crate::domain::{FieldError, FieldErrors, Patch};
 
 /// Largest request body accepted (1 MiB); larger ones are answered 413 without being read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -92,17 +92,49 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 /// serde reads a struct from a JSON array as well as from an object (its members by position), so
 /// `{"answers": [null, null]}` would pass for answers. The request body itself is checked in `parse_json`;
 /// a member whose own members are all optional (where an array would quietly pass for an empty object)
-/// is read with this.
+/// is read with this. The object is read in place, so an error inside it names its own member
+/// (`impact.cost.amount`), not the object.
 pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
+    T: serde::Deserialize<'de>,
 {
-    use serde::Deserialize;
-    let Some(map) = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
+    struct ObjectOrNull<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectOrNull<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an object or null")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+
+    deserializer.deserialize_option(ObjectOrNull(std::marker::PhantomData))
+}
+
+/// `optional_object` for a merge-patch member: `null` clears, an object (never an array) is merged.
+pub fn patch_object<'de, D, T>(deserializer: D) -> Result<Patch<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(optional_object(deserializer)?.map_or(Patch::Null, Patch::Value))
 }
 
 /// Syntax errors are the client's malformed JSON (400). Well-formed JSON of the wrong shape is read

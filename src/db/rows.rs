@@ -14,6 +14,9 @@ use uuid::Uuid;
 use super::StoreError;
 use super::schema::{actions, incidents, people, reviews, timeline_entries};
 use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags, Verification};
+use crate::domain::assessment::{
+    AffectedSystem, Attack, Count, Impact, Money, Notification, RootCause, Technique, TechniqueId,
+};
 use crate::domain::email::EmailAddress;
 use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::incident::{Incident, IncidentFields, Reference};
@@ -43,6 +46,25 @@ pub struct IncidentRow {
     pub version: i64,
     pub created_by: String,
     pub updated_by: String,
+    pub business_impact: Option<String>,
+    /// JSON: `[{"name", "kind", "role"}]`.
+    pub affected_systems: String,
+    /// JSON: the data categories' names.
+    pub data_exposed: String,
+    pub records_exposed: Option<i64>,
+    pub downtime_minutes: Option<i64>,
+    pub people_affected: Option<i64>,
+    pub cost_minor_units: Option<i64>,
+    pub cost_currency: Option<String>,
+    /// JSON: `{"regulator", "customers", "deadline"}`.
+    pub notification: Option<String>,
+    pub root_cause: Option<String>,
+    pub root_cause_category: Option<String>,
+    /// JSON: strings.
+    pub contributing_factors: String,
+    pub attack_vector: Option<String>,
+    /// JSON: `[{"id", "note"}]`.
+    pub attack_techniques: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -107,6 +129,7 @@ fn text<const MAX: usize, const MULTILINE: bool>(value: Option<String>) -> Optio
 impl From<&Incident> for IncidentRow {
     fn from(incident: &Incident) -> Self {
         let fields = &incident.fields;
+        let (impact, root_cause) = (&fields.impact, &fields.root_cause);
         Self {
             id: incident.id.to_string(),
             reference: fields.reference.as_ref().map(|r| r.as_str().to_owned()),
@@ -124,7 +147,104 @@ impl From<&Incident> for IncidentRow {
             version: incident.version,
             created_by: incident.created_by.clone(),
             updated_by: incident.updated_by.clone(),
+            business_impact: impact.business_impact.as_ref().map(|t| t.as_str().to_owned()),
+            affected_systems: json_text(&impact.affected_systems),
+            data_exposed: json_text(&impact.data_exposed),
+            records_exposed: impact.records_exposed.map(Count::get),
+            downtime_minutes: impact.downtime_minutes.map(Count::get),
+            people_affected: impact.people_affected.map(Count::get),
+            cost_minor_units: impact.cost.map(|cost| cost.minor_units()),
+            cost_currency: impact.cost.map(|cost| cost.currency_code().to_owned()),
+            notification: impact.notification.as_ref().map(json_text),
+            root_cause: root_cause.description.as_ref().map(|t| t.as_str().to_owned()),
+            root_cause_category: root_cause.category.map(|c| <&str>::from(c).to_owned()),
+            contributing_factors: json_text(&root_cause.contributing_factors),
+            attack_vector: fields.attack.vector.map(|v| <&str>::from(v).to_owned()),
+            attack_techniques: json_text(&fields.attack.techniques),
         }
+    }
+}
+
+/// What the service wrote, as JSON text.
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::json!(value).to_string()
+}
+
+#[derive(serde::Deserialize)]
+struct StoredSystem {
+    name: String,
+    kind: String,
+    role: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredTechnique {
+    id: String,
+    note: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredNotification {
+    regulator: bool,
+    customers: bool,
+    deadline: Option<DateTime<Utc>>,
+}
+
+impl IncidentRow {
+    fn impact(&self) -> Result<Impact, StoreError> {
+        let systems: Vec<StoredSystem> = json_column("affected systems", &self.affected_systems)?;
+        let categories: Vec<String> = json_column("data exposed", &self.data_exposed)?;
+        let notification: Option<StoredNotification> =
+            self.notification.as_deref().map(|n| json_column("notification", n)).transpose()?;
+        let cost = match (self.cost_minor_units, self.cost_currency.as_deref()) {
+            (Some(units), Some(code)) => {
+                Some(Money::from_stored(units, code).ok_or_else(|| corrupt("currency", code))?)
+            }
+            _ => None,
+        };
+        Ok(Impact {
+            business_impact: text(self.business_impact.clone()),
+            affected_systems: systems
+                .into_iter()
+                .map(|system| {
+                    Ok(AffectedSystem {
+                        name: Text::from_stored(system.name),
+                        kind: parse_enum("system kind", &system.kind)?,
+                        role: text(system.role),
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            data_exposed: categories.iter().map(|c| parse_enum("data category", c)).collect::<Result<_, _>>()?,
+            records_exposed: self.records_exposed.map(Count::from_stored),
+            downtime_minutes: self.downtime_minutes.map(Count::from_stored),
+            people_affected: self.people_affected.map(Count::from_stored),
+            cost,
+            notification: notification.map(|n| Notification {
+                regulator: n.regulator,
+                customers: n.customers,
+                deadline: n.deadline,
+            }),
+        })
+    }
+
+    fn root_cause(&self) -> Result<RootCause, StoreError> {
+        let factors: Vec<String> = json_column("contributing factors", &self.contributing_factors)?;
+        Ok(RootCause {
+            description: text(self.root_cause.clone()),
+            category: self.root_cause_category.as_deref().map(|c| parse_enum("root cause category", c)).transpose()?,
+            contributing_factors: factors.into_iter().map(Text::from_stored).collect(),
+        })
+    }
+
+    fn attack(&self) -> Result<Attack, StoreError> {
+        let techniques: Vec<StoredTechnique> = json_column("attack techniques", &self.attack_techniques)?;
+        Ok(Attack {
+            vector: self.attack_vector.as_deref().map(|v| parse_enum("attack vector", v)).transpose()?,
+            techniques: techniques
+                .into_iter()
+                .map(|t| Technique { id: TechniqueId::from_stored(t.id), note: text(t.note) })
+                .collect(),
+        })
     }
 }
 
@@ -132,6 +252,7 @@ impl TryFrom<IncidentRow> for Incident {
     type Error = StoreError;
 
     fn try_from(row: IncidentRow) -> Result<Self, StoreError> {
+        let (impact, root_cause, attack) = (row.impact()?, row.root_cause()?, row.attack()?);
         Ok(Incident {
             id: parse_id(&row.id)?,
             fields: IncidentFields {
@@ -145,6 +266,9 @@ impl TryFrom<IncidentRow> for Incident {
                 contained_at: row.contained_at.map(from_column),
                 resolved_at: row.resolved_at.map(from_column),
                 discovered_by: text(row.discovered_by),
+                impact,
+                root_cause,
+                attack,
             },
             created_at: from_column(row.created_at),
             updated_at: from_column(row.updated_at),

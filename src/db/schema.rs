@@ -19,6 +19,20 @@ diesel::table! {
         version -> BigInt,
         created_by -> Text,
         updated_by -> Text,
+        business_impact -> Nullable<Text>,
+        affected_systems -> Text,
+        data_exposed -> Text,
+        records_exposed -> Nullable<BigInt>,
+        downtime_minutes -> Nullable<BigInt>,
+        people_affected -> Nullable<BigInt>,
+        cost_minor_units -> Nullable<BigInt>,
+        cost_currency -> Nullable<Text>,
+        notification -> Nullable<Text>,
+        root_cause -> Nullable<Text>,
+        root_cause_category -> Nullable<Text>,
+        contributing_factors -> Text,
+        attack_vector -> Nullable<Text>,
+        attack_techniques -> Text,
     }
 }
 

@@ -238,6 +238,24 @@ fn incident(rng: &mut StdRng, id: &str, now: DateTime<Utc>) -> IncidentRow {
         version: 1,
         created_by: "seed".to_owned(),
         updated_by: "seed".to_owned(),
+        business_impact: None,
+        affected_systems: "[]".to_owned(),
+        data_exposed: "[]".to_owned(),
+        records_exposed: None,
+        downtime_minutes: Some(rng.gen_range(0..3 * 24 * 60)),
+        people_affected: None,
+        cost_minor_units: Some(rng.gen_range(0..5_000_000) * 100),
+        cost_currency: Some("EUR".to_owned()),
+        notification: None,
+        root_cause: None,
+        root_cause_category: Some(
+            ["vulnerability", "misconfiguration", "human_error", "process_gap", "third_party", "unknown"]
+                [rng.gen_range(0..6)]
+            .to_owned(),
+        ),
+        contributing_factors: "[]".to_owned(),
+        attack_vector: None,
+        attack_techniques: "[]".to_owned(),
     }
 }
 

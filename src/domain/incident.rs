@@ -8,6 +8,7 @@ use uuid::Uuid;
 use serde_json::json;
 
 use super::action::Action;
+use super::assessment::{Attack, AttackPatch, Impact, ImpactPatch, RootCause, RootCausePatch, apply_group};
 use super::audit::Snapshot;
 use super::review::Review;
 use super::text::{LongText, ShortText, Title};
@@ -92,6 +93,9 @@ pub struct IncidentFields {
     pub contained_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub discovered_by: Option<ShortText>,
+    pub impact: Impact,
+    pub root_cause: RootCause,
+    pub attack: Attack,
 }
 
 /// A partial change to an incident (merge-patch): absent fields stay as they are.
@@ -107,6 +111,9 @@ pub struct IncidentPatch {
     pub contained_at: Patch<DateTime<Utc>>,
     pub resolved_at: Patch<DateTime<Utc>>,
     pub discovered_by: Patch<ShortText>,
+    pub impact: Patch<ImpactPatch>,
+    pub root_cause: Patch<RootCausePatch>,
+    pub attack: Patch<AttackPatch>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +156,9 @@ impl Incident {
             ("contained_at", json!(f.contained_at)),
             ("resolved_at", json!(f.resolved_at)),
             ("discovered_by", text(&f.discovered_by)),
+            ("impact", json!(f.impact)),
+            ("root_cause", json!(f.root_cause)),
+            ("attack", json!(f.attack)),
         ])
     }
 }
@@ -177,6 +187,9 @@ impl IncidentFields {
             contained_at: patch.contained_at.apply_to(self.contained_at),
             resolved_at: patch.resolved_at.apply_to(self.resolved_at),
             discovered_by: patch.discovered_by.apply_to(self.discovered_by.clone()),
+            impact: apply_group(patch.impact, self.impact.clone(), ImpactPatch::apply),
+            root_cause: apply_group(patch.root_cause, self.root_cause.clone(), RootCausePatch::apply),
+            attack: apply_group(patch.attack, self.attack.clone(), AttackPatch::apply),
         };
         if next.status != self.status {
             next.forget_unreached_milestones(times_sent);
@@ -277,6 +290,9 @@ mod tests {
             contained_at: None,
             resolved_at: None,
             discovered_by: None,
+            impact: Impact::default(),
+            root_cause: RootCause::default(),
+            attack: Attack::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! or knows about HTTP or SQL.
 
 pub mod action;
+pub mod assessment;
 pub mod audit;
 pub mod comment;
 pub mod email;

@@ -20,6 +20,14 @@ impl<T> Patch<T> {
         })
     }
 
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(value) => Patch::Value(f(value)),
+        }
+    }
+
     /// The new value of an optional field, given its current value.
     pub fn apply_to(self, current: Option<T>) -> Option<T> {
         match self {

@@ -60,6 +60,13 @@ impl<const MAX: usize, const MULTILINE: bool> fmt::Display for Text<MAX, MULTILI
     }
 }
 
+// Serialized as the plain string, as the API and the audit history show it.
+impl<const MAX: usize, const MULTILINE: bool> serde::Serialize for Text<MAX, MULTILINE> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 /// Characters that change how the text around them reads without being seen: bidirectional embeddings,
 /// overrides and isolates, which can make a title in an e-mail subject read as something else
 /// ("Trojan Source"), and the deprecated format controls beside them; the zero-width space, the

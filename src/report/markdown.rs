@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, ReportAnswer, ReportDuration};
+use super::{Report, ReportAnswer, ReportDuration, category_text, vector_text, words};
 
 /// Backslash-escapes what Markdown could read as markup (CommonMark allows a backslash before any ASCII
 /// punctuation): emphasis, code, links, HTML and table pipes anywhere, list and heading markers where a
@@ -21,11 +21,19 @@ fn line(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     let trimmed = text.trim_start();
     let digits = trimmed.chars().take_while(char::is_ascii_digit).count();
-    let numbered = digits > 0 && matches!(trimmed[digits..].chars().next(), Some('.' | ')'));
-    if trimmed.starts_with(['-', '+', '#', '=']) || numbered {
+    let mut after_digits = trimmed[digits..].chars();
+    let numbered = (1..=9).contains(&digits)
+        && matches!(after_digits.next(), Some('.' | ')'))
+        && after_digits.next().is_none_or(char::is_whitespace);
+    // A backslash escapes only punctuation (before a digit it is a backslash to see): "1\." is no list.
+    let list_marker_at = numbered.then(|| text.len() - trimmed.len() + digits);
+    if trimmed.starts_with(['-', '+', '#', '=']) {
         out.push('\\');
     }
     for (at, c) in text.char_indices() {
+        if Some(at) == list_marker_at {
+            out.push('\\');
+        }
         let autolink = match c {
             ':' => text[at + 1..].starts_with("//"),
             '.' => text[..at].to_ascii_lowercase().ends_with("www"),
@@ -53,6 +61,76 @@ fn answers(out: &mut String, answers: &[ReportAnswer]) {
     }
     for answer in answers {
         let _ = write!(out, "### {}\n\n{}\n\n", inline(&answer.question), block(&answer.answer));
+    }
+}
+
+fn incident_details(out: &mut String, report: &Report) {
+    let attack = &report.attack;
+    out.push_str("## Incident details\n\n| Attack | |\n|---|---|\n");
+    let _ = writeln!(out, "| Attack vector | {} |", inline(&vector_text(attack)));
+    out.push('\n');
+    if attack.techniques.is_empty() {
+        out.push_str("_No attack techniques were recorded._\n\n");
+    } else {
+        out.push_str("| ATT&CK technique | What was seen |\n|---|---|\n");
+        for technique in &attack.techniques {
+            let note = technique.note.as_ref().map(|n| n.as_str());
+            let _ = writeln!(out, "| {} | {} |", inline(technique.id.as_str()), or_dash(note));
+        }
+        out.push('\n');
+    }
+    let systems = &report.impact.recorded.affected_systems;
+    if systems.is_empty() {
+        out.push_str("_No affected systems were recorded._\n\n");
+    } else {
+        out.push_str("| Affected system | Kind | Role in the incident |\n|---|---|---|\n");
+        for system in systems {
+            let role = system.role.as_ref().map(|r| r.as_str());
+            let _ = writeln!(out, "| {} | {} | {} |", inline(system.name.as_str()), words(system.kind), or_dash(role));
+        }
+        out.push('\n');
+    }
+}
+
+fn impact_assessment(out: &mut String, report: &Report) {
+    let impact = &report.impact;
+    out.push_str("## Impact assessment\n\n");
+    match &impact.recorded.business_impact {
+        Some(text) => {
+            let _ = write!(out, "{}\n\n", block(text.as_str()));
+        }
+        None => out.push_str("_The business impact has not been described._\n\n"),
+    }
+    out.push_str("| Impact | |\n|---|---|\n");
+    for (label, value) in [
+        ("Data exposed", impact.data_exposed_text()),
+        ("Records exposed", impact.records_exposed_text()),
+        ("Downtime", impact.downtime()),
+        ("People affected", impact.people_affected_text()),
+        ("Cost", impact.cost_text()),
+        ("Notification owed", impact.notification_text()),
+    ] {
+        let _ = writeln!(out, "| {label} | {} |", inline(&value));
+    }
+    out.push('\n');
+}
+
+fn root_cause_analysis(out: &mut String, report: &Report) {
+    let root_cause = &report.root_cause;
+    out.push_str("## Root cause analysis\n\n");
+    let _ = write!(out, "Category: {}\n\n", inline(&category_text(root_cause)));
+    match &root_cause.description {
+        Some(text) => {
+            let _ = write!(out, "{}\n\n", block(text.as_str()));
+        }
+        None => out.push_str("_The root cause has not been described._\n\n"),
+    }
+    if !root_cause.contributing_factors.is_empty() {
+        out.push_str("Contributing factors:\n\n");
+        for factor in &root_cause.contributing_factors {
+            let _ = writeln!(out, "- {}", inline(factor.as_str()));
+        }
+        out.push('\n');
     }
 }
 
@@ -95,6 +173,8 @@ pub fn render(report: &Report) -> String {
         duration(d.detection_to_resolution.as_ref()),
     );
 
+    incident_details(&mut out, report);
+
     out.push_str("## Timeline\n\n");
     if report.timeline.is_empty() {
         out.push_str("_No timeline entries were recorded._\n\n");
@@ -134,6 +214,9 @@ pub fn render(report: &Report) -> String {
         None => out.push_str("_No lessons-learned review has been recorded._\n\n"),
     }
     answers(&mut out, &report.investigation);
+
+    impact_assessment(&mut out, report);
+    root_cause_analysis(&mut out, report);
 
     out.push_str("## Recommendations\n\n");
     if report.recommendations.is_empty() {
@@ -190,6 +273,7 @@ mod tests {
         assert_eq!(block("**bold**\nnext"), "\\*\\*bold\\*\\*  \nnext");
         assert_eq!(inline("[link](http://x)"), "\\[link\\](http\\://x)");
         assert_eq!(inline("2026-11-02 e-mail"), "2026-11-02 e-mail", "no escapes where nothing could be markup");
-        assert_eq!(block("- item\n# title\n1. first"), "\\- item  \n\\# title  \n\\1. first");
+        assert_eq!(block("- item\n# title\n1. first"), "\\- item  \n\\# title  \n1\\. first");
+        assert_eq!(inline("12500.00 EUR"), "12500.00 EUR", "a number is no list marker");
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::action::ActionStatus;
+use crate::domain::assessment::{Attack, Impact, RootCause};
 use crate::domain::incident::IncidentRecords;
 use crate::domain::review::{ReportSection, Review};
 use crate::domain::timeline::TimelineKind;
@@ -31,12 +32,16 @@ pub struct Report {
     /// A few plain sentences for readers who read nothing else.
     pub executive_summary: Vec<String>,
     pub key_durations: KeyDurations,
+    /// How the attacker got in and what they did (the incident details).
+    pub attack: Attack,
     /// In the order things happened.
     pub timeline: Vec<ReportTimelineEntry>,
     /// The review the findings come from: the latest held one, else the latest planned.
     pub review: Option<ReportReview>,
     /// The review's answers about what happened and how it was handled, under their questions.
     pub investigation: Vec<ReportAnswer>,
+    pub impact: ReportImpact,
+    pub root_cause: RootCause,
     /// The corrective actions.
     pub recommendations: Vec<ReportAction>,
     /// The review's answers about what to keep and what to change.
@@ -61,6 +66,17 @@ pub struct ReportIncident {
     pub detected_local: Option<String>,
     pub contained_local: Option<String>,
     pub resolved_local: Option<String>,
+}
+
+/// The impact as recorded, with its times and durations for reading.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportImpact {
+    #[serde(flatten)]
+    pub recorded: Impact,
+    /// The notification deadline in the report's time zone.
+    pub notification_deadline_local: Option<String>,
+    /// The downtime for reading: "4 h".
+    pub downtime_text: Option<String>,
 }
 
 /// Detected → contained → resolved.
@@ -259,6 +275,13 @@ impl Report {
             incident,
             executive_summary,
             key_durations,
+            attack: f.attack.clone(),
+            impact: ReportImpact {
+                recorded: f.impact.clone(),
+                notification_deadline_local: f.impact.notification.and_then(|n| n.deadline).map(local),
+                downtime_text: f.impact.downtime_minutes.map(|m| ReportDuration::new(m.get().saturating_mul(60)).text),
+            },
+            root_cause: f.root_cause.clone(),
             timeline,
             review,
             investigation: answers(ReportSection::Investigation),
@@ -330,6 +353,66 @@ fn summary(
         sentences.push("No corrective actions have been recorded.".to_owned());
     }
     sentences
+}
+
+/// An enumeration's name for reading: `personal_data` → "personal data".
+pub fn words(name: impl Into<&'static str>) -> String {
+    name.into().replace('_', " ")
+}
+
+/// What an unknown or unrecorded value reads as.
+const UNKNOWN: &str = "unknown";
+
+impl ReportImpact {
+    pub fn data_exposed_text(&self) -> String {
+        match self.recorded.data_exposed.as_slice() {
+            [] => "none recorded".to_owned(),
+            categories => categories.iter().map(|c| words(*c)).collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    pub fn records_exposed_text(&self) -> String {
+        self.recorded.records_exposed.map_or_else(|| UNKNOWN.to_owned(), |n| n.get().to_string())
+    }
+
+    pub fn people_affected_text(&self) -> String {
+        self.recorded.people_affected.map_or_else(|| UNKNOWN.to_owned(), |n| n.get().to_string())
+    }
+
+    pub fn downtime(&self) -> String {
+        self.downtime_text.clone().unwrap_or_else(|| UNKNOWN.to_owned())
+    }
+
+    pub fn cost_text(&self) -> String {
+        self.recorded
+            .cost
+            .map_or_else(|| UNKNOWN.to_owned(), |cost| format!("{} {}", cost.amount(), cost.currency_code()))
+    }
+
+    /// "To the regulator, by 2026-11-05 09:15 CET", "None owed", or "Not assessed".
+    pub fn notification_text(&self) -> String {
+        let Some(n) = self.recorded.notification else { return "not assessed".to_owned() };
+        let whom = match (n.regulator, n.customers) {
+            (true, true) => "to the regulator and to customers",
+            (true, false) => "to the regulator",
+            (false, true) => "to customers",
+            (false, false) => return "none owed".to_owned(),
+        };
+        match &self.notification_deadline_local {
+            Some(deadline) => format!("{whom}, by {deadline}"),
+            None => whom.to_owned(),
+        }
+    }
+}
+
+/// The attack vector for reading, or "unknown".
+pub fn vector_text(attack: &Attack) -> String {
+    attack.vector.map_or_else(|| UNKNOWN.to_owned(), words)
+}
+
+/// The root cause's category for reading, or "unknown".
+pub fn category_text(root_cause: &RootCause) -> String {
+    root_cause.category.map_or_else(|| UNKNOWN.to_owned(), words)
 }
 
 impl ReportTimelineEntry {

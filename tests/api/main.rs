@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed expectation is a failed test")]
 
 mod actions;
+mod assessment;
 mod auth;
 mod authorization;
 mod cli;

@@ -5,8 +5,17 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, id, spawn_app};
 
-const SECTIONS: [&str; 6] =
-    ["Executive summary", "Timeline", "Investigation", "Recommendations", "Lessons learned", "Metrics"];
+const SECTIONS: [&str; 9] = [
+    "Executive summary",
+    "Incident details",
+    "Timeline",
+    "Investigation",
+    "Impact assessment",
+    "Root cause analysis",
+    "Recommendations",
+    "Lessons learned",
+    "Metrics",
+];
 
 /// One incident from detection to review, with a hostile title.
 async fn reviewed_incident(app: &TestApp) -> String {
@@ -15,7 +24,17 @@ async fn reviewed_incident(app: &TestApp) -> String {
             "reference": "SEC-42", "title": "<script>alert('x')</script> Credential phishing", "severity": "high",
             "category": "phishing", "status": "resolved", "detected_at": "2026-03-02T08:15:00Z",
             "contained_at": "2026-03-02T11:40:00Z", "resolved_at": "2026-03-04T17:00:00Z",
-            "discovered_by": "SOC analyst on duty"
+            "discovered_by": "SOC analyst on duty",
+            "impact": {
+                "business_impact": "Suppliers went unpaid for a day. <img src=x onerror=alert(1)>",
+                "affected_systems": [{"name": "sso.example.com", "kind": "application", "role": "impersonated"}],
+                "data_exposed": ["credentials"], "records_exposed": 3, "downtime_minutes": 240,
+                "cost": {"amount": "12500", "currency": "EUR"},
+                "notification": {"regulator": true, "deadline": "2026-03-05T08:15:00Z"}
+            },
+            "root_cause": {"description": "Newly registered domains were not blocked.", "category": "process_gap",
+                           "contributing_factors": ["SMS codes as the second factor"]},
+            "attack": {"vector": "email", "techniques": [{"id": "T1566.002", "note": "Link to a fake SSO page"}]}
         }))
         .await);
     app.create_timeline_entry(
@@ -83,6 +102,24 @@ async fn markdown_by_default_with_every_section_and_the_action_table() {
     assert!(markdown.contains("### Exactly what happened, and at what times?"));
     assert!(markdown.contains("Block newly registered domains at the proxy."));
     assert!(markdown.contains("| Agreed | 2 |") && markdown.contains("| Verified | 1 |"), "{markdown}");
+    assert!(markdown.contains("| Attack vector | email |"), "{markdown}");
+    assert!(markdown.contains("| T1566.002 | Link to a fake SSO page |"), "{markdown}");
+    assert!(markdown.contains("| sso.example.com | application | impersonated |"), "{markdown}");
+    assert!(markdown.contains("Suppliers went unpaid for a day. \\<img src=x onerror=alert(1)\\>"), "{markdown}");
+    for row in [
+        "| Data exposed | credentials |",
+        "| Records exposed | 3 |",
+        "| Downtime | 4 h |",
+        "| People affected | unknown |",
+        "| Cost | 12500.00 EUR |",
+        "| Notification owed | to the regulator, by 2026-03-05 08:15 UTC |",
+    ] {
+        assert!(markdown.contains(row), "{row} in\n{markdown}");
+    }
+    assert!(markdown.contains("Category: process gap\n\nNewly registered domains were not blocked."), "{markdown}");
+    assert!(markdown.contains("- SMS codes as the second factor"), "{markdown}");
+    let order: Vec<usize> = SECTIONS.iter().map(|s| markdown.find(&format!("## {s}\n")).unwrap()).collect();
+    assert!(order.is_sorted(), "sections in the report's order: {order:?}");
 }
 
 #[tokio::test]
@@ -101,6 +138,9 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"));
     assert!(html.contains("<td>Enforce FIDO2 for finance</td>"), "{html}");
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "nothing external to load");
+    assert!(!html.contains("<img"), "user text is escaped in the impact too");
+    assert!(html.contains("<tr><th>Cost</th><td>12500.00 EUR</td></tr>"), "{html}");
+    assert!(html.contains("<td class=\"nowrap\">T1566.002</td>"), "{html}");
 
     let json: Value = report(&app, &incident, Some("application/json")).await.json().await.unwrap();
     assert_eq!(json["metrics"]["actions_total"], 2);
@@ -111,6 +151,11 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert_eq!(json["investigation"][0]["key"], "what_happened");
     assert_eq!(json["lessons_learned"][0]["key"], "do_differently");
     assert_eq!(json["timeline"].as_array().unwrap().len(), 2);
+    assert_eq!(json["impact"]["cost"], json!({"amount": "12500.00", "currency": "EUR"}));
+    assert_eq!(json["impact"]["downtime_text"], "4 h");
+    assert_eq!(json["impact"]["notification_deadline_local"], "2026-03-05 08:15 UTC");
+    assert_eq!(json["root_cause"]["category"], "process_gap");
+    assert_eq!(json["attack"]["techniques"][0]["id"], "T1566.002");
 
     let missing = report(&app, &uuid::Uuid::now_v7().to_string(), None).await;
     assert_problem(missing, 404, "not_found").await;

@@ -45,8 +45,7 @@ async fn a_review_records_the_meeting_and_its_answers_question_by_question() {
 
     let unknown = app.patch(&location, &json!({"answers": {"what_was_for_lunch": "pizza"}})).await;
     let problem = assert_problem(unknown, 422, "validation_failed").await;
-    assert_eq!(error_fields(&problem), ["answers"]);
-    assert!(problem["errors"][0]["message"].as_str().unwrap().contains("what_was_for_lunch"), "{problem}");
+    assert_eq!(error_fields(&problem), ["answers.what_was_for_lunch"], "named like an unknown top-level member");
     let bad_attendee = app.patch(&location, &json!({"attendees": [{"email": "not an address"}]})).await;
     let problem = assert_problem(bad_attendee, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["attendees[0].email"]);

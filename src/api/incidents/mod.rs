@@ -1,4 +1,7 @@
-//! `/api/v1/incidents`: the security incidents corrective actions belong to.
+//! `/api/v1/incidents`: the security incidents corrective actions belong to, with their impact, root
+//! cause and attack (`assessment` reads those members of the request bodies).
+
+mod assessment;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -9,16 +12,20 @@ use uuid::Uuid;
 use super::access;
 use super::common::{Freshness, page, page_size, parse_list, required, resource};
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, entity_tag_with, if_match_versions};
+use super::extract::{ApiJson, entity_tag_with, if_match_versions, optional_object, patch_object};
 use super::idempotency::Idempotency;
 use super::state::{AppState, Data};
 use crate::db;
+use crate::domain::assessment::{Attack, Impact, RootCause};
 use crate::domain::incident::{Incident, IncidentFields, IncidentPatch, IncidentStatus, Reference, Severity};
 use crate::domain::listing::{IncidentFilter, IncidentSort, PageRequest};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::text::{LongText, ShortText, Title};
 use crate::domain::time::parse_instant_text;
 use crate::domain::{FieldErrors, Patch};
+pub use assessment::{
+    AffectedSystemInput, AttackInput, ImpactInput, NotificationInput, RootCauseInput, TechniqueInput,
+};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -29,7 +36,13 @@ use crate::domain::{FieldErrors, Patch};
     "discovered_by": "SOC analyst on duty", "created_at": "2026-11-02T09:00:00Z",
     "updated_at": "2026-11-02T11:41:00Z", "version": 2,
     "created_by": "facilitator@example.com", "updated_by": "soc-lead@example.com",
-    "review_due_date": null, "review_overdue": false
+    "review_due_date": null, "review_overdue": false,
+    "impact": {"business_impact": null, "affected_systems": [
+        {"name": "sso.example.com", "kind": "application", "role": "impersonated by the phishing page"}],
+        "data_exposed": ["credentials"], "records_exposed": 3, "downtime_minutes": null, "people_affected": 3,
+        "cost": {"amount": "12500.00", "currency": "EUR"}, "notification": null},
+    "root_cause": {"description": null, "category": "process_gap", "contributing_factors": []},
+    "attack": {"vector": "email", "techniques": [{"id": "T1566.002", "note": "Link to a fake SSO page"}]}
 }))]
 pub struct IncidentResponse {
     pub id: Uuid,
@@ -57,6 +70,9 @@ pub struct IncidentResponse {
     pub review_due_date: Option<NaiveDate>,
     /// Resolved, no review held yet, and past `review_due_date`.
     pub review_overdue: bool,
+    pub impact: Impact,
+    pub root_cause: RootCause,
+    pub attack: Attack,
 }
 
 impl IncidentResponse {
@@ -81,6 +97,9 @@ impl IncidentResponse {
             version: incident.version,
             created_by: incident.created_by.clone(),
             updated_by: incident.updated_by.clone(),
+            impact: f.impact.clone(),
+            root_cause: f.root_cause.clone(),
+            attack: f.attack.clone(),
         }
     }
 }
@@ -97,7 +116,8 @@ pub struct IncidentList {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "reference": "SEC-1234", "title": "Credential phishing against finance", "severity": "high",
-    "category": "phishing", "detected_at": "2026-11-02T08:15:00Z", "discovered_by": "SOC analyst on duty"
+    "category": "phishing", "detected_at": "2026-11-02T08:15:00Z", "discovered_by": "SOC analyst on duty",
+    "attack": {"vector": "email", "techniques": [{"id": "T1566.002"}]}
 }))]
 pub struct CreateIncidentRequest {
     /// 1–100 letters, digits or `- _ . : / #`; unique among incidents.
@@ -120,6 +140,12 @@ pub struct CreateIncidentRequest {
     pub resolved_at: Option<String>,
     #[schema(max_length = 200)]
     pub discovered_by: Option<String>,
+    #[serde(default, deserialize_with = "optional_object")]
+    pub impact: Option<ImpactInput>,
+    #[serde(default, deserialize_with = "optional_object")]
+    pub root_cause: Option<RootCauseInput>,
+    #[serde(default, deserialize_with = "optional_object")]
+    pub attack: Option<AttackInput>,
 }
 
 /// A merge-patch (RFC 7396): members left out keep their value, `null` clears an optional one.
@@ -157,6 +183,18 @@ pub struct UpdateIncidentRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub discovered_by: Patch<String>,
+    /// Merged member by member; `null` clears the whole impact.
+    #[serde(default, deserialize_with = "patch_object")]
+    #[schema(value_type = Option<ImpactInput>)]
+    pub impact: Patch<ImpactInput>,
+    /// Merged member by member; `null` clears it.
+    #[serde(default, deserialize_with = "patch_object")]
+    #[schema(value_type = Option<RootCauseInput>)]
+    pub root_cause: Patch<RootCauseInput>,
+    /// Merged member by member; `null` clears it.
+    #[serde(default, deserialize_with = "patch_object")]
+    #[schema(value_type = Option<AttackInput>)]
+    pub attack: Patch<AttackInput>,
 }
 
 fn incident_resource(
@@ -184,6 +222,9 @@ impl TryFrom<CreateIncidentRequest> for IncidentFields {
         let detected_at = instant("detected_at", body.detected_at.as_deref());
         let contained_at = instant("contained_at", body.contained_at.as_deref());
         let resolved_at = instant("resolved_at", body.resolved_at.as_deref());
+        let impact = body.impact.unwrap_or_default().parse(&mut errors).apply(Impact::default());
+        let root_cause = body.root_cause.unwrap_or_default().parse(&mut errors).apply(RootCause::default());
+        let attack = body.attack.unwrap_or_default().parse(&mut errors).apply(Attack::default());
         let fields = || {
             Some(IncidentFields {
                 reference: reference?,
@@ -196,6 +237,9 @@ impl TryFrom<CreateIncidentRequest> for IncidentFields {
                 contained_at: contained_at?,
                 resolved_at: resolved_at?,
                 discovered_by: discovered_by?,
+                impact,
+                root_cause,
+                attack,
             })
         };
         errors.check(fields())
@@ -228,6 +272,9 @@ impl TryFrom<UpdateIncidentRequest> for IncidentPatch {
             discovered_by: errors
                 .take(body.discovered_by.try_map(|t| ShortText::parse("discovered_by", &t)))
                 .unwrap_or_default(),
+            impact: body.impact.map(|input| input.parse(&mut errors)),
+            root_cause: body.root_cause.map(|input| input.parse(&mut errors)),
+            attack: body.attack.map(|input| input.parse(&mut errors)),
         };
         errors.into_result().map(|()| patch)
     }

@@ -1,0 +1,15 @@
+ALTER TABLE incidents
+    DROP COLUMN business_impact,
+    DROP COLUMN affected_systems,
+    DROP COLUMN data_exposed,
+    DROP COLUMN records_exposed,
+    DROP COLUMN downtime_minutes,
+    DROP COLUMN people_affected,
+    DROP COLUMN cost_minor_units,
+    DROP COLUMN cost_currency,
+    DROP COLUMN notification,
+    DROP COLUMN root_cause,
+    DROP COLUMN root_cause_category,
+    DROP COLUMN contributing_factors,
+    DROP COLUMN attack_vector,
+    DROP COLUMN attack_techniques;

@@ -1,0 +1,14 @@
+ALTER TABLE incidents DROP COLUMN business_impact;
+ALTER TABLE incidents DROP COLUMN affected_systems;
+ALTER TABLE incidents DROP COLUMN data_exposed;
+ALTER TABLE incidents DROP COLUMN records_exposed;
+ALTER TABLE incidents DROP COLUMN downtime_minutes;
+ALTER TABLE incidents DROP COLUMN people_affected;
+ALTER TABLE incidents DROP COLUMN cost_minor_units;
+ALTER TABLE incidents DROP COLUMN cost_currency;
+ALTER TABLE incidents DROP COLUMN notification;
+ALTER TABLE incidents DROP COLUMN root_cause;
+ALTER TABLE incidents DROP COLUMN root_cause_category;
+ALTER TABLE incidents DROP COLUMN contributing_factors;
+ALTER TABLE incidents DROP COLUMN attack_vector;
+ALTER TABLE incidents DROP COLUMN attack_techniques;
