@@ -26,6 +26,10 @@ still meant to be refused by design, so `positive_data_acceptance` keeps judging
   checks the host and the addresses its name resolves to, which no pattern can say, so a valid
   request's URL keeps its scheme, port and path on a public host name.
 - A done or cancelled action keeps its `resolution`: a valid patch clears it only while reopening it.
+- An incident's cost is in an ISO 4217 currency with no more decimals than it has (2 for EUR, 0 for
+  JPY) and within 10^15 minor units; a notification deadline needs someone to notify; each ATT&CK
+  technique is listed once. A valid request's cost becomes a real one of the same size, a deadline gets
+  the regulator, and repeated techniques are left out.
 - A person's `timezone` must be an IANA name. The spec gives it as a string with a description, as
   most APIs do (the 598 names as an enum break client generators), so a valid request gets a real one.
 - Ids that must exist: `incident_id` in an action's body names an incident the hooks created, and a
@@ -116,9 +120,40 @@ def _in_the_future(timestamp):
     return moment > datetime.datetime.now(datetime.timezone.utc)
 
 
+# A few ISO 4217 currencies with their decimals.
+_CURRENCIES = (("EUR", 2), ("JPY", 0), ("BHD", 3), ("USD", 2))
+
+
+def _real_assessment(body):
+    impact = body.get("impact")
+    if isinstance(impact, dict):
+        cost = impact.get("cost")
+        if isinstance(cost, dict) and isinstance(cost.get("amount"), str):
+            code, decimals = _CURRENCIES[len(cost["amount"]) % len(_CURRENCIES)]
+            whole, _, fraction = cost["amount"].partition(".")
+            amount = whole[-11:] + ("." + fraction[:decimals] if fraction[:decimals] else "")
+            impact["cost"] = {"amount": amount, "currency": code}
+        notification = impact.get("notification")
+        if isinstance(notification, dict) and notification.get("deadline") is not None:
+            if not notification.get("regulator") and not notification.get("customers"):
+                notification["regulator"] = True
+    attack = body.get("attack")
+    if isinstance(attack, dict) and isinstance(attack.get("techniques"), list):
+        seen = set()
+        techniques = []
+        for technique in attack["techniques"]:
+            key = str(technique.get("id", "")).strip().upper() if isinstance(technique, dict) else None
+            if key not in seen:
+                seen.add(key)
+                techniques.append(technique)
+        attack["techniques"] = techniques
+
+
 def _obey_cross_field_rules(method, path, case):
     body = case.body if isinstance(case.body, dict) else None
     if body is not None:
+        if path in ("/api/v1/incidents", "/api/v1/incidents/{id}") and method in ("POST", "PATCH"):
+            _real_assessment(body)
         if path == "/api/v1/incidents" and method == "POST":
             body.pop("contained_at", None)
             body.pop("resolved_at", None)

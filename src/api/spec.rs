@@ -85,6 +85,7 @@ impl Modify for RequestTextRules {
                 if !(name.ends_with("Request")
                     || name.ends_with("Body")
                     || name.ends_with("Patch")
+                    || name.ends_with("Input")
                     || name == "ReviewAnswers")
                 {
                     continue;
@@ -92,11 +93,16 @@ impl Modify for RequestTextRules {
                 // A merge-patch (and the upsert by ticket, which changes only what is sent) sets text or
                 // clears it with `null`; blank text is refused there. `ReviewAnswersPatch` is the
                 // exception: a blank answer clears it, as in the form a facilitator fills in.
-                let non_blank = name.starts_with("Update") || name == "UpsertActionRequest";
+                // The parts of an incident's assessment (`…Input`) are merge-patches too, also when creating.
+                let non_blank = name.starts_with("Update") || name == "UpsertActionRequest" || name.ends_with("Input");
                 let RefOr::T(Schema::Object(object)) = schema else { continue };
                 for (property, field) in object.properties.iter_mut() {
                     if property == "tags" {
                         tag_items(field);
+                        continue;
+                    }
+                    if property == "contributing_factors" {
+                        text_items(field);
                         continue;
                     }
                     let RefOr::T(Schema::Object(field)) = field else { continue };
@@ -130,6 +136,17 @@ fn tag_items(field: &mut RefOr<Schema>) {
         && let RefOr::T(Schema::Object(item)) = items.as_mut()
     {
         item.pattern = Some("^[A-Za-z0-9._:/-]{1,50}$".to_owned());
+    }
+}
+
+/// A list of one-line texts (1–200 characters each, as `ShortText` takes them).
+fn text_items(field: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::Array(array)) = field else { return };
+    if let ArrayItems::RefOrSchema(items) = &mut array.items
+        && let RefOr::T(Schema::Object(item)) = items.as_mut()
+    {
+        item.max_length = Some(200);
+        text_rules(item, true);
     }
 }
 

@@ -48,8 +48,8 @@ pub struct Money {
 #[schema(example = json!({"amount": "12500.00", "currency": "EUR"}))]
 pub struct MoneyText {
     /// A decimal amount, not negative, with at most as many decimals as the currency has (2 for EUR,
-    /// 0 for JPY, 3 for BHD): `"12500.00"`, `"12500"`.
-    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,3})?$", example = "12500.00")]
+    /// 0 for JPY, 3 for BHD, 4 for CLF): `"12500.00"`, `"12500"`.
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,4})?$", example = "12500.00")]
     pub amount: String,
     /// An ISO 4217 currency code with minor units, e.g. `EUR`, `USD`, `JPY`.
     #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
@@ -151,6 +151,11 @@ choice! {
     DataCategory {
         Credentials, PersonalData, PaymentData, HealthData, FinancialData, SourceCode, IntellectualProperty, Other
     }
+}
+
+impl DataCategory {
+    /// How many there are: a longer list repeats one.
+    pub const COUNT: usize = 8;
 }
 
 choice! {

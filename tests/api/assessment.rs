@@ -148,6 +148,12 @@ async fn every_bad_value_is_named_at_once() {
         ),
         (json!({"root_cause": {"contributing_factors": vec!["factor"; 21]}}), "root_cause.contributing_factors"),
         (json!({"impact": {"surprise": 1}}), "impact.surprise"),
+        (json!({"impact": {"data_exposed": vec!["other"; 9]}}), "impact.data_exposed"),
+        (
+            json!({"impact": {"affected_systems": [{"name": "db", "kind": "host", "role": " "}]}}),
+            "impact.affected_systems[0].role",
+        ),
+        (json!({"impact": {"business_impact": ""}}), "impact.business_impact"),
     ] {
         let problem = assert_problem(app.patch(&path, &patch).await, 422, "validation_failed").await;
         assert_eq!(error_fields(&problem), [field], "{patch}: {problem}");

@@ -166,11 +166,14 @@ impl ImpactInput {
                 |at, system| {
                     let mut errors = FieldErrors::new();
                     let name = errors.take(ShortText::parse(&format!("{at}.name"), &system.name));
-                    let role = errors.take(ShortText::parse_optional(&format!("{at}.role"), system.role.as_deref()));
+                    let role =
+                        errors.take(system.role.map(|r| ShortText::parse(&format!("{at}.role"), &r)).transpose());
                     errors.check(name.zip(role).map(|(name, role)| AffectedSystem { name, kind: system.kind, role }))
                 },
             ),
-            data_exposed: self.data_exposed,
+            data_exposed: errors
+                .take(self.data_exposed.try_map(|d| limit("impact.data_exposed", d, DataCategory::COUNT)))
+                .unwrap_or_default(),
             records_exposed: count(errors, "impact.records_exposed", self.records_exposed),
             downtime_minutes: count(errors, "impact.downtime_minutes", self.downtime_minutes),
             people_affected: count(errors, "impact.people_affected", self.people_affected),
@@ -213,7 +216,7 @@ impl AttackInput {
         let techniques = each(errors, field, MAX_TECHNIQUES, self.techniques, |at, technique| {
             let mut errors = FieldErrors::new();
             let id = errors.take(TechniqueId::parse(&format!("{at}.id"), &technique.id));
-            let note = errors.take(ShortText::parse_optional(&format!("{at}.note"), technique.note.as_deref()));
+            let note = errors.take(technique.note.map(|n| ShortText::parse(&format!("{at}.note"), &n)).transpose());
             errors.check(id.zip(note).map(|(id, note)| Technique { id, note }))
         });
         AttackPatch {
