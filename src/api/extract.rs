@@ -137,6 +137,52 @@ where
     Ok(optional_object(deserializer)?.map_or(Patch::Null, Patch::Value))
 }
 
+/// A merge-patch member that is a whole number. JSON Schema's `integer` takes `1.0` as well as `1`, and
+/// so do JavaScript clients that cannot tell them apart; a fraction is refused.
+pub fn patch_whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Patch<i64>, D::Error> {
+    struct WholeNumber;
+
+    impl<'de> serde::de::Visitor<'de> for WholeNumber {
+        type Value = Patch<i64>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a whole number or null")
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Patch::Null)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Patch::Null)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Self::Value, E> {
+            Ok(Patch::Value(value))
+        }
+
+        // Beyond i64 is beyond every limit; the domain's range check names the field.
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Self::Value, E> {
+            Ok(Patch::Value(i64::try_from(value).unwrap_or(i64::MAX)))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Self::Value, E> {
+            // Whole and within ±2^63: the cast is exact there.
+            if value.fract() == 0.0 && value.abs() < 9.2e18 {
+                Ok(Patch::Value(value as i64))
+            } else {
+                Err(E::invalid_type(serde::de::Unexpected::Float(value), &self))
+            }
+        }
+    }
+
+    deserializer.deserialize_option(WholeNumber)
+}
+
 /// Syntax errors are the client's malformed JSON (400). Well-formed JSON of the wrong shape is read
 /// again member by member: each member that cannot be read as its type is named with serde's reason and
 /// left out, until the rest reads (the body, with the errors for [`ApiJson::parse`] to report) or a
@@ -171,7 +217,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, FieldErrors),
         if !missing_because_left_out {
             errors.push(found.clone());
         }
-        let Some(member) = member.filter(|_| !missing_because_left_out) else { break };
+        // A missing member leaves out the member around it (the list holding its item, or its object), so
+        // the rest of the body is still read and its errors named too.
+        let member = match member {
+            Some(member) if !missing_because_left_out => Some(member),
+            Some(_) => None,
+            None => enclosing_member(&error),
+        };
+        let Some(member) = member else { break };
         if !leave_out(&mut value, &member) {
             break;
         }
@@ -184,6 +237,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, FieldErrors),
         }
     }
     Err(ApiError::Validation(errors))
+}
+
+/// The object member that holds where `error` happened: `impact.affected_systems` for an error in
+/// `impact.affected_systems[0]`; none at the top of the body.
+fn enclosing_member(error: &serde_path_to_error::Error<serde_json::Error>) -> Option<Vec<Segment>> {
+    let mut segments: Vec<Segment> = error.path().iter().cloned().collect();
+    while matches!(segments.last(), Some(Segment::Seq { .. })) {
+        segments.pop();
+    }
+    matches!(segments.last(), Some(Segment::Map { .. })).then_some(segments)
 }
 
 /// More unreadable members than this are not looked for: the client has enough to fix.

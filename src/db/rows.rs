@@ -200,7 +200,8 @@ impl IncidentRow {
             (Some(units), Some(code)) => {
                 Some(Money::from_stored(units, code).ok_or_else(|| corrupt("currency", code))?)
             }
-            _ => None,
+            (None, None) => None,
+            (units, code) => return Err(corrupt("cost", &format!("{units:?} {code:?}"))),
         };
         Ok(Impact {
             business_impact: text(self.business_impact.clone()),

@@ -14,7 +14,8 @@ fn inline(text: &str) -> String {
 }
 
 fn block(text: &str) -> String {
-    text.lines().map(|l| line(l.trim_end())).collect::<Vec<_>>().join("  \n")
+    // CommonMark ends a line at a lone CR too; `lines` does not.
+    text.replace("\r\n", "\n").replace('\r', "\n").lines().map(|l| line(l.trim_end())).collect::<Vec<_>>().join("  \n")
 }
 
 fn line(text: &str) -> String {
@@ -275,5 +276,6 @@ mod tests {
         assert_eq!(inline("2026-11-02 e-mail"), "2026-11-02 e-mail", "no escapes where nothing could be markup");
         assert_eq!(block("- item\n# title\n1. first"), "\\- item  \n\\# title  \n1\\. first");
         assert_eq!(inline("12500.00 EUR"), "12500.00 EUR", "a number is no list marker");
+        assert_eq!(block("x\r## forged\r- item"), "x  \n\\## forged  \n\\- item", "a lone CR ends a line");
     }
 }

@@ -84,11 +84,14 @@ async fn a_patch_merges_each_group_member_by_member_and_null_clears() {
     assert_eq!(patched["attack"], incident["attack"]);
     assert_eq!(patched["version"], 2);
 
+    let whole: Value = app.patch(&path, &json!({"impact": {"records_exposed": 4.0}})).await.json().await.unwrap();
+    assert_eq!(whole["impact"]["records_exposed"], 4, "1.0 is a whole number in JSON Schema too");
+
     let cleared: Value = app.patch(&path, &json!({"attack": null})).await.json().await.unwrap();
     assert_eq!(cleared["attack"], json!({"vector": null, "techniques": []}));
 
     let history: Value = app.get(&format!("{path}/history")).await.json().await.unwrap();
-    let changes = &history["items"][1]["changes"];
+    let changes = &history["items"][2]["changes"];
     assert_eq!(changes["impact"]["old"]["downtime_minutes"], 240, "{history}");
     assert_eq!(changes["impact"]["new"]["downtime_minutes"], 90);
     assert_eq!(changes["root_cause"]["new"]["category"], "human_error");
@@ -130,6 +133,16 @@ async fn every_bad_value_is_named_at_once() {
 
     let incident = id(&app.create_incident(json!({})).await);
     let path = format!("/api/v1/incidents/{incident}");
+    let unreadable = json!({"impact": {"affected_systems": [{"name": "db", "kind": "mainframe"}], "downtime_minutes": -5,
+                                       "cost": ["100", "EUR"]}});
+    let problem = assert_problem(app.patch(&path, &unreadable).await, 422, "validation_failed").await;
+    let mut fields = error_fields(&problem);
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["impact.affected_systems[0].kind", "impact.cost", "impact.downtime_minutes"],
+        "an unreadable item does not hide the other errors: {problem}"
+    );
     for (patch, field) in [
         (json!({"impact": {"cost": {"amount": "100", "currency": "EURO"}}}), "impact.cost.currency"),
         (json!({"impact": {"cost": {"amount": 100.5, "currency": "EUR"}}}), "impact.cost.amount"),

@@ -1,6 +1,6 @@
 -- The incident's impact, root cause and attack (the report's impact assessment, root cause analysis and
--- incident details). What /stats adds up (downtime, cost, the root cause's category) has a column of its
--- own; lists and the notification are JSON written only by the service: affected_systems as
+-- incident details). What reports and statistics will add up (downtime, cost, the root cause's category) has
+-- a column of its own; lists and the notification are JSON written only by the service: affected_systems as
 -- [{"name", "kind", "role"}], data_exposed and contributing_factors as strings, attack_techniques as
 -- [{"id", "note"}], notification as {"regulator", "customers", "deadline"}. Cost in the currency's minor
 -- units, never a float.
@@ -11,7 +11,7 @@ ALTER TABLE incidents ADD COLUMN records_exposed BIGINT;
 ALTER TABLE incidents ADD COLUMN downtime_minutes BIGINT;
 ALTER TABLE incidents ADD COLUMN people_affected BIGINT;
 ALTER TABLE incidents ADD COLUMN cost_minor_units BIGINT;
-ALTER TABLE incidents ADD COLUMN cost_currency TEXT;
+ALTER TABLE incidents ADD COLUMN cost_currency TEXT CHECK ((cost_minor_units IS NULL) = (cost_currency IS NULL));
 ALTER TABLE incidents ADD COLUMN notification TEXT;
 ALTER TABLE incidents ADD COLUMN root_cause TEXT;
 ALTER TABLE incidents ADD COLUMN root_cause_category TEXT;

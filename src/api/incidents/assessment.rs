@@ -6,7 +6,7 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::super::extract::patch_object;
+use super::super::extract::{patch_object, patch_whole_number};
 use crate::domain::assessment::{
     AffectedSystem, AttackPatch, AttackVector, Count, DataCategory, ImpactPatch, MAX_AFFECTED_SYSTEMS,
     MAX_CONTRIBUTING_FACTORS, MAX_TECHNIQUES, Money, MoneyText, Notification, RootCauseCategory, RootCausePatch,
@@ -39,17 +39,17 @@ pub struct ImpactInput {
     #[schema(value_type = Option<Vec<DataCategory>>, max_items = 8)]
     pub data_exposed: Patch<Vec<DataCategory>>,
     /// `null` when unknown.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch_whole_number")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 999_999_999_999_999_i64)]
     pub records_exposed: Patch<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch_whole_number")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 999_999_999_999_999_i64)]
     pub downtime_minutes: Patch<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch_whole_number")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 999_999_999_999_999_i64)]
     pub people_affected: Patch<i64>,
     /// Replaced whole: both members.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch_object")]
     #[schema(value_type = Option<MoneyText>)]
     pub cost: Patch<MoneyText>,
     /// Replaced whole.
