@@ -239,8 +239,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, FieldErrors),
     Err(ApiError::Validation(errors))
 }
 
-/// The object member that holds where `error` happened: `impact.affected_systems` for an error in
-/// `impact.affected_systems[0]`; none at the top of the body.
+/// The object member at `error`'s path, or the one holding the list whose item it is:
+/// `impact.affected_systems` for `impact.affected_systems[0]`; none at the top of the body.
 fn enclosing_member(error: &serde_path_to_error::Error<serde_json::Error>) -> Option<Vec<Segment>> {
     let mut segments: Vec<Segment> = error.path().iter().cloned().collect();
     while matches!(segments.last(), Some(Segment::Seq { .. })) {
@@ -266,11 +266,7 @@ fn member_error(error: &serde_path_to_error::Error<serde_json::Error>) -> (Field
         (None, ".") => "body".to_owned(),
         (None, _) => path,
     };
-    let mut segments: Vec<Segment> = error.path().iter().cloned().collect();
-    while matches!(segments.last(), Some(Segment::Seq { .. })) {
-        segments.pop();
-    }
-    let member = (missing.is_none() && matches!(segments.last(), Some(Segment::Map { .. }))).then_some(segments);
+    let member = if missing.is_none() { enclosing_member(error) } else { None };
     (FieldError::new(field, message), member)
 }
 
