@@ -20,6 +20,14 @@ pub enum EntityType {
     Review,
     TimelineEntry,
     Person,
+    /// An indicator of compromise of an incident.
+    Indicator,
+    /// An item of evidence of an incident.
+    Evidence,
+    /// One hand-over in an item of evidence's chain of custody; only ever created.
+    CustodyEntry,
+    /// Time someone spent on an incident.
+    EffortEntry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::EnumString, strum::IntoStaticStr)]
