@@ -76,6 +76,11 @@ pub fn require(principal: &Principal, role: Role) -> Result<(), ApiError> {
     }
 }
 
+/// TLP:RED indicators are for the people handling the incident: editors and admins, never viewers.
+pub fn sees_red(principal: &Principal) -> bool {
+    principal.has(Role::Editor)
+}
+
 /// Viewers read every action; others only the ones they own.
 pub fn read_action(principal: &Principal, action: &Action) -> Result<(), ApiError> {
     read_action_of(principal, &action.fields.owner_email)

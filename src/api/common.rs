@@ -62,6 +62,15 @@ impl Freshness {
         Ok(Self { tag, max_age: state.cache_max_age })
     }
 
+    /// Tags a collection whose body depends on whether the reader sees TLP:RED indicators, so that a
+    /// copy read with one role is never confirmed as current to the other.
+    pub fn seen_by(mut self, sees_red: bool) -> Self {
+        if sees_red {
+            self.tag.insert_str(self.tag.len() - 1, "-red");
+        }
+        self
+    }
+
     /// 304 when the client's copy is current.
     pub fn unchanged(&self, req: &HttpRequest) -> Option<HttpResponse> {
         extract::none_match_hits(req, self.tag.trim_start_matches("W/")).then(|| {

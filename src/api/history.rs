@@ -224,7 +224,8 @@ pub struct FeedQuery {
 }
 
 /// The change feed: every audit event (creates, changes, deletes, comments, verifications of incidents,
-/// actions, reviews, timeline entries and people) in the order the changes committed. A poller that
+/// actions, reviews, timeline entries, indicators, evidence, effort and people) in the order the changes
+/// committed. Viewers do not see the events of TLP:RED indicators. A poller that
 /// stores `next_cursor` and asks for `?after=<it>` sees every change exactly once, across its own and
 /// our restarts. Needs the viewer role.
 #[utoipa::path(
@@ -251,9 +252,20 @@ pub async fn feed(state: Data, principal: Principal, query: web::Query<FeedQuery
         .map_err(|e| ApiError::from_store(e, String::new))?;
     let next_position = events.last().map_or(after, |(position, _)| *position);
     let next_cursor = list.cursor_at(CursorKey::Position(next_position), Uuid::nil()).encode();
-    let items =
-        events.into_iter().map(|(position, event)| FeedItem { position, event: EventResponse::from(event) }).collect();
+    let sees_red = access::sees_red(&principal);
+    let items = events
+        .into_iter()
+        .filter(|(_, event)| sees_red || !about_red_indicator(event))
+        .map(|(position, event)| FeedItem { position, event: EventResponse::from(event) })
+        .collect();
     Ok(HttpResponse::Ok().json(ChangeFeed { items, next_cursor }))
+}
+
+/// An event about an indicator marked TLP:RED before or after it, which viewers do not see; every
+/// indicator event states the marking (`db::indicators`). The cursor still moves past it.
+fn about_red_indicator(event: &Event) -> bool {
+    event.entity_type == EntityType::Indicator
+        && event.changes.0.get("tlp").is_some_and(|tlp| tlp.old == "red" || tlp.new == "red")
 }
 
 /// Where the feed continues: after the position a cursor of the same query holds, or after a bare

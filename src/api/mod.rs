@@ -14,6 +14,7 @@ pub mod health;
 pub mod history;
 pub mod idempotency;
 pub mod incidents;
+pub mod indicators;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
@@ -51,6 +52,7 @@ pub fn routes(config: &mut ServiceConfig) {
             .configure(reminders::configure)
             .configure(reviews::configure)
             .configure(timeline::configure)
+            .configure(indicators::configure)
             .configure(people::configure)
             .configure(report::configure)
             .configure(stats::configure)

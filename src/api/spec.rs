@@ -32,6 +32,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "comments", description = "Progress notes on corrective actions."),
         (name = "reviews", description = "Lessons-learned reviews (NIST SP 800-61 post-incident activity): the meeting, its answers to the standard questions, and the actions it decides on."),
         (name = "timeline", description = "What happened when during an incident, from detection to recovery."),
+        (name = "indicators", description = "Indicators of compromise, with TLP 2.0 markings, and the search across incidents for one value."),
         (name = "dashboards", description = "Numbers for dashboards: counts, rates and durations, cheap to poll."),
         (name = "webhooks", description = "Signed HTTP callbacks on changes, through a durable outbox, with a delivery log."),
         (name = "people", description = "The people directory: managers for escalation, time zones for reminders, and each person's queue."),
@@ -445,12 +446,13 @@ impl Modify for IdempotencyKeyHeader {
 
 /// The collections dashboards poll (see `Freshness`): a weak `ETag`, `Cache-Control`, and 304 for
 /// `If-None-Match`.
-pub(super) const CACHED_COLLECTIONS: [&str; 11] = [
+pub(super) const CACHED_COLLECTIONS: [&str; 12] = [
     "/api/v1/incidents",
     "/api/v1/actions",
     "/api/v1/incidents/{id}/actions",
     "/api/v1/incidents/{id}/reviews",
     "/api/v1/incidents/{id}/timeline",
+    "/api/v1/incidents/{id}/indicators",
     "/api/v1/incidents/{id}/history",
     "/api/v1/actions/{id}/history",
     "/api/v1/actions/{id}/comments",

@@ -105,7 +105,7 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
                 "the incident still has {action_count} corrective action(s); delete or move them first"
             )));
         }
-        // Its reviews and timeline entries go with it (ON DELETE CASCADE). Each gets its own `deleted`
+        // Its reviews, timeline entries and indicators go with it (ON DELETE CASCADE). Each gets its own `deleted`
         // event, as when deleted one by one, so their history says where they went.
         for review in super::reviews::of_incident(conn, id).await? {
             let changes = Changes::deleted(review.audit_snapshot());
@@ -115,6 +115,11 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
         for entry in super::timeline::of_incident(conn, id).await? {
             let changes = Changes::deleted(entry.audit_snapshot());
             let event = Event::new(&context, EntityType::TimelineEntry, entry.id, EventKind::Deleted, changes);
+            events::record(conn, &event).await?;
+        }
+        for indicator in super::indicators::of_incident(conn, id, true).await? {
+            let changes = Changes::deleted(indicator.audit_snapshot());
+            let event = Event::new(&context, EntityType::Indicator, indicator.id, EventKind::Deleted, changes);
             events::record(conn, &event).await?;
         }
         on!(conn, c => diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(c).await)?;

@@ -15,6 +15,7 @@ mod error;
 pub mod events;
 pub mod idempotency;
 pub mod incidents;
+pub mod indicators;
 mod keyset;
 pub mod options;
 pub mod outbox;

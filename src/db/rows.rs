@@ -12,7 +12,7 @@ use diesel::result::Error as DieselError;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::schema::{actions, incidents, people, reviews, timeline_entries};
+use super::schema::{actions, incidents, indicators, people, reviews, timeline_entries};
 use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags, Verification};
 use crate::domain::assessment::{
     AffectedSystem, Attack, Count, Impact, Money, Notification, RootCause, Technique, TechniqueId,
@@ -20,6 +20,7 @@ use crate::domain::assessment::{
 use crate::domain::email::EmailAddress;
 use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::incident::{Incident, IncidentFields, Reference};
+use crate::domain::indicator::{Confidence, Indicator, IndicatorFields, IndicatorValue};
 use crate::domain::person::{Person, PersonFields};
 use crate::domain::review::{Answers, Attendee, Attendees, Review, ReviewFields};
 use crate::domain::text::Text;
@@ -523,6 +524,74 @@ impl TryFrom<TimelineRow> for TimelineEntry {
                 description: Text::from_stored(row.description),
                 source: text(row.source),
                 kind: parse_enum("timeline kind", &row.kind)?,
+            },
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = indicators, treat_none_as_null = true)]
+pub struct IndicatorRow {
+    pub id: String,
+    pub incident_id: String,
+    pub kind: String,
+    pub value: String,
+    pub tlp: String,
+    pub confidence: Option<i32>,
+    pub first_seen: Option<NaiveDateTime>,
+    pub last_seen: Option<NaiveDateTime>,
+    pub source: Option<String>,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl From<&Indicator> for IndicatorRow {
+    fn from(indicator: &Indicator) -> Self {
+        let f = &indicator.fields;
+        Self {
+            id: indicator.id.to_string(),
+            incident_id: indicator.incident_id.to_string(),
+            kind: <&str>::from(f.value.kind()).to_owned(),
+            value: f.value.as_str().to_owned(),
+            tlp: <&str>::from(f.tlp).to_owned(),
+            confidence: f.confidence.map(|c| i32::from(c.get())),
+            first_seen: f.first_seen.map(to_column),
+            last_seen: f.last_seen.map(to_column),
+            source: f.source.as_ref().map(|t| t.as_str().to_owned()),
+            description: f.description.as_ref().map(|t| t.as_str().to_owned()),
+            created_at: to_column(indicator.created_at),
+            updated_at: to_column(indicator.updated_at),
+            version: indicator.version,
+            created_by: indicator.created_by.clone(),
+            updated_by: indicator.updated_by.clone(),
+        }
+    }
+}
+
+impl TryFrom<IndicatorRow> for Indicator {
+    type Error = StoreError;
+
+    fn try_from(row: IndicatorRow) -> Result<Self, StoreError> {
+        Ok(Indicator {
+            id: parse_id(&row.id)?,
+            incident_id: parse_id(&row.incident_id)?,
+            fields: IndicatorFields {
+                value: IndicatorValue::from_stored(parse_enum("indicator type", &row.kind)?, row.value),
+                tlp: parse_enum("TLP marking", &row.tlp)?,
+                confidence: row.confidence.map(Confidence::from_stored),
+                first_seen: row.first_seen.map(from_column),
+                last_seen: row.last_seen.map(from_column),
+                source: text(row.source),
+                description: text(row.description),
             },
             created_at: from_column(row.created_at),
             updated_at: from_column(row.updated_at),

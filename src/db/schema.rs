@@ -303,11 +303,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    indicators (id) {
+        id -> Text,
+        incident_id -> Text,
+        kind -> Text,
+        value -> Text,
+        tlp -> Text,
+        confidence -> Nullable<Integer>,
+        first_seen -> Nullable<Timestamp>,
+        last_seen -> Nullable<Timestamp>,
+        source -> Nullable<Text>,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
+    }
+}
+
 diesel::joinable!(actions -> incidents (incident_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(action_refs -> actions (action_id));
 diesel::joinable!(reviews -> incidents (incident_id));
 diesel::joinable!(timeline_entries -> incidents (incident_id));
+diesel::joinable!(indicators -> incidents (incident_id));
 diesel::joinable!(review_reminders -> incidents (incident_id));
 diesel::joinable!(review_reminders -> deliveries (delivery_id));
 diesel::joinable!(reminders -> actions (action_id));
@@ -324,6 +345,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reminders,
     reviews,
     timeline_entries,
+    indicators,
     people,
     review_reminders,
     action_refs,

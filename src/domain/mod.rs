@@ -13,6 +13,7 @@ pub mod email;
 pub mod errors;
 pub mod external;
 pub mod incident;
+pub mod indicator;
 pub mod listing;
 pub mod outbox;
 pub mod patch;

@@ -51,6 +51,12 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/incidents/{id}/timeline", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/timeline/{id}", [401, 403, 200, 200, 403, 403]),
     ("DELETE", "/api/v1/timeline/{id}", [401, 403, 204, 204, 403, 403]),
+    ("POST", "/api/v1/incidents/{id}/indicators", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/indicators", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/indicators", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/indicators/{id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/indicators/{id}", [401, 403, 200, 200, 403, 403]),
+    ("DELETE", "/api/v1/indicators/{id}", [401, 403, 204, 204, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/report", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/people", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/stats", [401, 200, 200, 200, 403, 403]),
@@ -90,6 +96,8 @@ fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
             Some(json!({"occurred_at": "2026-03-02T08:00:00Z", "description": "Alert"}))
         }
         ("PATCH", "/api/v1/timeline/{id}") => Some(json!({"kind": "analysis"})),
+        ("POST", "/api/v1/incidents/{id}/indicators") => Some(json!({"type": "ipv4", "value": "203.0.113.7"})),
+        ("PATCH", "/api/v1/indicators/{id}") => Some(json!({"confidence": 50})),
         ("PUT", "/api/v1/actions/by-ref/{system}/{key}") => {
             Some(json!({"incident_id": incident_id, "title": "Patch", "owner_email": OWNER, "due_date": "2030-01-01"}))
         }
@@ -134,6 +142,7 @@ struct Fixtures {
     done_action: String,
     review: String,
     timeline_entry: String,
+    indicator: String,
     /// A webhook and one of its deliveries, for the rows that need them (webhooks are few by design).
     webhook: Option<(String, String)>,
     /// An e-mail in the outbox: a reminder to the action's owner.
@@ -155,6 +164,10 @@ async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
     let done_action = id(&app.create_action(&holder, done).await);
     let review = id(&app.create_review(&holder, json!({})).await);
     let timeline_entry = id(&app.create_timeline_entry(&holder, json!({})).await);
+    let indicator_body = json!({"type": "domain", "value": "evil.example"});
+    let indicator: Value =
+        app.post(&format!("/api/v1/incidents/{holder}/indicators"), &indicator_body).await.json().await.unwrap();
+    let indicator = id(&indicator);
     app.put_person(OWNER, json!({"name": "Olive Owner"})).await;
     let webhook = match webhook {
         Some(hook) => {
@@ -171,7 +184,7 @@ async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
     } else {
         None
     };
-    Fixtures { incident, action, done_action, review, timeline_entry, webhook, delivery }
+    Fixtures { incident, action, done_action, review, timeline_entry, indicator, webhook, delivery }
 }
 
 #[tokio::test]
@@ -200,6 +213,8 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
                     p.replace("{id}", &hook).replace("{delivery_id}", &delivery)
                 }
                 p if p.starts_with("/api/v1/timeline/{id}") => p.replace("{id}", &f.timeline_entry),
+                p if p.starts_with("/api/v1/indicators/{id}") => p.replace("{id}", &f.indicator),
+                &"/api/v1/indicators" => "/api/v1/indicators?value=evil.example".to_owned(),
                 p if p.starts_with("/api/v1/deliveries/{id}") => {
                     p.replace("{id}", f.delivery.as_deref().expect("delivery fixture"))
                 }

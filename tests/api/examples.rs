@@ -174,6 +174,7 @@ struct Fixtures {
     action: String,
     review: String,
     timeline_entry: String,
+    indicator: String,
 }
 
 impl Fixtures {
@@ -186,7 +187,11 @@ impl Fixtures {
         let timeline_entry =
             id(&app.create_timeline_entry(&incident, json!({"occurred_at": "2026-11-02T08:15:00Z"})).await);
         let named_incident = id(&app.create_incident(json!({"title": "Named by the examples"})).await);
-        Self { incident, named_incident, action, review, timeline_entry }
+        let indicator_body = json!({"type": "sha256", "value": "e".repeat(64)});
+        let indicator: Value =
+            app.post(&format!("/api/v1/incidents/{incident}/indicators"), &indicator_body).await.json().await.unwrap();
+        let indicator = id(&indicator);
+        Self { incident, named_incident, action, review, timeline_entry, indicator }
     }
 
     /// `path` with each parameter filled in: an `{id}` is the fixture its preceding segment names.
@@ -200,6 +205,7 @@ impl Fixtures {
                 ("{id}", Some("actions")) => self.action.as_str(),
                 ("{id}", Some("reviews")) => self.review.as_str(),
                 ("{id}", Some("timeline")) => self.timeline_entry.as_str(),
+                ("{id}", Some("indicators")) => self.indicator.as_str(),
                 ("{email}", _) => "dana@example.com",
                 ("{system}", _) => "jira",
                 ("{key}", _) => "SEC-123",

@@ -230,6 +230,7 @@ async fn every_post_replays_its_first_answer() {
             format!("/api/v1/incidents/{incident_id}/timeline"),
             json!({"occurred_at": "2026-11-02T08:15:00Z", "description": "EDR alert"}),
         ),
+        (format!("/api/v1/incidents/{incident_id}/indicators"), json!({"type": "ipv4", "value": "203.0.113.7"})),
         ("/api/v1/webhooks".into(), json!({"url": "https://jira-bridge.example.com/h2", "events": ["action.created"]})),
         (
             format!(

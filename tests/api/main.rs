@@ -19,6 +19,7 @@ mod helpers;
 mod history;
 mod idempotency;
 mod incidents;
+mod indicators;
 mod input_rules;
 mod limits;
 mod listing;
