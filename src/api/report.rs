@@ -1,11 +1,14 @@
 //! `GET /api/v1/incidents/{id}/report`: the final incident report as Markdown, HTML or JSON, chosen by
-//! the `Accept` header.
+//! the `Accept` header; `GET /api/v1/incidents/{id}/stix`: the incident as a STIX 2.1 bundle for sharing.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::access;
+use super::common::parse_bool;
 use super::error::{ApiError, Problem};
 use super::state::Data;
 use crate::db;
@@ -101,7 +104,55 @@ fn accept_header(req: &HttpRequest) -> Option<String> {
 
 /// Registers this feature's routes with their spec entries.
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(get);
+    config.service(get).service(stix);
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StixQuery {
+    /// `true` to include the TLP:RED indicators: admins only, and only when asked, since TLP:RED is for
+    /// the people in the room and a bundle is made to leave it. Default `false`.
+    #[param(value_type = Option<bool>)]
+    pub include_red: Option<String>,
+}
+
+/// The incident as a STIX 2.1 bundle, to share with other organisations (NIST SP 800-61: information
+/// sharing): the incident, its indicators as STIX patterns (CVEs as vulnerabilities), its ATT&CK
+/// techniques as attack patterns, the relationships between them, and the TLP 2.0 marking definitions
+/// (the incident itself is marked TLP:AMBER, each indicator with its own marking). Ids are derived from
+/// what they stand for, so exporting again updates the receiver's copy instead of duplicating it.
+/// TLP:RED indicators are left out unless an admin asks with `include_red=true`. Needs the viewer role.
+#[utoipa::path(
+    tag = "indicators",
+    params(("id" = Uuid, Path, description = "Incident id"), StixQuery),
+    responses(
+        (status = 200, description = "The bundle", content((Object = "application/stix+json;version=2.1"))),
+        (status = 403, description = "`include_red` without the admin role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such incident", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`include_red` is not true or false", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/incidents/{id}/stix")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
+pub async fn stix(
+    state: Data,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<StixQuery>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
+    let include_red =
+        parse_bool("include_red", query.include_red.as_deref()).map_err(|e| ApiError::Validation(e.into()))?;
+    if include_red == Some(true) {
+        access::require(&principal, Role::Admin)?;
+    }
+    let id = id.into_inner();
+    let records = db::incidents::report_records(&state.db, id, include_red == Some(true))
+        .await
+        .map_err(|e| ApiError::from_store(e, || format!("incident with id {id}")))?;
+    let bundle = crate::report::stix::bundle(&records.incident, &records.indicators);
+    Ok(HttpResponse::Ok().content_type("application/stix+json;version=2.1").json(bundle))
 }
 
 /// The final report of an incident, for readers who were not in the room: executive summary (facts,
@@ -141,7 +192,7 @@ pub async fn get(
         )
     })?;
     let id = id.into_inner();
-    let records = db::incidents::report_records(&state.db, id)
+    let records = db::incidents::report_records(&state.db, id, access::sees_red(&principal))
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {id}")))?;
     let report = Report::build(&records, state.timezone, state.today(), crate::domain::now());

@@ -200,15 +200,17 @@ fn reference_taken(error: DieselError) -> StoreError {
     }
 }
 
-/// Everything the final report of an incident draws on, read in one transaction so it is consistent.
+/// Everything the final report of an incident draws on, read in one transaction so it is consistent;
+/// TLP:RED indicators only `with_red`.
 #[tracing::instrument(skip(db))]
-pub async fn report_records(db: &Db, id: Uuid) -> Result<IncidentRecords, StoreError> {
+pub async fn report_records(db: &Db, id: Uuid, with_red: bool) -> Result<IncidentRecords, StoreError> {
     db.snapshot(async move |conn| {
         let incident = load(conn, id).await?;
         let timeline = super::timeline::of_incident(conn, id).await?;
         let reviews = super::reviews::of_incident(conn, id).await?;
         let actions = super::actions::of_incident(conn, id).await?;
-        Ok(IncidentRecords { incident, timeline, reviews, actions })
+        let indicators = super::indicators::of_incident(conn, id, with_red).await?;
+        Ok(IncidentRecords { incident, timeline, reviews, actions, indicators })
     })
     .await
 }

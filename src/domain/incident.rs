@@ -271,6 +271,8 @@ pub struct IncidentRecords {
     pub timeline: Vec<TimelineEntry>,
     pub reviews: Vec<Review>,
     pub actions: Vec<Action>,
+    /// In order of value; without the TLP:RED ones unless the reader may see them.
+    pub indicators: Vec<super::indicator::Indicator>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 mod html;
 mod markdown;
+pub mod stix;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;

@@ -58,6 +58,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("PATCH", "/api/v1/indicators/{id}", [401, 403, 200, 200, 403, 403]),
     ("DELETE", "/api/v1/indicators/{id}", [401, 403, 204, 204, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/report", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/stix", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/people", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/stats", [401, 200, 200, 200, 403, 403]),
     ("POST", "/api/v1/webhooks", [401, 403, 403, 201, 403, 403]),

@@ -36,6 +36,7 @@ mod seed;
 mod shutdown;
 mod smtp;
 mod stats;
+mod stix;
 mod tickets;
 mod timeline;
 mod verification;
