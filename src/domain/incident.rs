@@ -271,8 +271,9 @@ pub struct IncidentRecords {
     pub timeline: Vec<TimelineEntry>,
     pub reviews: Vec<Review>,
     pub actions: Vec<Action>,
-    /// In order of value; without the TLP:RED ones unless the reader may see them.
+    /// In order of value; without the TLP:RED ones unless `indicators_with_red`.
     pub indicators: Vec<super::indicator::Indicator>,
+    pub indicators_with_red: bool,
 }
 
 #[cfg(test)]

@@ -21,33 +21,33 @@ use super::{FieldError, FieldErrors, Patch};
 macro_rules! with_questions {
     ($callback:ident) => {
         $callback! {
-            (what_happened, WhatHappened, Investigation, "Exactly what happened, and at what times?"),
-            (when, When, Investigation, "When did each stage happen? A summary of the timeline."),
-            (who_discovered, WhoDiscovered, Investigation, "Who discovered the incident, and how?"),
-            (how_contained, HowContained, Investigation, "How was the incident contained?"),
-            (recovery_actions, RecoveryActions, Investigation, "What was done to eradicate the cause and recover?"),
+            (what_happened, WhatHappened, DetectionAndAnalysis, "Exactly what happened, and at what times?"),
+            (when, When, DetectionAndAnalysis, "When did each stage happen? A summary of the timeline."),
+            (who_discovered, WhoDiscovered, DetectionAndAnalysis, "Who discovered the incident, and how?"),
+            (how_contained, HowContained, ContainmentEradicationRecovery, "How was the incident contained?"),
+            (recovery_actions, RecoveryActions, ContainmentEradicationRecovery, "What was done to eradicate the cause and recover?"),
             (
                 procedures_followed_and_adequate,
                 ProceduresFollowedAndAdequate,
-                Investigation,
+                LessonsLearned,
                 "How well did staff and management perform? Were the documented procedures followed, and were they adequate?"
             ),
             (
                 information_needed_sooner,
                 InformationNeededSooner,
-                Investigation,
+                LessonsLearned,
                 "What information was needed sooner?"
             ),
             (
                 steps_that_inhibited_recovery,
                 StepsThatInhibitedRecovery,
-                Investigation,
+                LessonsLearned,
                 "Were any steps or actions taken that might have inhibited the recovery?"
             ),
             (
                 information_sharing,
                 InformationSharing,
-                Investigation,
+                LessonsLearned,
                 "How could information sharing with other organizations have been improved?"
             ),
             (what_went_well, WhatWentWell, LessonsLearned, "What went well?"),
@@ -77,9 +77,11 @@ pub(crate) use with_questions;
 /// Where the final report shows an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportSection {
-    /// What happened and how it was handled.
-    Investigation,
-    /// What to keep and what to change.
+    /// What happened, and how it was found and understood.
+    DetectionAndAnalysis,
+    /// How it was stopped, removed and recovered from.
+    ContainmentEradicationRecovery,
+    /// How the team did, and what to keep and what to change (NIST SP 800-61's lessons-learned questions).
     LessonsLearned,
 }
 

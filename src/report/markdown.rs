@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
-use super::{Report, ReportAnswer, ReportDuration, category_text, vector_text, words};
+use super::{
+    Report, ReportAnswer, ReportDuration, ReportPhase, ReportTimelineEntry, category_text, vector_text, words,
+};
 
 /// Backslash-escapes what Markdown could read as markup (CommonMark allows a backslash before any ASCII
 /// punctuation): emphasis, code, links, HTML and table pipes anywhere, list and heading markers where a
@@ -135,6 +137,127 @@ fn root_cause_analysis(out: &mut String, report: &Report) {
     }
 }
 
+fn timeline_table(out: &mut String, entries: &[ReportTimelineEntry], empty: &str) {
+    if entries.is_empty() {
+        let _ = write!(out, "_{empty}_\n\n");
+        return;
+    }
+    out.push_str("| When | Phase | Source | What happened |\n|---|---|---|---|\n");
+    for entry in entries {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            inline(&entry.occurred_local),
+            entry.phase(),
+            or_dash(entry.source.as_deref()),
+            inline(&entry.description)
+        );
+    }
+    out.push('\n');
+}
+
+fn phase(out: &mut String, heading: &str, phase: &ReportPhase, what: &str) {
+    let _ = write!(out, "## {heading}\n\n");
+    answers(out, &phase.answers);
+    timeline_table(out, &phase.timeline, &format!("No {what} entries are on the timeline."));
+}
+
+fn review_line(out: &mut String, report: &Report) {
+    match &report.review {
+        Some(review) => {
+            let held = review
+                .held_local
+                .as_deref()
+                .map_or_else(|| "not yet held".to_owned(), |h| format!("held {}", inline(h)));
+            let _ = write!(out, "_Lessons-learned review {held}");
+            if let Some(facilitator) = &review.facilitator {
+                let _ = write!(out, ", facilitated by {}", inline(facilitator));
+            }
+            out.push_str("._");
+            if !review.attendees.is_empty() {
+                let names: Vec<String> = review.attendees.iter().map(|a| inline(a)).collect();
+                let _ = write!(out, " Attendees: {}.", names.join(", "));
+            }
+            out.push_str("\n\n");
+        }
+        None => out.push_str("_No lessons-learned review has been recorded._\n\n"),
+    }
+}
+
+fn indicators(out: &mut String, report: &Report) {
+    out.push_str("## Indicators of compromise\n\n");
+    if report.red_indicators_withheld {
+        out.push_str("_TLP:RED indicators are shown to editors and admins only._\n\n");
+    }
+    if report.indicators.is_empty() {
+        out.push_str("_No indicators of compromise were recorded._\n\n");
+        return;
+    }
+    out.push_str("Values are defanged (`hxxp`, `[.]`) so that nobody opens them by accident.\n\n");
+    out.push_str("| Type | Indicator | TLP | Confidence | Seen | Source | Notes |\n|---|---|---|---|---|---|---|\n");
+    for indicator in &report.indicators {
+        let confidence = indicator.confidence.map_or_else(|| "—".to_owned(), |c| c.to_string());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            inline(&indicator.type_text()),
+            inline(&indicator.defanged),
+            inline(indicator.tlp_text()),
+            confidence,
+            inline(&indicator.seen_text()),
+            or_dash(indicator.source.as_deref()),
+            or_dash(indicator.description.as_deref())
+        );
+    }
+    out.push('\n');
+}
+
+fn recommendations(out: &mut String, report: &Report) {
+    out.push_str("## Recommendations\n\n");
+    if report.recommendations.is_empty() {
+        out.push_str("_No corrective actions were recorded._\n\n");
+        return;
+    }
+    out.push_str("| Key | Action | Owner | Priority | Due | Status | Verification |\n|---|---|---|---|---|---|---|\n");
+    for action in &report.recommendations {
+        let status = if action.overdue_days > 0 {
+            format!("{} ({} days overdue)", action.status, action.overdue_days)
+        } else {
+            action.status.clone()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            inline(&action.key),
+            inline(&action.title),
+            inline(&action.owner),
+            inline(&action.priority),
+            action.due_date,
+            inline(&status),
+            inline(&action.verification)
+        );
+    }
+    out.push('\n');
+}
+
+fn metrics(out: &mut String, report: &Report) {
+    let d = &report.key_durations;
+    let _ = write!(
+        out,
+        "## Metrics\n\n| Handling | |\n|---|---|\n| Detected → contained | {} |\n| Contained → resolved | {} |\n| Detected → resolved | {} |\n| Cost | {} |\n\n",
+        duration(d.detection_to_containment.as_ref()),
+        duration(d.containment_to_resolution.as_ref()),
+        duration(d.detection_to_resolution.as_ref()),
+        inline(&report.impact.cost_text()),
+    );
+    let m = &report.metrics;
+    let _ = write!(
+        out,
+        "| Corrective actions | |\n|---|---|\n| Agreed | {} |\n| Done | {} |\n| Done on time | {} |\n| Verified | {} |\n| Open, not yet due | {} |\n| Overdue | {} |\n| Cancelled | {} |\n\n",
+        m.actions_total, m.done, m.done_on_time, m.verified, m.open_not_yet_due, m.overdue, m.cancelled
+    );
+}
+
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let i = &report.incident;
@@ -165,97 +288,27 @@ pub fn render(report: &Report) -> String {
     ] {
         let _ = writeln!(out, "| {label} | {value} |");
     }
-    let d = &report.key_durations;
-    let _ = write!(
-        out,
-        "\n| Key durations | |\n|---|---|\n| Detected → contained | {} |\n| Contained → resolved | {} |\n| Detected → resolved | {} |\n\n",
-        duration(d.detection_to_containment.as_ref()),
-        duration(d.containment_to_resolution.as_ref()),
-        duration(d.detection_to_resolution.as_ref()),
-    );
+    out.push('\n');
 
     incident_details(&mut out, report);
-
-    out.push_str("## Timeline\n\n");
-    if report.timeline.is_empty() {
-        out.push_str("_No timeline entries were recorded._\n\n");
-    } else {
-        out.push_str("| When | Phase | Source | What happened |\n|---|---|---|---|\n");
-        for entry in &report.timeline {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                inline(&entry.occurred_local),
-                entry.phase(),
-                or_dash(entry.source.as_deref()),
-                inline(&entry.description)
-            );
-        }
-        out.push('\n');
-    }
-
-    out.push_str("## Investigation\n\n");
-    match &report.review {
-        Some(review) => {
-            let held = review
-                .held_local
-                .as_deref()
-                .map_or_else(|| "not yet held".to_owned(), |h| format!("held {}", inline(h)));
-            let _ = write!(out, "_Lessons-learned review {held}");
-            if let Some(facilitator) = &review.facilitator {
-                let _ = write!(out, ", facilitated by {}", inline(facilitator));
-            }
-            out.push_str("._");
-            if !review.attendees.is_empty() {
-                let names: Vec<String> = review.attendees.iter().map(|a| inline(a)).collect();
-                let _ = write!(out, " Attendees: {}.", names.join(", "));
-            }
-            out.push_str("\n\n");
-        }
-        None => out.push_str("_No lessons-learned review has been recorded._\n\n"),
-    }
-    answers(&mut out, &report.investigation);
-
+    phase(&mut out, "Detection and analysis", &report.detection_and_analysis, "detection or analysis");
+    phase(
+        &mut out,
+        "Containment, eradication and recovery",
+        &report.containment_eradication_recovery,
+        "containment, eradication or recovery",
+    );
     impact_assessment(&mut out, report);
     root_cause_analysis(&mut out, report);
-
-    out.push_str("## Recommendations\n\n");
-    if report.recommendations.is_empty() {
-        out.push_str("_No corrective actions were recorded._\n\n");
-    } else {
-        out.push_str(
-            "| Key | Action | Owner | Priority | Due | Status | Verification |\n|---|---|---|---|---|---|---|\n",
-        );
-        for action in &report.recommendations {
-            let status = if action.overdue_days > 0 {
-                format!("{} ({} days overdue)", action.status, action.overdue_days)
-            } else {
-                action.status.clone()
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                inline(&action.key),
-                inline(&action.title),
-                inline(&action.owner),
-                inline(&action.priority),
-                action.due_date,
-                inline(&status),
-                inline(&action.verification)
-            );
-        }
-        out.push('\n');
-    }
-
+    indicators(&mut out, report);
     out.push_str("## Lessons learned\n\n");
+    review_line(&mut out, report);
     answers(&mut out, &report.lessons_learned);
+    recommendations(&mut out, report);
+    metrics(&mut out, report);
 
-    let m = &report.metrics;
-    let _ = write!(
-        out,
-        "## Metrics\n\n| Corrective actions | |\n|---|---|\n| Agreed | {} |\n| Done | {} |\n| Done on time | {} |\n| Verified | {} |\n| Open, not yet due | {} |\n| Overdue | {} |\n| Cancelled | {} |\n",
-        m.actions_total, m.done, m.done_on_time, m.verified, m.open_not_yet_due, m.overdue, m.cancelled
-    );
+    out.push_str("## Appendices\n\n### Full timeline\n\n");
+    timeline_table(&mut out, &report.timeline, "No timeline entries were recorded.");
     out
 }
 

@@ -1,5 +1,8 @@
 //! The final incident report: what happened, how it was handled, what the review concluded and what is
-//! being done about it, for readers who were not in the room. `Report::build` turns the stored records
+//! being done about it, for readers who were not in the room, in the outline of a complete incident
+//! response report (executive summary, incident details, detection and analysis, containment, eradication
+//! and recovery, impact, root cause, indicators of compromise, lessons learned, recommendations, metrics,
+//! appendices). `Report::build` turns the stored records
 //! into the report's content once; `markdown` and `html` only lay that content out, and the API serves
 //! the content itself as JSON. Knows nothing of HTTP or SQL.
 
@@ -15,6 +18,7 @@ use utoipa::ToSchema;
 use crate::domain::action::ActionStatus;
 use crate::domain::assessment::{Attack, Impact, RootCause};
 use crate::domain::incident::IncidentRecords;
+use crate::domain::indicator::{IndicatorType, Tlp};
 use crate::domain::review::{ReportSection, Review};
 use crate::domain::timeline::TimelineKind;
 
@@ -35,17 +39,25 @@ pub struct Report {
     pub key_durations: KeyDurations,
     /// How the attacker got in and what they did (the incident details).
     pub attack: Attack,
-    /// In the order things happened.
+    /// The whole timeline, in the order things happened (an appendix).
     pub timeline: Vec<ReportTimelineEntry>,
     /// The review the findings come from: the latest held one, else the latest planned.
     pub review: Option<ReportReview>,
-    /// The review's answers about what happened and how it was handled, under their questions.
-    pub investigation: Vec<ReportAnswer>,
+    /// What happened and how it was found: the review's answers and the detection and analysis entries of
+    /// the timeline.
+    pub detection_and_analysis: ReportPhase,
+    /// How it was stopped and recovered from: the review's answers and the containment, eradication and
+    /// recovery entries of the timeline.
+    pub containment_eradication_recovery: ReportPhase,
     pub impact: ReportImpact,
     pub root_cause: RootCause,
+    /// In order of type, then value; TLP:RED ones only for readers who may see them.
+    pub indicators: Vec<ReportIndicator>,
+    /// Whether TLP:RED indicators were left out because the reader may not see them.
+    pub red_indicators_withheld: bool,
     /// The corrective actions.
     pub recommendations: Vec<ReportAction>,
-    /// The review's answers about what to keep and what to change.
+    /// The review's answers about how the team did and what to keep and what to change.
     pub lessons_learned: Vec<ReportAnswer>,
     pub metrics: ReportMetrics,
 }
@@ -102,6 +114,28 @@ pub struct ReportTimelineEntry {
     pub kind: TimelineKind,
     pub source: Option<String>,
     pub description: String,
+}
+
+/// One phase of the handling: the review's answers about it, and what the timeline says happened in it.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ReportPhase {
+    pub answers: Vec<ReportAnswer>,
+    pub timeline: Vec<ReportTimelineEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportIndicator {
+    #[serde(rename = "type")]
+    pub kind: IndicatorType,
+    pub value: String,
+    /// The value as the Markdown and HTML reports print it, so nobody clicks it: `hxxps[://]evil[.]example`.
+    pub defanged: String,
+    pub tlp: Tlp,
+    pub confidence: Option<u8>,
+    pub first_seen_local: Option<String>,
+    pub last_seen_local: Option<String>,
+    pub source: Option<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -178,7 +212,7 @@ impl Report {
             containment_to_resolution: between(f.contained_at, f.resolved_at),
             detection_to_resolution: between(f.detected_at, f.resolved_at),
         };
-        let timeline = records
+        let timeline: Vec<ReportTimelineEntry> = records
             .timeline
             .iter()
             .map(|entry| ReportTimelineEntry {
@@ -189,6 +223,28 @@ impl Report {
                 description: entry.fields.description.to_string(),
             })
             .collect();
+        let in_phase = |kinds: &[TimelineKind]| -> Vec<ReportTimelineEntry> {
+            timeline.iter().filter(|entry| kinds.contains(&entry.kind)).cloned().collect()
+        };
+        let mut indicators: Vec<ReportIndicator> = records
+            .indicators
+            .iter()
+            .map(|indicator| {
+                let f = &indicator.fields;
+                ReportIndicator {
+                    kind: f.value.kind(),
+                    value: f.value.as_str().to_owned(),
+                    defanged: f.value.defanged(),
+                    tlp: f.tlp,
+                    confidence: f.confidence.map(|c| c.get()),
+                    first_seen_local: f.first_seen.map(local),
+                    last_seen_local: f.last_seen.map(local),
+                    source: f.source.as_ref().map(ToString::to_string),
+                    description: f.description.as_ref().map(ToString::to_string),
+                }
+            })
+            .collect();
+        indicators.sort_by(|a, b| (a.kind, &a.value).cmp(&(b.kind, &b.value)));
         let chosen = chosen_review(&records.reviews);
         let answers = |section: ReportSection| -> Vec<ReportAnswer> {
             chosen
@@ -283,9 +339,18 @@ impl Report {
                 downtime_text: f.impact.downtime_minutes.map(|m| ReportDuration::new(m.get().saturating_mul(60)).text),
             },
             root_cause: f.root_cause.clone(),
+            detection_and_analysis: ReportPhase {
+                answers: answers(ReportSection::DetectionAndAnalysis),
+                timeline: in_phase(&[TimelineKind::Detection, TimelineKind::Analysis]),
+            },
+            containment_eradication_recovery: ReportPhase {
+                answers: answers(ReportSection::ContainmentEradicationRecovery),
+                timeline: in_phase(&[TimelineKind::Containment, TimelineKind::Eradication, TimelineKind::Recovery]),
+            },
+            indicators,
+            red_indicators_withheld: !records.indicators_with_red,
             timeline,
             review,
-            investigation: answers(ReportSection::Investigation),
             recommendations,
             lessons_learned: answers(ReportSection::LessonsLearned),
             metrics,
@@ -419,6 +484,24 @@ pub fn category_text(root_cause: &RootCause) -> String {
 impl ReportTimelineEntry {
     pub fn phase(&self) -> &'static str {
         self.kind.into()
+    }
+}
+
+impl ReportIndicator {
+    pub fn type_text(&self) -> String {
+        words(self.kind)
+    }
+
+    pub fn tlp_text(&self) -> &'static str {
+        self.tlp.label()
+    }
+
+    /// "2026-11-02 08:01 UTC – 2026-11-02 11:30 UTC", one side or "—".
+    pub fn seen_text(&self) -> String {
+        match (&self.first_seen_local, &self.last_seen_local) {
+            (None, None) => "—".to_owned(),
+            (first, last) => format!("{} – {}", first.as_deref().unwrap_or("?"), last.as_deref().unwrap_or("?")),
+        }
     }
 }
 

@@ -5,16 +5,19 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, id, spawn_app};
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 12] = [
     "Executive summary",
     "Incident details",
-    "Timeline",
-    "Investigation",
+    "Detection and analysis",
+    "Containment, eradication and recovery",
     "Impact assessment",
     "Root cause analysis",
-    "Recommendations",
+    "Indicators of compromise",
     "Lessons learned",
+    "Recommendations",
     "Metrics",
+    "Appendices",
+    "Full timeline",
 ];
 
 /// One incident from detection to review, with a hostile title.
@@ -60,6 +63,15 @@ async fn reviewed_incident(app: &TestApp) -> String {
             }),
         )
         .await);
+    let indicators = format!("/api/v1/incidents/{incident}/indicators");
+    for body in [
+        json!({"type": "url", "value": "https://login-examp1e.com/sso?a=<b>", "tlp": "amber", "confidence": 90,
+               "first_seen": "2026-03-02T08:01:00Z", "source": "proxy logs", "description": "The *fake* SSO page"}),
+        json!({"type": "domain", "value": "login-examp1e.com", "tlp": "green"}),
+        json!({"type": "ipv4", "value": "203.0.113.66", "tlp": "red", "description": "Attacker VPN exit"}),
+    ] {
+        app.post(&indicators, &body).await.error_for_status().unwrap();
+    }
     let actions = json!({"actions": [
         {"title": "Enforce FIDO2 for finance", "owner_email": "dana@example.com", "owner_name": "Dana Reyes",
          "due_date": "2026-04-01", "status": "done", "resolution": "Keys issued"},
@@ -118,8 +130,36 @@ async fn markdown_by_default_with_every_section_and_the_action_table() {
     }
     assert!(markdown.contains("Category: process gap\n\nNewly registered domains were not blocked."), "{markdown}");
     assert!(markdown.contains("- SMS codes as the second factor"), "{markdown}");
-    let order: Vec<usize> = SECTIONS.iter().map(|s| markdown.find(&format!("## {s}\n")).unwrap()).collect();
+    // Indicators are defanged, so that nobody opens them from the report, and still escaped.
+    assert!(
+        markdown.contains("| url | hxxps\\[\\://\\]login-examp1e\\[.\\]com/sso?a=%3Cb%3E | TLP:AMBER | 90 | 2026-03-02 08:01 UTC – ? | proxy logs | The \\*fake\\* SSO page |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("| domain | login-examp1e\\[.\\]com | TLP:GREEN |"), "{markdown}");
+    assert!(
+        markdown.contains("| ipv4 | 203\\[.\\]0\\[.\\]113\\[.\\]66 | TLP:RED |"),
+        "the admin sees TLP:RED: {markdown}"
+    );
+    assert!(!markdown.contains("login-examp1e.com"), "no live indicator anywhere: {markdown}");
+    // Each phase holds its answers and its part of the timeline; the appendix holds all of it.
+    let detection =
+        &markdown[markdown.find("## Detection and analysis").unwrap()..markdown.find("## Containment").unwrap()];
+    assert!(
+        detection.contains("### Exactly what happened") && detection.contains("Credential page opened"),
+        "{detection}"
+    );
+    assert!(!detection.contains("Accounts disabled"), "{detection}");
+    let appendix = &markdown[markdown.find("### Full timeline").unwrap()..];
+    assert!(appendix.contains("Credential page opened") && appendix.contains("Accounts disabled"), "{appendix}");
+    let order: Vec<usize> =
+        SECTIONS.iter().map(|s| markdown.find(&format!("# {s}\n")).unwrap_or_else(|| panic!("{s}"))).collect();
     assert!(order.is_sorted(), "sections in the report's order: {order:?}");
+
+    let viewer = app.token("viewer@example.com", &[action_tracker::domain::principal::Role::Viewer]);
+    let path = format!("/api/v1/incidents/{incident}/report");
+    let seen = app.request_as(Some(&viewer), Method::GET, &path, None).await.text().await.unwrap();
+    assert!(!seen.contains("203\\[.\\]0\\[.\\]113\\[.\\]66") && !seen.contains("Attacker VPN"), "{seen}");
+    assert!(seen.contains("_TLP:RED indicators are shown to editors and admins only._"), "{seen}");
 }
 
 #[tokio::test]
@@ -132,8 +172,13 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let html = response.text().await.unwrap();
     for section in SECTIONS {
-        assert!(html.contains(&format!("<h2>{section}</h2>")), "missing {section}");
+        assert!(
+            html.contains(&format!("<h2>{section}</h2>")) || html.contains(&format!("<h3>{section}</h3>")),
+            "missing {section}"
+        );
     }
+    assert!(html.contains("hxxps[://]login-examp1e[.]com/sso?a=%3Cb%3E"), "{html}");
+    assert!(!html.contains("login-examp1e.com"), "no live indicator in HTML either");
     assert!(!html.contains("<script>"), "user text is escaped in HTML");
     assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"));
     assert!(html.contains("<td>Enforce FIDO2 for finance</td>"), "{html}");
@@ -148,7 +193,17 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert_eq!(json["metrics"]["verified"], 1);
     assert_eq!(json["key_durations"]["detection_to_containment"]["seconds"], 3 * 3600 + 25 * 60);
     assert_eq!(json["recommendations"][0]["key"], "ACT-1");
-    assert_eq!(json["investigation"][0]["key"], "what_happened");
+    assert_eq!(json["detection_and_analysis"]["answers"][0]["key"], "what_happened");
+    assert_eq!(json["detection_and_analysis"]["timeline"].as_array().unwrap().len(), 1);
+    assert_eq!(json["containment_eradication_recovery"]["timeline"][0]["kind"], "containment");
+    let values: Vec<&str> =
+        json["indicators"].as_array().unwrap().iter().map(|i| i["value"].as_str().unwrap()).collect();
+    assert_eq!(
+        values,
+        ["203.0.113.66", "login-examp1e.com", "https://login-examp1e.com/sso?a=%3Cb%3E"],
+        "by type, then value"
+    );
+    assert_eq!(json["red_indicators_withheld"], false);
     assert_eq!(json["lessons_learned"][0]["key"], "do_differently");
     assert_eq!(json["timeline"].as_array().unwrap().len(), 2);
     assert_eq!(json["impact"]["cost"], json!({"amount": "12500.00", "currency": "EUR"}));
@@ -219,8 +274,10 @@ async fn the_html_report_prints_to_pdf_in_headless_chromium() {
     for expected in [
         "Final incident report: SEC-42 <script>alert('x')</script>",
         "Executive summary",
-        "Timeline",
+        "Indicators of compromise",
+        "hxxps[://]login-examp1e[.]com",
         "Lessons learned",
+        "Full timeline",
         "Metrics",
         "ACT-1 Enforce FIDO2 for finance",
         "ACT-2 Block new domains",
