@@ -9,6 +9,7 @@ pub mod actions;
 pub mod comments;
 pub mod common;
 pub mod error;
+pub mod evidence;
 pub mod extract;
 pub mod health;
 pub mod history;
@@ -51,6 +52,7 @@ pub fn routes(config: &mut ServiceConfig) {
             .configure(reminders::configure)
             .configure(reviews::configure)
             .configure(timeline::configure)
+            .configure(evidence::configure)
             .configure(people::configure)
             .configure(report::configure)
             .configure(stats::configure)

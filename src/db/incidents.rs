@@ -105,7 +105,7 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
                 "the incident still has {action_count} corrective action(s); delete or move them first"
             )));
         }
-        // Its reviews and timeline entries go with it (ON DELETE CASCADE). Each gets its own `deleted`
+        // Its reviews, timeline entries and evidence with its custody logs go with it (ON DELETE CASCADE). Each gets its own `deleted`
         // event, as when deleted one by one, so their history says where they went.
         for review in super::reviews::of_incident(conn, id).await? {
             let changes = Changes::deleted(review.audit_snapshot());
@@ -117,6 +117,7 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
             let event = Event::new(&context, EntityType::TimelineEntry, entry.id, EventKind::Deleted, changes);
             events::record(conn, &event).await?;
         }
+        super::evidence::record_deletion_of_incident(conn, id, &context).await?;
         on!(conn, c => diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(c).await)?;
         let changes = Changes::deleted(current.audit_snapshot());
         events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Deleted, changes)).await?;

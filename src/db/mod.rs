@@ -13,6 +13,7 @@ pub mod conn;
 pub mod deliveries;
 mod error;
 pub mod events;
+pub mod evidence;
 pub mod idempotency;
 pub mod incidents;
 mod keyset;

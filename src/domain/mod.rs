@@ -11,6 +11,7 @@ pub mod audit;
 pub mod comment;
 pub mod email;
 pub mod errors;
+pub mod evidence;
 pub mod external;
 pub mod incident;
 pub mod listing;

@@ -51,6 +51,11 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/incidents/{id}/timeline", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/timeline/{id}", [401, 403, 200, 200, 403, 403]),
     ("DELETE", "/api/v1/timeline/{id}", [401, 403, 204, 204, 403, 403]),
+    ("POST", "/api/v1/incidents/{id}/evidence", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/evidence", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/evidence/{id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/evidence/{id}", [401, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/evidence/{id}/custody", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/report", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/people", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/stats", [401, 200, 200, 200, 403, 403]),
@@ -90,6 +95,12 @@ fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
             Some(json!({"occurred_at": "2026-03-02T08:00:00Z", "description": "Alert"}))
         }
         ("PATCH", "/api/v1/timeline/{id}") => Some(json!({"kind": "analysis"})),
+        ("POST", "/api/v1/incidents/{id}/evidence") => Some(json!({"description": "Disk image", "kind": "disk_image",
+            "location": "s3://forensics/x.e01", "collected_by": "Alex", "collected_at": "2026-03-02T10:30:00Z"})),
+        ("PATCH", "/api/v1/evidence/{id}") => Some(json!({"kind": "file"})),
+        ("POST", "/api/v1/evidence/{id}/custody") => {
+            Some(json!({"from": "Alex", "to": "Locker", "at": "2026-03-03T10:30:00Z", "purpose": "storage"}))
+        }
         ("PUT", "/api/v1/actions/by-ref/{system}/{key}") => {
             Some(json!({"incident_id": incident_id, "title": "Patch", "owner_email": OWNER, "due_date": "2030-01-01"}))
         }
@@ -134,6 +145,7 @@ struct Fixtures {
     done_action: String,
     review: String,
     timeline_entry: String,
+    evidence: String,
     /// A webhook and one of its deliveries, for the rows that need them (webhooks are few by design).
     webhook: Option<(String, String)>,
     /// An e-mail in the outbox: a reminder to the action's owner.
@@ -155,6 +167,7 @@ async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
     let done_action = id(&app.create_action(&holder, done).await);
     let review = id(&app.create_review(&holder, json!({})).await);
     let timeline_entry = id(&app.create_timeline_entry(&holder, json!({})).await);
+    let evidence = id(&app.create_evidence(&holder, json!({})).await);
     app.put_person(OWNER, json!({"name": "Olive Owner"})).await;
     let webhook = match webhook {
         Some(hook) => {
@@ -171,7 +184,7 @@ async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
     } else {
         None
     };
-    Fixtures { incident, action, done_action, review, timeline_entry, webhook, delivery }
+    Fixtures { incident, action, done_action, review, timeline_entry, evidence, webhook, delivery }
 }
 
 #[tokio::test]
@@ -200,6 +213,7 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
                     p.replace("{id}", &hook).replace("{delivery_id}", &delivery)
                 }
                 p if p.starts_with("/api/v1/timeline/{id}") => p.replace("{id}", &f.timeline_entry),
+                p if p.starts_with("/api/v1/evidence/{id}") => p.replace("{id}", &f.evidence),
                 p if p.starts_with("/api/v1/deliveries/{id}") => {
                     p.replace("{id}", f.delivery.as_deref().expect("delivery fixture"))
                 }

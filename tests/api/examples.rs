@@ -164,7 +164,7 @@ fn request_examples(spec: &Value) -> Vec<(Method, String, String, Option<Value>)
 }
 
 /// What a request example needs to exist first, made through the API: an incident, an action in it
-/// (done, so it can be verified by someone other than its owner), a review and a timeline entry for the
+/// (done, so it can be verified by someone other than its owner), a review, a timeline entry and an item of evidence for the
 /// path, and another incident for the examples that name one in the body. Another, as in Swagger UI:
 /// the path is filled in by hand, the body is the example as it is, so a body that repeats the path's
 /// incident would contradict it.
@@ -174,6 +174,7 @@ struct Fixtures {
     action: String,
     review: String,
     timeline_entry: String,
+    evidence: String,
 }
 
 impl Fixtures {
@@ -185,8 +186,9 @@ impl Fixtures {
         let review = id(&app.create_review(&incident, json!({})).await);
         let timeline_entry =
             id(&app.create_timeline_entry(&incident, json!({"occurred_at": "2026-11-02T08:15:00Z"})).await);
+        let evidence = id(&app.create_evidence(&incident, json!({"collected_at": "2026-11-02T10:30:00Z"})).await);
         let named_incident = id(&app.create_incident(json!({"title": "Named by the examples"})).await);
-        Self { incident, named_incident, action, review, timeline_entry }
+        Self { incident, named_incident, action, review, timeline_entry, evidence }
     }
 
     /// `path` with each parameter filled in: an `{id}` is the fixture its preceding segment names.
@@ -200,6 +202,7 @@ impl Fixtures {
                 ("{id}", Some("actions")) => self.action.as_str(),
                 ("{id}", Some("reviews")) => self.review.as_str(),
                 ("{id}", Some("timeline")) => self.timeline_entry.as_str(),
+                ("{id}", Some("evidence")) => self.evidence.as_str(),
                 ("{email}", _) => "dana@example.com",
                 ("{system}", _) => "jira",
                 ("{key}", _) => "SEC-123",

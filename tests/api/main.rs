@@ -10,6 +10,7 @@ mod comments;
 mod conditional;
 mod crash;
 mod errors;
+mod evidence;
 mod examples;
 mod faults;
 mod feed;
