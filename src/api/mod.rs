@@ -8,6 +8,7 @@ pub mod access;
 pub mod actions;
 pub mod comments;
 pub mod common;
+pub mod effort;
 pub mod error;
 pub mod evidence;
 pub mod extract;
@@ -53,6 +54,7 @@ pub fn routes(config: &mut ServiceConfig) {
             .configure(reviews::configure)
             .configure(timeline::configure)
             .configure(evidence::configure)
+            .configure(effort::configure)
             .configure(people::configure)
             .configure(report::configure)
             .configure(stats::configure)

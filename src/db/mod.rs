@@ -11,6 +11,7 @@ pub mod comments;
 mod common;
 pub mod conn;
 pub mod deliveries;
+pub mod effort;
 mod error;
 pub mod events;
 pub mod evidence;

@@ -12,11 +12,12 @@ use diesel::result::Error as DieselError;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::schema::{actions, custody_entries, evidence, incidents, people, reviews, timeline_entries};
+use super::schema::{actions, custody_entries, effort_entries, evidence, incidents, people, reviews, timeline_entries};
 use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags, Verification};
 use crate::domain::assessment::{
     AffectedSystem, Attack, Count, Impact, Money, Notification, RootCause, Technique, TechniqueId,
 };
+use crate::domain::effort::{EffortEntry, EffortFields, Minutes};
 use crate::domain::email::EmailAddress;
 use crate::domain::evidence::{CustodyEntry, Evidence, EvidenceFields, Location, Sha256, Transfer};
 use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
@@ -696,6 +697,66 @@ impl TryFrom<CustodyRow> for CustodyEntry {
             },
             recorded_at: from_column(row.recorded_at),
             recorded_by: row.recorded_by,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = effort_entries, treat_none_as_null = true)]
+pub struct EffortRow {
+    pub id: String,
+    pub incident_id: String,
+    pub person: String,
+    pub phase: String,
+    pub minutes: i64,
+    pub performed_on: Option<NaiveDate>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl From<&EffortEntry> for EffortRow {
+    fn from(entry: &EffortEntry) -> Self {
+        let f = &entry.fields;
+        Self {
+            id: entry.id.to_string(),
+            incident_id: entry.incident_id.to_string(),
+            person: f.person.as_str().to_owned(),
+            phase: <&str>::from(f.phase).to_owned(),
+            minutes: f.minutes.get(),
+            performed_on: f.performed_on,
+            note: f.note.as_ref().map(|t| t.as_str().to_owned()),
+            created_at: to_column(entry.created_at),
+            updated_at: to_column(entry.updated_at),
+            version: entry.version,
+            created_by: entry.created_by.clone(),
+            updated_by: entry.updated_by.clone(),
+        }
+    }
+}
+
+impl TryFrom<EffortRow> for EffortEntry {
+    type Error = StoreError;
+
+    fn try_from(row: EffortRow) -> Result<Self, StoreError> {
+        Ok(EffortEntry {
+            id: parse_id(&row.id)?,
+            incident_id: parse_id(&row.incident_id)?,
+            fields: EffortFields {
+                person: EmailAddress::from_stored(row.person),
+                phase: parse_enum("effort phase", &row.phase)?,
+                minutes: Minutes::from_stored(row.minutes),
+                performed_on: row.performed_on,
+                note: text(row.note),
+            },
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
         })
     }
 }

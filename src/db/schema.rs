@@ -202,6 +202,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    effort_entries (id) {
+        id -> Text,
+        incident_id -> Text,
+        person -> Text,
+        phase -> Text,
+        minutes -> BigInt,
+        performed_on -> Nullable<Date>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
     people (email) {
         email -> Text,
         name -> Nullable<Text>,
@@ -341,6 +358,7 @@ diesel::joinable!(reviews -> incidents (incident_id));
 diesel::joinable!(timeline_entries -> incidents (incident_id));
 diesel::joinable!(evidence -> incidents (incident_id));
 diesel::joinable!(custody_entries -> evidence (evidence_id));
+diesel::joinable!(effort_entries -> incidents (incident_id));
 diesel::joinable!(review_reminders -> incidents (incident_id));
 diesel::joinable!(review_reminders -> deliveries (delivery_id));
 diesel::joinable!(reminders -> actions (action_id));
@@ -359,6 +377,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     timeline_entries,
     evidence,
     custody_entries,
+    effort_entries,
     people,
     review_reminders,
     action_refs,

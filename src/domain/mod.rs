@@ -9,6 +9,7 @@ pub mod action;
 pub mod assessment;
 pub mod audit;
 pub mod comment;
+pub mod effort;
 pub mod email;
 pub mod errors;
 pub mod evidence;

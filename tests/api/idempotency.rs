@@ -240,6 +240,10 @@ async fn every_post_replays_its_first_answer() {
             format!("/api/v1/evidence/{evidence_id}/custody"),
             json!({"from": "Alex", "to": "Locker", "at": "2026-03-03T10:30:00Z", "purpose": "storage"}),
         ),
+        (
+            format!("/api/v1/incidents/{incident_id}/effort"),
+            json!({"person": "dana@example.com", "phase": "analysis", "minutes": 30}),
+        ),
         ("/api/v1/webhooks".into(), json!({"url": "https://jira-bridge.example.com/h2", "events": ["action.created"]})),
         (
             format!(

@@ -9,6 +9,7 @@ mod cli;
 mod comments;
 mod conditional;
 mod crash;
+mod effort;
 mod errors;
 mod evidence;
 mod examples;
