@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::extract;
 use super::state::AppState;
-use crate::domain::{FieldError, Patch};
+use crate::domain::{FieldError, FieldErrors, Patch};
 
 /// A required field in a merge-patch: absent keeps it, `null` is refused.
 pub fn required<T>(field: &str, patch: Patch<T>) -> Result<Option<T>, FieldError> {
@@ -19,6 +19,17 @@ pub fn required<T>(field: &str, patch: Patch<T>) -> Result<Option<T>, FieldError
         Patch::Null => Err(FieldError::new(field, "cannot be null; leave it out to keep the current value")),
         Patch::Value(value) => Ok(Some(value)),
     }
+}
+
+/// A required field of a merge-patch parsed by `parse`: absent keeps it (`None`), `null` and a value
+/// `parse` refuses are remembered in `errors`.
+pub fn parse_required<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    patch: Patch<String>,
+    parse: impl FnOnce(&str, &str) -> Result<T, FieldError>,
+) -> Option<T> {
+    errors.take(required(field, patch)).flatten().and_then(|raw| errors.take(parse(field, &raw)))
 }
 
 /// A comma-separated filter value such as `status=open,blocked`.

@@ -8,7 +8,9 @@ pub mod access;
 pub mod actions;
 pub mod comments;
 pub mod common;
+pub mod effort;
 pub mod error;
+pub mod evidence;
 pub mod extract;
 pub mod health;
 pub mod history;
@@ -53,6 +55,8 @@ pub fn routes(config: &mut ServiceConfig) {
             .configure(reviews::configure)
             .configure(timeline::configure)
             .configure(indicators::configure)
+            .configure(evidence::configure)
+            .configure(effort::configure)
             .configure(people::configure)
             .configure(report::configure)
             .configure(stats::configure)

@@ -33,6 +33,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "reviews", description = "Lessons-learned reviews (NIST SP 800-61 post-incident activity): the meeting, its answers to the standard questions, and the actions it decides on."),
         (name = "timeline", description = "What happened when during an incident, from detection to recovery."),
         (name = "indicators", description = "Indicators of compromise, with TLP 2.0 markings, and the search across incidents for one value."),
+        (name = "evidence", description = "An incident's evidence: what each item is, where it is stored (a URI, never the file), its SHA-256, who collected it and when, and its append-only chain of custody. Nothing in a chain of custody is changed or removed; a correction is a new entry. Evidence is never deleted on its own: it goes only when an admin deletes its incident."),
+        (name = "effort", description = "The time the team spent on an incident, per person and phase (NIST SP 800-61), in whole minutes, with its sums."),
         (name = "dashboards", description = "Numbers for dashboards: counts, rates and durations, cheap to poll."),
         (name = "webhooks", description = "Signed HTTP callbacks on changes, through a durable outbox, with a delivery log."),
         (name = "people", description = "The people directory: managers for escalation, time zones for reminders, and each person's queue."),

@@ -15,7 +15,7 @@ use super::common::Freshness;
 use super::error::{ApiError, Problem};
 use super::state::Data;
 use crate::db;
-use crate::db::stats::StatsFilter;
+use crate::db::stats::{Period, StatsFilter};
 use crate::domain::action::{ActionStatus, Priority};
 use crate::domain::email::EmailAddress;
 use crate::domain::principal::{Principal, Role};
@@ -85,6 +85,80 @@ pub struct IncidentStats {
     pub median_seconds_to_contain: Option<f64>,
     /// From detection to resolution.
     pub median_seconds_to_resolve: Option<f64>,
+    /// What handling the incidents took and cost, in all and by period, category and severity. An
+    /// incident counts in the period it was detected (recorded, if no detection time was noted), in UTC.
+    pub handling: HandlingStats,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandlingStats {
+    pub all: Handling,
+    /// Each period (`period` parameter) with incidents, oldest first: "2026-11" or "2026-Q4".
+    pub by_period: Vec<PeriodHandling>,
+    pub by_category: Vec<CategoryHandling>,
+    pub by_severity: Vec<SeverityHandling>,
+}
+
+/// Incidents handled, the time the team spent on them (effort entries), their downtime and cost.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "incidents": 4, "time_spent_minutes": 2280, "incidents_with_time_spent": 3, "mean_time_spent_minutes": 760.0,
+    "downtime_minutes": 300, "cost": [{"amount": "12500.00", "currency": "EUR"}]
+}))]
+pub struct Handling {
+    pub incidents: i64,
+    pub time_spent_minutes: i64,
+    /// Incidents with any time recorded.
+    pub incidents_with_time_spent: i64,
+    /// Over the incidents with time recorded; null without any.
+    pub mean_time_spent_minutes: Option<f64>,
+    /// Downtime as recorded in the incidents' impact (unknown counts as none).
+    pub downtime_minutes: i64,
+    /// One sum per currency, never converted; incidents without a recorded cost add nothing.
+    pub cost: Vec<crate::domain::assessment::MoneyText>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodHandling {
+    #[schema(example = "2026-Q4")]
+    pub period: String,
+    #[serde(flatten)]
+    pub handling: Handling,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryHandling {
+    /// Null for incidents without a category.
+    pub category: Option<String>,
+    #[serde(flatten)]
+    pub handling: Handling,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeverityHandling {
+    pub severity: String,
+    #[serde(flatten)]
+    pub handling: Handling,
+}
+
+impl From<db::stats::Handling> for Handling {
+    fn from(h: db::stats::Handling) -> Self {
+        let mean = (h.incidents_with_time_spent > 0)
+            .then(|| (h.time_spent_minutes as f64 / h.incidents_with_time_spent as f64 * 10.0).round() / 10.0);
+        Self {
+            incidents: h.incidents,
+            time_spent_minutes: h.time_spent_minutes,
+            incidents_with_time_spent: h.incidents_with_time_spent,
+            mean_time_spent_minutes: mean,
+            downtime_minutes: h.downtime_minutes,
+            cost: h
+                .cost
+                .into_iter()
+                .filter_map(|(currency, minor)| crate::domain::assessment::Money::from_stored(minor, &currency))
+                .map(|money| money.to_text())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,9 +181,16 @@ pub struct StatsQuery {
     /// Only this team's actions.
     #[param(max_length = 200)]
     pub team: Option<String>,
-    /// Only actions and incidents created at or after this time (RFC 3339).
+    /// Only actions created, and incidents detected (recorded, without a detection time), at or after this
+    /// time (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]
     pub since: Option<String>,
+    /// And before this time (RFC 3339): `since` and `until` make a date range.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub until: Option<String>,
+    /// How `incidents.handling.by_period` groups: `month` (the default) or `quarter`.
+    #[param(value_type = Option<String>, pattern = "^(month|quarter)$")]
+    pub period: Option<String>,
 }
 
 impl StatsQuery {
@@ -124,7 +205,28 @@ impl StatsQuery {
         let owner = errors.take(self.owner.as_deref().map(|o| EmailAddress::parse("owner", o)).transpose());
         let team = errors.take(ShortText::parse_optional("team", self.team.as_deref()));
         let since = errors.take(self.since.as_deref().map(|raw| parse_instant_text("since", raw)).transpose());
-        let filter = || Some(StatsFilter { incident_id: incident_id?, owner: owner?, team: team?, since: since? });
+        let until = errors.take(self.until.as_deref().map(|raw| parse_instant_text("until", raw)).transpose());
+        let period = errors.take(
+            self.period
+                .as_deref()
+                .map(|raw| raw.parse::<Period>().map_err(|_| FieldError::new("period", "must be month or quarter")))
+                .transpose(),
+        );
+        if let (Some(Some(since)), Some(Some(until))) = (since, until)
+            && until <= since
+        {
+            errors.push(FieldError::new("until", "must be after since"));
+        }
+        let filter = || {
+            Some(StatsFilter {
+                incident_id: incident_id?,
+                owner: owner?,
+                team: team?,
+                since: since?,
+                until: until?,
+                period: period?.unwrap_or_default(),
+            })
+        };
         errors.check(filter())
     }
 }
@@ -138,8 +240,9 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(get);
 }
 
-/// Counts, rates and durations over actions and incidents, computed by the database. Filters narrow
-/// them to an incident, an owner, a team or a period. Polling it with `If-None-Match` costs one indexed
+/// Counts, rates and durations over actions and incidents, computed by the database, and what handling
+/// the incidents took (time spent, downtime, cost) by period, category and severity. Filters narrow them
+/// to an incident, an owner, a team or a date range. Polling it with `If-None-Match` costs one indexed
 /// lookup while nothing changed. Needs the viewer role.
 #[utoipa::path(
     tag = "dashboards",
@@ -166,7 +269,7 @@ pub async fn get(
     }
     let today = state.today();
     let store = |e| ApiError::from_store(e, String::new);
-    let (a, i) = db::stats::snapshot(&state.db, filter, today).await.map_err(store)?;
+    let (a, i, h) = db::stats::snapshot(&state.db, filter, today).await.map_err(store)?;
     let mut by_status: BTreeMap<String, i64> =
         ActionStatus::VARIANTS.iter().map(|s| (<&str>::from(*s).to_owned(), 0)).collect();
     by_status.extend(a.by_status);
@@ -210,6 +313,24 @@ pub async fn get(
                 .collect(),
             median_seconds_to_contain: i.median_seconds_to_contain.map(f64::round),
             median_seconds_to_resolve: i.median_seconds_to_resolve.map(f64::round),
+            handling: HandlingStats {
+                all: h.all.into(),
+                by_period: h
+                    .by_period
+                    .into_iter()
+                    .map(|(period, handling)| PeriodHandling { period, handling: handling.into() })
+                    .collect(),
+                by_category: h
+                    .by_category
+                    .into_iter()
+                    .map(|(category, handling)| CategoryHandling { category, handling: handling.into() })
+                    .collect(),
+                by_severity: h
+                    .by_severity
+                    .into_iter()
+                    .map(|(severity, handling)| SeverityHandling { severity, handling: handling.into() })
+                    .collect(),
+            },
         },
     };
     let mut response = HttpResponse::Ok();

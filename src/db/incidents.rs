@@ -105,8 +105,9 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
                 "the incident still has {action_count} corrective action(s); delete or move them first"
             )));
         }
-        // Its reviews, timeline entries and indicators go with it (ON DELETE CASCADE). Each gets its own `deleted`
-        // event, as when deleted one by one, so their history says where they went.
+        // Its reviews, timeline entries, indicators, evidence (with its chains of custody) and effort entries
+        // go with it (ON DELETE CASCADE). Each gets its own `deleted` event, as when deleted one by one, so their
+        // history says where they went.
         for review in super::reviews::of_incident(conn, id).await? {
             let changes = Changes::deleted(review.audit_snapshot());
             let event = Event::new(&context, EntityType::Review, review.id, EventKind::Deleted, changes);
@@ -122,6 +123,8 @@ pub async fn delete(db: &Db, id: Uuid, if_match: Option<Vec<i64>>, context: Chan
             let event = Event::new(&context, EntityType::Indicator, indicator.id, EventKind::Deleted, changes);
             events::record(conn, &event).await?;
         }
+        super::evidence::record_deletion_of_incident(conn, id, &context).await?;
+        super::effort::record_deletion_of_incident(conn, id, &context).await?;
         on!(conn, c => diesel::delete(incidents::table.filter(incidents::id.eq(id.to_string()))).execute(c).await)?;
         let changes = Changes::deleted(current.audit_snapshot());
         events::record(conn, &Event::new(&context, EntityType::Incident, id, EventKind::Deleted, changes)).await?;

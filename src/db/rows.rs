@@ -12,12 +12,16 @@ use diesel::result::Error as DieselError;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::schema::{actions, incidents, indicators, people, reviews, timeline_entries};
+use super::schema::{
+    actions, custody_entries, effort_entries, evidence, incidents, indicators, people, reviews, timeline_entries,
+};
 use crate::domain::action::{Action, ActionFields, Priority, Tag, Tags, Verification};
 use crate::domain::assessment::{
     AffectedSystem, Attack, Count, Impact, Money, Notification, RootCause, Technique, TechniqueId,
 };
+use crate::domain::effort::{EffortEntry, EffortFields, Minutes};
 use crate::domain::email::EmailAddress;
+use crate::domain::evidence::{CustodyEntry, Evidence, EvidenceFields, Location, Sha256, Transfer};
 use crate::domain::external::{ExternalRef, ExternalRefs, HttpUrl, Key, System};
 use crate::domain::incident::{Incident, IncidentFields, Reference};
 use crate::domain::indicator::{Confidence, Indicator, IndicatorFields, IndicatorValue};
@@ -646,6 +650,178 @@ impl TryFrom<PersonRow> for Person {
                 manager_email: row.manager_email.map(EmailAddress::from_stored),
                 timezone: row.timezone.as_deref().map(|tz| parse_enum("time zone", tz)).transpose()?,
                 active: row.active != 0,
+            },
+            created_at: from_column(row.created_at),
+            updated_at: from_column(row.updated_at),
+            version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = evidence, treat_none_as_null = true)]
+pub struct EvidenceRow {
+    pub id: String,
+    pub incident_id: String,
+    pub description: String,
+    pub kind: String,
+    pub location: String,
+    pub sha256: Option<String>,
+    pub collected_by: String,
+    pub collected_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl From<&Evidence> for EvidenceRow {
+    fn from(item: &Evidence) -> Self {
+        let f = &item.fields;
+        Self {
+            id: item.id.to_string(),
+            incident_id: item.incident_id.to_string(),
+            description: f.description.as_str().to_owned(),
+            kind: <&str>::from(f.kind).to_owned(),
+            location: f.location.as_str().to_owned(),
+            sha256: f.sha256.as_ref().map(|s| s.as_str().to_owned()),
+            collected_by: f.collected_by.as_str().to_owned(),
+            collected_at: to_column(f.collected_at),
+            created_at: to_column(item.created_at),
+            updated_at: to_column(item.updated_at),
+            version: item.version,
+            created_by: item.created_by.clone(),
+            updated_by: item.updated_by.clone(),
+        }
+    }
+}
+
+impl EvidenceRow {
+    /// The item with its chain of custody, read separately.
+    pub fn into_evidence(self, custody: Vec<CustodyEntry>) -> Result<Evidence, StoreError> {
+        Ok(Evidence {
+            id: parse_id(&self.id)?,
+            incident_id: parse_id(&self.incident_id)?,
+            fields: EvidenceFields {
+                description: Text::from_stored(self.description),
+                kind: parse_enum("evidence kind", &self.kind)?,
+                location: Location::from_stored(self.location),
+                sha256: self.sha256.map(Sha256::from_stored),
+                collected_by: Text::from_stored(self.collected_by),
+                collected_at: from_column(self.collected_at),
+            },
+            custody,
+            created_at: from_column(self.created_at),
+            updated_at: from_column(self.updated_at),
+            version: self.version,
+            created_by: self.created_by,
+            updated_by: self.updated_by,
+        })
+    }
+}
+
+/// Inserted only: the database refuses to change or delete a custody entry.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = custody_entries)]
+pub struct CustodyRow {
+    pub id: String,
+    pub evidence_id: String,
+    pub from_holder: Option<String>,
+    pub to_holder: String,
+    pub transferred_at: NaiveDateTime,
+    pub purpose: String,
+    pub recorded_at: NaiveDateTime,
+    pub recorded_by: String,
+}
+
+impl From<&CustodyEntry> for CustodyRow {
+    fn from(entry: &CustodyEntry) -> Self {
+        let t = &entry.transfer;
+        Self {
+            id: entry.id.to_string(),
+            evidence_id: entry.evidence_id.to_string(),
+            from_holder: t.from.as_ref().map(|h| h.as_str().to_owned()),
+            to_holder: t.to.as_str().to_owned(),
+            transferred_at: to_column(t.at),
+            purpose: t.purpose.as_str().to_owned(),
+            recorded_at: to_column(entry.recorded_at),
+            recorded_by: entry.recorded_by.clone(),
+        }
+    }
+}
+
+impl TryFrom<CustodyRow> for CustodyEntry {
+    type Error = StoreError;
+
+    fn try_from(row: CustodyRow) -> Result<Self, StoreError> {
+        Ok(CustodyEntry {
+            id: parse_id(&row.id)?,
+            evidence_id: parse_id(&row.evidence_id)?,
+            transfer: Transfer {
+                from: text(row.from_holder),
+                to: Text::from_stored(row.to_holder),
+                at: from_column(row.transferred_at),
+                purpose: Text::from_stored(row.purpose),
+            },
+            recorded_at: from_column(row.recorded_at),
+            recorded_by: row.recorded_by,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = effort_entries, treat_none_as_null = true)]
+pub struct EffortRow {
+    pub id: String,
+    pub incident_id: String,
+    pub person: String,
+    pub phase: String,
+    pub minutes: i64,
+    pub performed_on: Option<NaiveDate>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl From<&EffortEntry> for EffortRow {
+    fn from(entry: &EffortEntry) -> Self {
+        let f = &entry.fields;
+        Self {
+            id: entry.id.to_string(),
+            incident_id: entry.incident_id.to_string(),
+            person: f.person.as_str().to_owned(),
+            phase: <&str>::from(f.phase).to_owned(),
+            minutes: f.minutes.get(),
+            performed_on: f.performed_on,
+            note: f.note.as_ref().map(|t| t.as_str().to_owned()),
+            created_at: to_column(entry.created_at),
+            updated_at: to_column(entry.updated_at),
+            version: entry.version,
+            created_by: entry.created_by.clone(),
+            updated_by: entry.updated_by.clone(),
+        }
+    }
+}
+
+impl TryFrom<EffortRow> for EffortEntry {
+    type Error = StoreError;
+
+    fn try_from(row: EffortRow) -> Result<Self, StoreError> {
+        Ok(EffortEntry {
+            id: parse_id(&row.id)?,
+            incident_id: parse_id(&row.incident_id)?,
+            fields: EffortFields {
+                person: EmailAddress::from_stored(row.person),
+                phase: parse_enum("effort phase", &row.phase)?,
+                minutes: Minutes::from_stored(row.minutes),
+                performed_on: row.performed_on,
+                note: text(row.note),
             },
             created_at: from_column(row.created_at),
             updated_at: from_column(row.updated_at),

@@ -171,6 +171,54 @@ diesel::table! {
 }
 
 diesel::table! {
+    evidence (id) {
+        id -> Text,
+        incident_id -> Text,
+        description -> Text,
+        kind -> Text,
+        location -> Text,
+        sha256 -> Nullable<Text>,
+        collected_by -> Text,
+        collected_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    custody_entries (id) {
+        id -> Text,
+        evidence_id -> Text,
+        from_holder -> Nullable<Text>,
+        to_holder -> Text,
+        transferred_at -> Timestamp,
+        purpose -> Text,
+        recorded_at -> Timestamp,
+        recorded_by -> Text,
+    }
+}
+
+diesel::table! {
+    effort_entries (id) {
+        id -> Text,
+        incident_id -> Text,
+        person -> Text,
+        phase -> Text,
+        minutes -> BigInt,
+        performed_on -> Nullable<Date>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+        created_by -> Text,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
     people (email) {
         email -> Text,
         name -> Nullable<Text>,
@@ -329,6 +377,9 @@ diesel::joinable!(action_refs -> actions (action_id));
 diesel::joinable!(reviews -> incidents (incident_id));
 diesel::joinable!(timeline_entries -> incidents (incident_id));
 diesel::joinable!(indicators -> incidents (incident_id));
+diesel::joinable!(evidence -> incidents (incident_id));
+diesel::joinable!(custody_entries -> evidence (evidence_id));
+diesel::joinable!(effort_entries -> incidents (incident_id));
 diesel::joinable!(review_reminders -> incidents (incident_id));
 diesel::joinable!(review_reminders -> deliveries (delivery_id));
 diesel::joinable!(reminders -> actions (action_id));
@@ -346,6 +397,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     reviews,
     timeline_entries,
     indicators,
+    evidence,
+    custody_entries,
+    effort_entries,
     people,
     review_reminders,
     action_refs,

@@ -26,8 +26,45 @@ pub struct StatsFilter {
     pub incident_id: Option<Uuid>,
     pub owner: Option<EmailAddress>,
     pub team: Option<ShortText>,
-    /// Only actions and incidents created at or after this time.
+    /// Only actions created, and incidents detected (or, without a detection time, recorded), at or after
+    /// this time.
     pub since: Option<DateTime<Utc>>,
+    /// And before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// How the incident handling figures are grouped in time.
+    pub period: Period,
+}
+
+/// A calendar period in UTC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Period {
+    #[default]
+    Month,
+    Quarter,
+}
+
+/// The incident handling figures of one group of incidents.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Handling {
+    pub incidents: i64,
+    pub downtime_minutes: i64,
+    /// Minor units per currency code; amounts in different currencies are never added up.
+    pub cost: BTreeMap<String, i64>,
+    pub time_spent_minutes: i64,
+    /// Incidents with any time recorded, which the mean time spent is over.
+    pub incidents_with_time_spent: i64,
+}
+
+/// Incident handling, in all and by period, category and severity.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HandlingTotals {
+    pub all: Handling,
+    /// "2026-11" or "2026-Q4", oldest first.
+    pub by_period: Vec<(String, Handling)>,
+    /// `None` for incidents without a category.
+    pub by_category: Vec<(Option<String>, Handling)>,
+    pub by_severity: Vec<(String, Handling)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,6 +113,9 @@ macro_rules! narrowed {
         if let Some(since) = filter.since {
             query = query.filter(actions::created_at.ge(to_column(since)));
         }
+        if let Some(until) = filter.until {
+            query = query.filter(actions::created_at.lt(to_column(until)));
+        }
         query
     }};
 }
@@ -107,7 +147,11 @@ fn seconds_between(conn: &Conn, from: &str, to: &str) -> String {
 
 impl StatsFilter {
     fn is_everything(&self) -> bool {
-        self.incident_id.is_none() && self.owner.is_none() && self.team.is_none() && self.since.is_none()
+        self.incident_id.is_none()
+            && self.owner.is_none()
+            && self.team.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
     }
 }
 
@@ -121,16 +165,118 @@ pub async fn snapshot(
     db: &Db,
     filter: StatsFilter,
     today: NaiveDate,
-) -> Result<(ActionTotals, IncidentTotals), StoreError> {
+) -> Result<(ActionTotals, IncidentTotals, HandlingTotals), StoreError> {
     db.snapshot(async move |conn| {
         let tallied = if filter.is_everything() { from_tallies(conn, today).await? } else { None };
         let actions = match tallied {
             Some(totals) => totals,
             None => counted(conn, &filter, today).await?,
         };
-        Ok((actions, incidents(conn, &filter).await?))
+        Ok((actions, incidents(conn, &filter).await?, handling(conn, &filter).await?))
     })
     .await
+}
+
+/// When an incident counts as happening: detected, or recorded when nobody noted the detection. An index
+/// on this very expression (`incidents_opened`) serves the range on both backends.
+const OPENED: &str = "COALESCE(detected_at, created_at)";
+
+/// The `WHERE` of the incidents the filter covers (owner and team narrow actions only). Every value is
+/// ours (a parsed id, formatted times), never client text.
+fn incident_range(filter: &StatsFilter) -> String {
+    let mut conditions = vec!["1 = 1".to_owned()];
+    if let Some(id) = filter.incident_id {
+        conditions.push(format!("id = '{id}'"));
+    }
+    let at = |time: DateTime<Utc>| format!("'{}'", to_column(time).format("%Y-%m-%d %H:%M:%S%.6f"));
+    if let Some(since) = filter.since {
+        conditions.push(format!("{OPENED} >= {}", at(since)));
+    }
+    if let Some(until) = filter.until {
+        conditions.push(format!("{OPENED} < {}", at(until)));
+    }
+    conditions.join(" AND ")
+}
+
+#[derive(Debug, QueryableByName)]
+struct HandlingRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    key: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    currency: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    incidents: i64,
+    #[diesel(sql_type = BigInt)]
+    downtime: i64,
+    #[diesel(sql_type = BigInt)]
+    cost: i64,
+    #[diesel(sql_type = BigInt)]
+    time_spent: i64,
+    #[diesel(sql_type = BigInt)]
+    with_time_spent: i64,
+}
+
+/// Incidents handled, time spent, downtime and cost, grouped by `key` (an SQL expression over incidents);
+/// one statement, one pass over the incidents in range (and the time entries of each).
+async fn handling_by(
+    conn: &mut Conn,
+    filter: &StatsFilter,
+    key: &str,
+) -> Result<Vec<(Option<String>, Handling)>, StoreError> {
+    let sum = |column: &str| match conn {
+        Conn::Postgres(_) => format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)"),
+        Conn::Sqlite(_) => format!("COALESCE(SUM({column}), 0)"),
+    };
+    let query = format!(
+        "SELECT {key} AS key, cost_currency AS currency, COUNT(*) AS incidents, {downtime} AS downtime, \
+         {cost} AS cost, {time_spent} AS time_spent, {with_time} AS with_time_spent \
+         FROM incidents LEFT JOIN (SELECT incident_id, SUM(minutes) AS minutes FROM effort_entries \
+         GROUP BY incident_id) AS spent ON spent.incident_id = incidents.id \
+         WHERE {range} GROUP BY {key}, cost_currency ORDER BY {key}",
+        downtime = sum("downtime_minutes"),
+        cost = sum("cost_minor_units"),
+        time_spent = sum("spent.minutes"),
+        with_time = count_where("spent.minutes IS NOT NULL"),
+        range = incident_range(filter),
+    );
+    let rows: Vec<HandlingRow> = on!(conn, c => diesel::sql_query(&query).load(c).await)?;
+    let mut groups: Vec<(Option<String>, Handling)> = Vec::new();
+    for row in rows {
+        if groups.last().is_none_or(|(key, _)| *key != row.key) {
+            groups.push((row.key.clone(), Handling::default()));
+        }
+        if let Some((_, group)) = groups.last_mut() {
+            group.incidents += row.incidents;
+            group.downtime_minutes += row.downtime;
+            group.time_spent_minutes += row.time_spent;
+            group.incidents_with_time_spent += row.with_time_spent;
+            if let Some(currency) = row.currency {
+                *group.cost.entry(currency).or_default() += row.cost;
+            }
+        }
+    }
+    Ok(groups)
+}
+
+async fn handling(conn: &mut Conn, filter: &StatsFilter) -> Result<HandlingTotals, StoreError> {
+    let period = match (&*conn, filter.period) {
+        (Conn::Postgres(_), Period::Month) => format!("to_char({OPENED}, 'YYYY-MM')"),
+        (Conn::Postgres(_), Period::Quarter) => format!("to_char({OPENED}, 'YYYY-\"Q\"Q')"),
+        (Conn::Sqlite(_), Period::Month) => format!("strftime('%Y-%m', {OPENED})"),
+        (Conn::Sqlite(_), Period::Quarter) => {
+            format!("strftime('%Y', {OPENED}) || '-Q' || ((CAST(strftime('%m', {OPENED}) AS INTEGER) + 2) / 3)")
+        }
+    };
+    let all = handling_by(conn, filter, "'all'").await?.into_iter().next().map(|(_, all)| all).unwrap_or_default();
+    let keyed = |groups: Vec<(Option<String>, Handling)>| -> Vec<(String, Handling)> {
+        groups.into_iter().filter_map(|(key, handling)| Some((key?, handling))).collect()
+    };
+    Ok(HandlingTotals {
+        all,
+        by_period: keyed(handling_by(conn, filter, &period).await?),
+        by_category: handling_by(conn, filter, "category").await?,
+        by_severity: keyed(handling_by(conn, filter, "severity").await?),
+    })
 }
 
 async fn from_tallies(conn: &mut Conn, today: NaiveDate) -> Result<Option<ActionTotals>, StoreError> {
@@ -319,17 +465,9 @@ async fn counted(conn: &mut Conn, filter: &StatsFilter, today: NaiveDate) -> Res
 }
 
 async fn incidents(conn: &mut Conn, filter: &StatsFilter) -> Result<IncidentTotals, StoreError> {
+    let range = incident_range(filter);
     macro_rules! narrowed_incidents {
-        ($query:expr) => {{
-            let mut query = $query;
-            if let Some(id) = filter.incident_id {
-                query = query.filter(incidents::id.eq(id.to_string()));
-            }
-            if let Some(since) = filter.since {
-                query = query.filter(incidents::created_at.ge(to_column(since)));
-            }
-            query
-        }};
+        ($query:expr) => {{ $query.filter(sql::<diesel::sql_types::Bool>(&range)) }};
     }
     // A macro, because each backend boxes its own query.
     macro_rules! base {

@@ -57,6 +57,15 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("GET", "/api/v1/indicators/{id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/indicators/{id}", [401, 403, 200, 200, 403, 403]),
     ("DELETE", "/api/v1/indicators/{id}", [401, 403, 204, 204, 403, 403]),
+    ("POST", "/api/v1/incidents/{id}/evidence", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/evidence", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/evidence/{id}", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/evidence/{id}", [401, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/evidence/{id}/custody", [401, 403, 201, 201, 403, 403]),
+    ("POST", "/api/v1/incidents/{id}/effort", [401, 403, 201, 201, 403, 403]),
+    ("GET", "/api/v1/incidents/{id}/effort", [401, 200, 200, 200, 403, 403]),
+    ("PATCH", "/api/v1/effort/{id}", [401, 403, 200, 200, 403, 403]),
+    ("DELETE", "/api/v1/effort/{id}", [401, 403, 204, 204, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/report", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/stix", [401, 200, 200, 200, 403, 403]),
     ("GET", "/api/v1/people", [401, 200, 200, 200, 403, 403]),
@@ -99,6 +108,16 @@ fn body_for(method: &str, path: &str, incident_id: &str) -> Option<Value> {
         ("PATCH", "/api/v1/timeline/{id}") => Some(json!({"kind": "analysis"})),
         ("POST", "/api/v1/incidents/{id}/indicators") => Some(json!({"type": "ipv4", "value": "203.0.113.7"})),
         ("PATCH", "/api/v1/indicators/{id}") => Some(json!({"confidence": 50})),
+        ("POST", "/api/v1/incidents/{id}/evidence") => Some(json!({"description": "Disk image", "kind": "disk_image",
+            "location": "s3://forensics/x.e01", "collected_by": "Alex", "collected_at": "2026-03-02T10:30:00Z"})),
+        ("PATCH", "/api/v1/evidence/{id}") => Some(json!({"kind": "file"})),
+        ("POST", "/api/v1/incidents/{id}/effort") => {
+            Some(json!({"person": "dana@example.com", "phase": "analysis", "minutes": 30}))
+        }
+        ("PATCH", "/api/v1/effort/{id}") => Some(json!({"minutes": 45})),
+        ("POST", "/api/v1/evidence/{id}/custody") => {
+            Some(json!({"from": "Alex", "to": "Locker", "at": "2026-03-03T10:30:00Z", "purpose": "storage"}))
+        }
         ("PUT", "/api/v1/actions/by-ref/{system}/{key}") => {
             Some(json!({"incident_id": incident_id, "title": "Patch", "owner_email": OWNER, "due_date": "2030-01-01"}))
         }
@@ -144,6 +163,8 @@ struct Fixtures {
     review: String,
     timeline_entry: String,
     indicator: String,
+    evidence: String,
+    effort_entry: String,
     /// A webhook and one of its deliveries, for the rows that need them (webhooks are few by design).
     webhook: Option<(String, String)>,
     /// An e-mail in the outbox: a reminder to the action's owner.
@@ -169,6 +190,11 @@ async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
     let indicator: Value =
         app.post(&format!("/api/v1/incidents/{holder}/indicators"), &indicator_body).await.json().await.unwrap();
     let indicator = id(&indicator);
+    let evidence = id(&app.create_evidence(&holder, json!({})).await);
+    let effort = json!({"person": "dana@example.com", "phase": "analysis", "minutes": 30});
+    let effort_entry: Value =
+        app.post(&format!("/api/v1/incidents/{holder}/effort"), &effort).await.json().await.unwrap();
+    let effort_entry = id(&effort_entry);
     app.put_person(OWNER, json!({"name": "Olive Owner"})).await;
     let webhook = match webhook {
         Some(hook) => {
@@ -185,7 +211,18 @@ async fn fixtures(app: &TestApp, path: &str) -> Fixtures {
     } else {
         None
     };
-    Fixtures { incident, action, done_action, review, timeline_entry, indicator, webhook, delivery }
+    Fixtures {
+        incident,
+        action,
+        done_action,
+        review,
+        timeline_entry,
+        indicator,
+        evidence,
+        effort_entry,
+        webhook,
+        delivery,
+    }
 }
 
 #[tokio::test]
@@ -216,6 +253,8 @@ async fn each_caller_gets_exactly_the_expected_status_on_each_route() {
                 p if p.starts_with("/api/v1/timeline/{id}") => p.replace("{id}", &f.timeline_entry),
                 p if p.starts_with("/api/v1/indicators/{id}") => p.replace("{id}", &f.indicator),
                 &"/api/v1/indicators" => "/api/v1/indicators?value=evil.example".to_owned(),
+                p if p.starts_with("/api/v1/evidence/{id}") => p.replace("{id}", &f.evidence),
+                p if p.starts_with("/api/v1/effort/{id}") => p.replace("{id}", &f.effort_entry),
                 p if p.starts_with("/api/v1/deliveries/{id}") => {
                     p.replace("{id}", f.delivery.as_deref().expect("delivery fixture"))
                 }

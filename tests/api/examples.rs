@@ -164,7 +164,7 @@ fn request_examples(spec: &Value) -> Vec<(Method, String, String, Option<Value>)
 }
 
 /// What a request example needs to exist first, made through the API: an incident, an action in it
-/// (done, so it can be verified by someone other than its owner), a review and a timeline entry for the
+/// (done, so it can be verified by someone other than its owner), a review, a timeline entry, an item of evidence and an effort entry for the
 /// path, and another incident for the examples that name one in the body. Another, as in Swagger UI:
 /// the path is filled in by hand, the body is the example as it is, so a body that repeats the path's
 /// incident would contradict it.
@@ -175,6 +175,8 @@ struct Fixtures {
     review: String,
     timeline_entry: String,
     indicator: String,
+    evidence: String,
+    effort_entry: String,
 }
 
 impl Fixtures {
@@ -186,12 +188,17 @@ impl Fixtures {
         let review = id(&app.create_review(&incident, json!({})).await);
         let timeline_entry =
             id(&app.create_timeline_entry(&incident, json!({"occurred_at": "2026-11-02T08:15:00Z"})).await);
+        let evidence = id(&app.create_evidence(&incident, json!({"collected_at": "2026-11-02T10:30:00Z"})).await);
+        let effort = json!({"person": "dana@example.com", "phase": "analysis", "minutes": 30});
+        let effort_entry: Value =
+            app.post(&format!("/api/v1/incidents/{incident}/effort"), &effort).await.json().await.unwrap();
+        let effort_entry = id(&effort_entry);
         let named_incident = id(&app.create_incident(json!({"title": "Named by the examples"})).await);
         let indicator_body = json!({"type": "sha256", "value": "e".repeat(64)});
         let indicator: Value =
             app.post(&format!("/api/v1/incidents/{incident}/indicators"), &indicator_body).await.json().await.unwrap();
         let indicator = id(&indicator);
-        Self { incident, named_incident, action, review, timeline_entry, indicator }
+        Self { incident, named_incident, action, review, timeline_entry, indicator, evidence, effort_entry }
     }
 
     /// `path` with each parameter filled in: an `{id}` is the fixture its preceding segment names.
@@ -206,6 +213,8 @@ impl Fixtures {
                 ("{id}", Some("reviews")) => self.review.as_str(),
                 ("{id}", Some("timeline")) => self.timeline_entry.as_str(),
                 ("{id}", Some("indicators")) => self.indicator.as_str(),
+                ("{id}", Some("evidence")) => self.evidence.as_str(),
+                ("{id}", Some("effort")) => self.effort_entry.as_str(),
                 ("{email}", _) => "dana@example.com",
                 ("{system}", _) => "jira",
                 ("{key}", _) => "SEC-123",

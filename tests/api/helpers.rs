@@ -397,6 +397,17 @@ impl TestApp {
         response.json().await.expect("timeline entry JSON")
     }
 
+    /// Records an item of evidence of `incident_id` and returns it; `extra` overrides the defaults.
+    pub async fn create_evidence(&self, incident_id: &str, extra: Value) -> Value {
+        let mut body = json!({"description": "Disk image of the laptop", "kind": "disk_image",
+                              "location": "s3://forensics/case-17/laptop.e01", "collected_by": "Alex Forensics",
+                              "collected_at": "2026-03-02T10:30:00Z"});
+        merge(&mut body, extra);
+        let response = self.post(&format!("/api/v1/incidents/{incident_id}/evidence"), &body).await;
+        assert_eq!(response.status(), 201, "creating evidence {body}");
+        response.json().await.expect("evidence JSON")
+    }
+
     /// Creates or replaces a person in the directory.
     pub async fn put_person(&self, email: &str, body: Value) -> Value {
         let response = self.request(Method::PUT, &format!("/api/v1/people/{email}"), Some(&body)).await;
@@ -498,6 +509,18 @@ impl TestApp {
             }
             DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).unwrap().batch_execute(sql).unwrap(),
         }
+    }
+
+    /// Like `execute_sql`, for SQL the database may refuse: its error message then.
+    pub fn try_execute_sql(&self, sql: &str) -> Result<(), String> {
+        use diesel::connection::SimpleConnection;
+        let result = match &self.settings.database.url {
+            DatabaseUrl::Sqlite(path) => {
+                diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap().batch_execute(sql)
+            }
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).unwrap().batch_execute(sql),
+        };
+        result.map_err(|error| error.to_string())
     }
 
     /// The number a `SELECT count(*) …` gives on this app's database.

@@ -201,6 +201,7 @@ async fn every_post_replays_its_first_answer() {
     let reminded = app.create_action(&incident_id, json!({})).await;
     let review = app.create_review(&incident_id, json!({})).await;
     let review_id = review["id"].as_str().unwrap().to_owned();
+    let evidence_id = app.create_evidence(&incident_id, json!({})).await["id"].as_str().unwrap().to_owned();
     let nudged = app.post(&format!("/api/v1/actions/{}/remind", reminded["id"].as_str().unwrap()), &json!({})).await;
     assert_eq!(nudged.status(), 202);
     let delivery = app.get("/api/v1/deliveries").await.json::<Value>().await.unwrap()["items"][0]["id"].clone();
@@ -231,6 +232,19 @@ async fn every_post_replays_its_first_answer() {
             json!({"occurred_at": "2026-11-02T08:15:00Z", "description": "EDR alert"}),
         ),
         (format!("/api/v1/incidents/{incident_id}/indicators"), json!({"type": "ipv4", "value": "203.0.113.7"})),
+        (
+            format!("/api/v1/incidents/{incident_id}/evidence"),
+            json!({"description": "Disk image", "kind": "disk_image", "location": "s3://forensics/x.e01",
+                   "collected_by": "Alex", "collected_at": "2026-03-02T10:30:00Z"}),
+        ),
+        (
+            format!("/api/v1/evidence/{evidence_id}/custody"),
+            json!({"from": "Alex", "to": "Locker", "at": "2026-03-03T10:30:00Z", "purpose": "storage"}),
+        ),
+        (
+            format!("/api/v1/incidents/{incident_id}/effort"),
+            json!({"person": "dana@example.com", "phase": "analysis", "minutes": 30}),
+        ),
         ("/api/v1/webhooks".into(), json!({"url": "https://jira-bridge.example.com/h2", "events": ["action.created"]})),
         (
             format!(
