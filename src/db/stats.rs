@@ -218,21 +218,26 @@ struct HandlingRow {
 
 /// Incidents handled, time spent, downtime and cost, grouped by `key` (an SQL expression over incidents);
 /// one statement, one pass over the incidents in range (and the time entries of each).
+/// `key` `None`: one group of every incident in range.
 async fn handling_by(
     conn: &mut Conn,
     filter: &StatsFilter,
-    key: &str,
+    key: Option<&str>,
 ) -> Result<Vec<(Option<String>, Handling)>, StoreError> {
+    let (select_key, group_by, order_by) = match key {
+        Some(key) => (key.to_owned(), format!("{key}, cost_currency"), format!("ORDER BY {key}")),
+        None => ("CAST(NULL AS TEXT)".to_owned(), "cost_currency".to_owned(), String::new()),
+    };
     let sum = |column: &str| match conn {
         Conn::Postgres(_) => format!("CAST(COALESCE(SUM({column}), 0) AS BIGINT)"),
         Conn::Sqlite(_) => format!("COALESCE(SUM({column}), 0)"),
     };
     let query = format!(
-        "SELECT {key} AS key, cost_currency AS currency, COUNT(*) AS incidents, {downtime} AS downtime, \
+        "SELECT {select_key} AS key, cost_currency AS currency, COUNT(*) AS incidents, {downtime} AS downtime, \
          {cost} AS cost, {time_spent} AS time_spent, {with_time} AS with_time_spent \
          FROM incidents LEFT JOIN (SELECT incident_id, SUM(minutes) AS minutes FROM effort_entries \
          GROUP BY incident_id) AS spent ON spent.incident_id = incidents.id \
-         WHERE {range} GROUP BY {key}, cost_currency ORDER BY {key}",
+         WHERE {range} GROUP BY {group_by} {order_by}",
         downtime = sum("downtime_minutes"),
         cost = sum("cost_minor_units"),
         time_spent = sum("spent.minutes"),
@@ -267,15 +272,15 @@ async fn handling(conn: &mut Conn, filter: &StatsFilter) -> Result<HandlingTotal
             format!("strftime('%Y', {OPENED}) || '-Q' || ((CAST(strftime('%m', {OPENED}) AS INTEGER) + 2) / 3)")
         }
     };
-    let all = handling_by(conn, filter, "'all'").await?.into_iter().next().map(|(_, all)| all).unwrap_or_default();
+    let all = handling_by(conn, filter, None).await?.into_iter().next().map(|(_, all)| all).unwrap_or_default();
     let keyed = |groups: Vec<(Option<String>, Handling)>| -> Vec<(String, Handling)> {
         groups.into_iter().filter_map(|(key, handling)| Some((key?, handling))).collect()
     };
     Ok(HandlingTotals {
         all,
-        by_period: keyed(handling_by(conn, filter, &period).await?),
-        by_category: handling_by(conn, filter, "category").await?,
-        by_severity: keyed(handling_by(conn, filter, "severity").await?),
+        by_period: keyed(handling_by(conn, filter, Some(period.as_str())).await?),
+        by_category: handling_by(conn, filter, Some("category")).await?,
+        by_severity: keyed(handling_by(conn, filter, Some("severity")).await?),
     })
 }
 

@@ -158,3 +158,82 @@ async fn the_tallies_agree_with_counting_every_action() {
     let last = agree("after folding back to today").await;
     assert_eq!(last["top_overdue_owners"][0], json!({"owner_email": "owner1@example.com", "overdue": 3}), "{last}");
 }
+
+/// What handling incidents took: counted in the period they were detected, time spent from the effort
+/// entries, downtime and cost (per currency, never converted) from their impact; by period, category and
+/// severity, within a date range.
+#[tokio::test]
+async fn incident_handling_is_summed_by_period_category_and_severity() {
+    let app = spawn_app().await;
+    let phishing = |detected: &str, severity: &str, cost: Value, downtime: i64| {
+        json!({"category": "phishing", "severity": severity, "detected_at": detected,
+               "impact": {"downtime_minutes": downtime, "cost": cost}})
+    };
+    let jan = id(&app
+        .create_incident(phishing("2026-01-10T08:00:00Z", "high", json!({"amount": "100.50", "currency": "EUR"}), 60))
+        .await);
+    let feb = id(&app
+        .create_incident(phishing("2026-02-20T08:00:00Z", "low", json!({"amount": "20", "currency": "EUR"}), 30))
+        .await);
+    let apr = id(&app
+        .create_incident(json!({"severity": "high", "detected_at": "2026-04-01T00:00:00Z",
+                                "impact": {"cost": {"amount": "5000", "currency": "JPY"}}}))
+        .await);
+    app.create_incident(json!({"detected_at": "2025-12-31T23:59:59Z"})).await;
+    for (incident, minutes) in [(&jan, 90), (&jan, 30), (&feb, 45)] {
+        let body = json!({"person": "dana@example.com", "phase": "analysis", "minutes": minutes});
+        app.post(&format!("/api/v1/incidents/{incident}/effort"), &body).await.error_for_status().unwrap();
+    }
+    let _ = apr;
+
+    let stats: Value = app
+        .get("/api/v1/stats?since=2026-01-01T00:00:00Z&until=2027-01-01T00:00:00Z&period=quarter")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let handling = &stats["incidents"]["handling"];
+    assert_eq!(
+        handling["all"],
+        json!({"incidents": 3, "time_spent_minutes": 165, "incidents_with_time_spent": 2,
+               "mean_time_spent_minutes": 82.5, "downtime_minutes": 90,
+               "cost": [{"amount": "120.50", "currency": "EUR"}, {"amount": "5000", "currency": "JPY"}]}),
+        "the December incident is outside the range; euros and yen are not added up"
+    );
+    let periods: Vec<(&str, i64)> = handling["by_period"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["period"].as_str().unwrap(), p["incidents"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(periods, [("2026-Q1", 2), ("2026-Q2", 1)]);
+    assert_eq!(handling["by_period"][0]["time_spent_minutes"], 165);
+    let severities: Vec<(&str, i64)> = handling["by_severity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["severity"].as_str().unwrap(), p["incidents"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(severities, [("high", 2), ("low", 1)]);
+    let categories: Vec<(Value, i64)> = handling["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["category"].clone(), p["incidents"].as_i64().unwrap()))
+        .collect();
+    assert!(categories.contains(&(json!("phishing"), 2)) && categories.contains(&(Value::Null, 1)), "{categories:?}");
+
+    let monthly: Value = app.get("/api/v1/stats?since=2026-01-01T00:00:00Z").await.json().await.unwrap();
+    let months: Vec<&str> = monthly["incidents"]["handling"]["by_period"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(months, ["2026-01", "2026-02", "2026-04"]);
+    assert_eq!(monthly["incidents"]["total"], 3, "the incident totals take the same range");
+
+    let bad = app.get("/api/v1/stats?period=week&since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z").await;
+    let problem = assert_problem(bad, 422, "validation_failed").await;
+    assert_eq!(crate::helpers::error_fields(&problem), ["period", "until"]);
+}
