@@ -149,9 +149,40 @@ def _real_assessment(body):
         attack["techniques"] = techniques
 
 
+# A value of each indicator type: whether a string is a valid hash or domain is the service's to decide,
+# beyond what a schema can say.
+_INDICATOR_VALUES = {
+    "ipv4": "203.0.113.7", "ipv6": "2001:db8::7", "cidr": "198.51.100.0/24", "domain": "login-examp1e.com",
+    "url": "https://login-examp1e.com/sso", "email": "it-support@examp1e.net",
+    "md5": "d41d8cd98f00b204e9800998ecf8427e", "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "file_name": "invoice.pdf.exe",
+    "registry_key": "HKLM\\Software\\Run", "user_agent": "Mozilla/5.0 (evil)", "cve": "CVE-2024-3400",
+}
+
+
+def _new_resources(method, path, case, body):
+    """The rules of indicators, evidence and custody that relate one field to another or to what is stored."""
+    if path in ("/api/v1/incidents/{id}/indicators", "/api/v1/indicators/{id}"):
+        kind = body.get("type")
+        if kind in _INDICATOR_VALUES:
+            body["value"] = _INDICATOR_VALUES[kind]
+        else:
+            body.pop("value", None)
+        if body.get("first_seen") is not None or method == "PATCH":
+            body.pop("last_seen", None)
+    elif path in ("/api/v1/incidents/{id}/evidence", "/api/v1/evidence/{id}"):
+        if "location" in body:
+            body["location"] = "s3://forensics/case-17/laptop.e01"
+        if method == "PATCH":
+            body.pop("collected_at", None)
+    elif path == "/api/v1/evidence/{id}/custody" and "at" in body:
+        body["at"] = "2029-01-01T00:00:00Z"
+
+
 def _obey_cross_field_rules(method, path, case):
     body = case.body if isinstance(case.body, dict) else None
     if body is not None:
+        _new_resources(method, path, case, body)
         if path in ("/api/v1/incidents", "/api/v1/incidents/{id}") and method in ("POST", "PATCH"):
             _real_assessment(body)
         if path == "/api/v1/incidents" and method == "POST":
@@ -215,6 +246,13 @@ def _obey_cross_field_rules(method, path, case):
                                     ("due_date", "2030-01-01")):
                     if body.get(name) is None:
                         body[name] = value
+    if case.query and method == "GET" and path == "/api/v1/indicators":
+        case.query["value"] = _INDICATOR_VALUES.get(case.query.get("type"), "203.0.113.7")
+        if case.query.get("type") not in _INDICATOR_VALUES:
+            case.query.pop("type", None)
+    if case.query and method == "GET" and path == "/api/v1/stats":
+        if case.query.get("since") and case.query.get("until"):
+            case.query.pop("until")
     if case.query and method == "GET" and path.endswith("/actions"):
         if ("external_system" in case.query) != ("external_key" in case.query):
             case.query.pop("external_system", None)
