@@ -148,10 +148,10 @@ pub async fn stix(
         access::require(&principal, Role::Admin)?;
     }
     let id = id.into_inner();
-    let records = db::incidents::report_records(&state.db, id, include_red == Some(true))
+    let (incident, indicators) = db::incidents::with_indicators(&state.db, id, include_red == Some(true))
         .await
         .map_err(|e| ApiError::from_store(e, || format!("incident with id {id}")))?;
-    let bundle = crate::report::stix::bundle(&records.incident, &records.indicators);
+    let bundle = crate::report::stix::bundle(&incident, &indicators);
     Ok(HttpResponse::Ok().content_type("application/stix+json;version=2.1").json(bundle))
 }
 

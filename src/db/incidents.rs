@@ -203,6 +203,20 @@ fn reference_taken(error: DieselError) -> StoreError {
     }
 }
 
+/// An incident and its indicators (TLP:RED ones only `with_red`), read together: what a STIX export shares.
+#[tracing::instrument(skip(db))]
+pub async fn with_indicators(
+    db: &Db,
+    id: Uuid,
+    with_red: bool,
+) -> Result<(Incident, Vec<crate::domain::indicator::Indicator>), StoreError> {
+    db.snapshot(async move |conn| {
+        let incident = load(conn, id).await?;
+        Ok((incident, super::indicators::of_incident(conn, id, with_red).await?))
+    })
+    .await
+}
+
 /// Everything the final report of an incident draws on, read in one transaction so it is consistent;
 /// TLP:RED indicators only `with_red`.
 #[tracing::instrument(skip(db))]

@@ -217,7 +217,7 @@ struct HandlingRow {
 }
 
 /// Incidents handled, time spent, downtime and cost, grouped by `key` (an SQL expression over incidents);
-/// one statement, one pass over the incidents in range (and the time entries of each).
+/// one statement, one pass over the incidents in range and the time entries of those incidents only.
 /// `key` `None`: one group of every incident in range.
 async fn handling_by(
     conn: &mut Conn,
@@ -236,7 +236,8 @@ async fn handling_by(
         "SELECT {select_key} AS key, cost_currency AS currency, COUNT(*) AS incidents, {downtime} AS downtime, \
          {cost} AS cost, {time_spent} AS time_spent, {with_time} AS with_time_spent \
          FROM incidents LEFT JOIN (SELECT incident_id, SUM(minutes) AS minutes FROM effort_entries \
-         GROUP BY incident_id) AS spent ON spent.incident_id = incidents.id \
+         WHERE incident_id IN (SELECT id FROM incidents WHERE {range}) GROUP BY incident_id) AS spent \
+         ON spent.incident_id = incidents.id \
          WHERE {range} GROUP BY {group_by} {order_by}",
         downtime = sum("downtime_minutes"),
         cost = sum("cost_minor_units"),

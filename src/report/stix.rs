@@ -6,7 +6,7 @@
 //! ids and a newer `modified` where something changed: the receiver updates its copy instead of adding
 //! another. Knows nothing of HTTP or SQL; which indicators go in (TLP:RED or not) is the caller's.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -70,9 +70,7 @@ fn stix_id(kind: &str, what: &str) -> String {
 
 /// Objects that stand for public knowledge (an ATT&CK technique, a CVE) are the same in every bundle;
 /// their one version is dated when this export was first written.
-fn public_knowledge_date() -> String {
-    timestamp(Utc.with_ymd_and_hms(2026, 12, 6, 0, 0, 0).single().unwrap_or_default())
-}
+const PUBLIC_KNOWLEDGE_DATE: &str = "2026-12-06T00:00:00.000Z";
 
 /// A STIX pattern string literal: quotes and backslashes escaped.
 fn literal(value: &str) -> String {
@@ -146,8 +144,8 @@ pub fn bundle(incident: &Incident, indicators: &[Indicator]) -> Value {
             "type": "attack-pattern",
             "spec_version": "2.1",
             "id": pattern_id,
-            "created": public_knowledge_date(),
-            "modified": public_knowledge_date(),
+            "created": PUBLIC_KNOWLEDGE_DATE,
+            "modified": PUBLIC_KNOWLEDGE_DATE,
             "name": id.as_str(),
             // Receivers match techniques by this reference (as ATT&CK's own STIX data writes it); a URL would
             // need the hash of the page behind it, which we do not fetch.
@@ -203,8 +201,8 @@ pub fn bundle(incident: &Incident, indicators: &[Indicator]) -> Value {
                     "type": "vulnerability",
                     "spec_version": "2.1",
                     "id": id,
-                    "created": public_knowledge_date(),
-                    "modified": public_knowledge_date(),
+                    "created": PUBLIC_KNOWLEDGE_DATE,
+                    "modified": PUBLIC_KNOWLEDGE_DATE,
                     "name": f.value.as_str(),
                     "external_references": [{"source_name": "cve", "external_id": f.value.as_str()}],
                     "object_marking_refs": [tlp_marking_id(Tlp::Clear)],
@@ -223,6 +221,8 @@ pub fn bundle(incident: &Incident, indicators: &[Indicator]) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
     use crate::domain::indicator::{IndicatorFields, IndicatorValue};
 
