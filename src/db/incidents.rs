@@ -227,7 +227,18 @@ pub async fn report_records(db: &Db, id: Uuid, with_red: bool) -> Result<Inciden
         let reviews = super::reviews::of_incident(conn, id).await?;
         let actions = super::actions::of_incident(conn, id).await?;
         let indicators = super::indicators::of_incident(conn, id, with_red).await?;
-        Ok(IncidentRecords { incident, timeline, reviews, actions, indicators, indicators_with_red: with_red })
+        let evidence = super::evidence::of_incident(conn, id).await?;
+        let effort = super::effort::of_incident(conn, id).await?;
+        Ok(IncidentRecords {
+            incident,
+            timeline,
+            reviews,
+            actions,
+            indicators,
+            indicators_with_red: with_red,
+            evidence,
+            effort,
+        })
     })
     .await
 }

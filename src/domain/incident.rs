@@ -274,6 +274,9 @@ pub struct IncidentRecords {
     /// In order of value; without the TLP:RED ones unless `indicators_with_red`.
     pub indicators: Vec<super::indicator::Indicator>,
     pub indicators_with_red: bool,
+    /// In the order collected, each with its chain of custody.
+    pub evidence: Vec<super::evidence::Evidence>,
+    pub effort: Vec<super::effort::EffortEntry>,
 }
 
 #[cfg(test)]

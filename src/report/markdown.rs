@@ -250,12 +250,76 @@ fn metrics(out: &mut String, report: &Report) {
         duration(d.detection_to_resolution.as_ref()),
         inline(&report.impact.cost_text()),
     );
+    time_spent(out, report);
     let m = &report.metrics;
     let _ = write!(
         out,
         "| Corrective actions | |\n|---|---|\n| Agreed | {} |\n| Done | {} |\n| Done on time | {} |\n| Verified | {} |\n| Open, not yet due | {} |\n| Overdue | {} |\n| Cancelled | {} |\n\n",
         m.actions_total, m.done, m.done_on_time, m.verified, m.open_not_yet_due, m.overdue, m.cancelled
     );
+}
+
+fn time_spent(out: &mut String, report: &Report) {
+    let t = &report.time_spent;
+    if t.entries == 0 {
+        out.push_str("_No time spent was recorded._\n\n");
+        return;
+    }
+    out.push_str("| Time spent by phase | |\n|---|---|\n");
+    for phase in &t.by_phase {
+        let _ = writeln!(out, "| {} | {} |", phase.phase_text(), phase.text);
+    }
+    let _ = write!(out, "| Total | {} |\n\n| Time spent by person | |\n|---|---|\n", t.total_text);
+    for person in &t.by_person {
+        let _ = writeln!(out, "| {} | {} |", inline(&person.person), person.text);
+    }
+    out.push('\n');
+}
+
+fn evidence(out: &mut String, report: &Report) {
+    out.push_str("### Evidence and chain of custody\n\n");
+    if report.evidence.is_empty() {
+        out.push_str("_No evidence was recorded._\n\n");
+        return;
+    }
+    out.push_str(
+        "| Item | Description | Kind | Stored at | SHA-256 | Collected | Held by |\n|---|---|---|---|---|---|---|\n",
+    );
+    for item in &report.evidence {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} by {} | {} |",
+            item.label,
+            inline(&item.description),
+            item.kind_text(),
+            inline(&item.location),
+            or_dash(item.sha256.as_deref()),
+            inline(&item.collected_local),
+            inline(&item.collected_by),
+            or_dash(item.holder.as_deref())
+        );
+    }
+    out.push('\n');
+    for item in &report.evidence {
+        let _ = write!(
+            out,
+            "#### Custody of {}\n\n| When | From | To | Purpose | Recorded |\n|---|---|---|---|---|\n",
+            item.label
+        );
+        for entry in &item.custody {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} by {} |",
+                inline(&entry.at_local),
+                or_dash(entry.from.as_deref()),
+                inline(&entry.to),
+                inline(&entry.purpose),
+                inline(&entry.recorded_local),
+                inline(&entry.recorded_by)
+            );
+        }
+        out.push('\n');
+    }
 }
 
 pub fn render(report: &Report) -> String {
@@ -307,7 +371,9 @@ pub fn render(report: &Report) -> String {
     recommendations(&mut out, report);
     metrics(&mut out, report);
 
-    out.push_str("## Appendices\n\n### Full timeline\n\n");
+    out.push_str("## Appendices\n\n");
+    evidence(&mut out, report);
+    out.push_str("### Full timeline\n\n");
     timeline_table(&mut out, &report.timeline, "No timeline entries were recorded.");
     out
 }

@@ -17,6 +17,8 @@ use utoipa::ToSchema;
 
 use crate::domain::action::ActionStatus;
 use crate::domain::assessment::{Attack, Impact, RootCause};
+use crate::domain::effort::{EffortPhase, EffortSummary};
+use crate::domain::evidence::{Evidence, EvidenceKind};
 use crate::domain::incident::IncidentRecords;
 use crate::domain::indicator::{IndicatorType, Tlp};
 use crate::domain::review::{ReportSection, Review};
@@ -60,6 +62,10 @@ pub struct Report {
     /// The review's answers about how the team did and what to keep and what to change.
     pub lessons_learned: Vec<ReportAnswer>,
     pub metrics: ReportMetrics,
+    /// The team's recorded work on the incident.
+    pub time_spent: ReportTimeSpent,
+    /// The evidence appendix: every item in the order collected, with its chain of custody.
+    pub evidence: Vec<ReportEvidence>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -168,6 +174,62 @@ pub struct ReportAction {
     /// "Verified by sam@example.com on 2026-12-02", or "Not verified".
     pub verification: String,
     pub verified: bool,
+}
+
+/// The sums of the effort entries: in all, per phase (every phase, in handling order) and per person (most
+/// time first).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportTimeSpent {
+    pub entries: usize,
+    pub total_minutes: i64,
+    /// "26 h 30 min": work time is counted in hours, not in days.
+    pub total_text: String,
+    pub by_phase: Vec<ReportPhaseTime>,
+    pub by_person: Vec<ReportPersonTime>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportPhaseTime {
+    pub phase: EffortPhase,
+    pub minutes: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportPersonTime {
+    pub person: String,
+    pub minutes: i64,
+    pub text: String,
+}
+
+/// One item of evidence with its chain of custody.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportEvidence {
+    pub id: uuid::Uuid,
+    /// "E1", "E2", … in the order collected: how the report's text refers to an item.
+    pub label: String,
+    pub description: String,
+    pub kind: EvidenceKind,
+    /// Where the item is stored (a URI); the report never links it.
+    pub location: String,
+    pub sha256: Option<String>,
+    pub collected_by: String,
+    pub collected_local: String,
+    /// Who holds the item now: the receiver of the latest hand-over.
+    pub holder: Option<String>,
+    pub custody: Vec<ReportCustody>,
+}
+
+/// One entry of a chain of custody, as recorded (corrections are entries of their own).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportCustody {
+    pub at_local: String,
+    /// Nobody for the collection.
+    pub from: Option<String>,
+    pub to: String,
+    pub purpose: String,
+    pub recorded_by: String,
+    pub recorded_local: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
@@ -324,7 +386,10 @@ impl Report {
             Some(reference) => format!("Final incident report: {reference} {}", incident.title),
             None => format!("Final incident report: {}", incident.title),
         };
-        let executive_summary = summary(&incident, &key_durations, review.as_ref(), &metrics);
+        let time_spent = ReportTimeSpent::of(&records.effort);
+        let evidence =
+            records.evidence.iter().enumerate().map(|(at, item)| ReportEvidence::of(at, item, &local)).collect();
+        let executive_summary = summary(&incident, &key_durations, review.as_ref(), &metrics, &time_spent);
         Report {
             title,
             generated_at,
@@ -354,6 +419,8 @@ impl Report {
             recommendations,
             lessons_learned: answers(ReportSection::LessonsLearned),
             metrics,
+            time_spent,
+            evidence,
         }
     }
 }
@@ -372,6 +439,7 @@ fn summary(
     durations: &KeyDurations,
     review: Option<&ReportReview>,
     metrics: &ReportMetrics,
+    time_spent: &ReportTimeSpent,
 ) -> Vec<String> {
     let mut sentences = Vec::new();
     let kind = incident.category.as_deref().map_or_else(|| "security incident".to_owned(), |c| format!("{c} incident"));
@@ -395,6 +463,9 @@ fn summary(
         (None, None) => {}
     }
     sentences.push(format!("Its status is {}.", incident.status));
+    if time_spent.total_minutes > 0 {
+        sentences.push(format!("The team recorded {} of work on it.", time_spent.total_text));
+    }
     match review {
         Some(ReportReview { held_local: Some(held), .. }) => {
             sentences.push(format!("The lessons-learned review was held on {held}."))
@@ -505,6 +576,79 @@ impl ReportIndicator {
     }
 }
 
+impl ReportTimeSpent {
+    fn of(entries: &[crate::domain::effort::EffortEntry]) -> Self {
+        let summary = EffortSummary::of(entries);
+        Self {
+            entries: entries.len(),
+            total_minutes: summary.total_minutes,
+            total_text: work_time(summary.total_minutes),
+            by_phase: summary
+                .by_phase
+                .into_iter()
+                .map(|(phase, minutes)| ReportPhaseTime { phase, minutes, text: work_time(minutes) })
+                .collect(),
+            by_person: summary
+                .by_person
+                .into_iter()
+                .map(|(person, minutes)| ReportPersonTime {
+                    person: person.to_string(),
+                    minutes,
+                    text: work_time(minutes),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl ReportPhaseTime {
+    pub fn phase_text(&self) -> String {
+        words(self.phase)
+    }
+}
+
+impl ReportEvidence {
+    fn of(at: usize, item: &Evidence, local: &impl Fn(DateTime<Utc>) -> String) -> Self {
+        let f = &item.fields;
+        Self {
+            id: item.id,
+            label: format!("E{}", at + 1),
+            description: f.description.to_string(),
+            kind: f.kind,
+            location: f.location.as_str().to_owned(),
+            sha256: f.sha256.as_ref().map(|h| h.as_str().to_owned()),
+            collected_by: f.collected_by.to_string(),
+            collected_local: local(f.collected_at),
+            holder: item.current_holder().map(ToString::to_string),
+            custody: item
+                .custody
+                .iter()
+                .map(|entry| ReportCustody {
+                    at_local: local(entry.transfer.at),
+                    from: entry.transfer.from.as_ref().map(ToString::to_string),
+                    to: entry.transfer.to.to_string(),
+                    purpose: entry.transfer.purpose.to_string(),
+                    recorded_by: entry.recorded_by.clone(),
+                    recorded_local: local(entry.recorded_at),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn kind_text(&self) -> String {
+        words(self.kind)
+    }
+}
+
+/// Work time in hours and minutes ("45 min", "3 h", "26 h 30 min"): a day of work is not 24 hours.
+fn work_time(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
 impl ReportDuration {
     fn new(seconds: i64) -> Self {
         let minutes = seconds / 60;
@@ -530,5 +674,13 @@ mod tests {
         assert_eq!(ReportDuration::new(3 * 3600).text, "3 h");
         assert_eq!(ReportDuration::new(3 * 3600 + 25 * 60).text, "3 h 25 min");
         assert_eq!(ReportDuration::new(2 * 86_400 + 4 * 3600 + 59).text, "2 d 4 h");
+    }
+
+    #[test]
+    fn work_time_is_counted_in_hours() {
+        assert_eq!(work_time(0), "0 min");
+        assert_eq!(work_time(45), "45 min");
+        assert_eq!(work_time(180), "3 h");
+        assert_eq!(work_time(26 * 60 + 30), "26 h 30 min");
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, id, spawn_app};
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "Executive summary",
     "Incident details",
     "Detection and analysis",
@@ -17,6 +17,7 @@ const SECTIONS: [&str; 12] = [
     "Recommendations",
     "Metrics",
     "Appendices",
+    "Evidence and chain of custody",
     "Full timeline",
 ];
 
@@ -80,6 +81,33 @@ async fn reviewed_incident(app: &TestApp) -> String {
     let created: Value = app.post(&format!("/api/v1/reviews/{review}/actions"), &actions).await.json().await.unwrap();
     let done = id(&created["items"][0]);
     app.post(&format!("/api/v1/actions/{done}/verify"), &json!({"evidence": "Checked the IdP"})).await;
+    let item: Value = app
+        .post(
+            &format!("/api/v1/incidents/{incident}/evidence"),
+            &json!({"description": "Proxy log export | <b>March 2</b>", "kind": "log",
+                    "location": "s3://forensics/sec-42/proxy.log.gz", "sha256": "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08",
+                    "collected_by": "Sam Responder", "collected_at": "2026-03-02T10:30:00Z"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let custody = format!("/api/v1/evidence/{}/custody", id(&item));
+    app.post(
+        &custody,
+        &json!({"from": "Sam Responder", "to": "Legal hold vault", "at": "2026-03-03T09:00:00Z", "purpose": "legal hold"}),
+    )
+    .await
+    .error_for_status()
+    .unwrap();
+    let effort = format!("/api/v1/incidents/{incident}/effort");
+    for body in [
+        json!({"person": "sam@example.com", "phase": "analysis", "minutes": 150}),
+        json!({"person": "dana@example.com", "phase": "containment", "minutes": 90}),
+        json!({"person": "sam@example.com", "phase": "post_incident", "minutes": 1500}),
+    ] {
+        app.post(&effort, &body).await.error_for_status().unwrap();
+    }
     incident
 }
 
@@ -149,6 +177,33 @@ async fn markdown_by_default_with_every_section_and_the_action_table() {
         "{detection}"
     );
     assert!(!detection.contains("Accounts disabled"), "{detection}");
+    // Time spent, in hours (a day of work is not 24 of them), by phase and person.
+    for row in [
+        "| analysis | 2 h 30 min |",
+        "| eradication | 0 min |",
+        "| post incident | 25 h |",
+        "| Total | 29 h |",
+        "| sam@example.com | 27 h 30 min |",
+        "| dana@example.com | 1 h 30 min |",
+    ] {
+        assert!(markdown.contains(row), "{row} in\n{markdown}");
+    }
+    assert!(markdown.contains("The team recorded 29 h of work on it."), "{markdown}");
+    // The evidence appendix: every item, its hash, where it is (not a link) and who holds it, then its custody.
+    assert!(
+        markdown.contains(
+            "| E1 | Proxy log export \\| \\<b\\>March 2\\</b\\> | log | s3\\://forensics/sec-42/proxy.log.gz | \
+             9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 | 2026-03-02 10:30 UTC by Sam Responder | \
+             Legal hold vault |"
+        ),
+        "{markdown}"
+    );
+    assert!(markdown.contains("#### Custody of E1\n"), "{markdown}");
+    assert!(markdown.contains("| 2026-03-02 10:30 UTC | — | Sam Responder | collected |"), "{markdown}");
+    assert!(
+        markdown.contains("| 2026-03-03 09:00 UTC | Sam Responder | Legal hold vault | legal hold |"),
+        "{markdown}"
+    );
     let appendix = &markdown[markdown.find("### Full timeline").unwrap()..];
     assert!(appendix.contains("Credential page opened") && appendix.contains("Accounts disabled"), "{appendix}");
     let order: Vec<usize> =
@@ -186,6 +241,10 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert!(!html.contains("<img"), "user text is escaped in the impact too");
     assert!(html.contains("<tr><th>Cost</th><td>12500.00 EUR</td></tr>"), "{html}");
     assert!(html.contains("<td class=\"nowrap\">T1566.002</td>"), "{html}");
+    assert!(!html.contains("<b>March"), "evidence descriptions are escaped: {html}");
+    assert!(html.contains("<h4>Custody of E1</h4>"), "{html}");
+    assert!(html.contains("<td>Legal hold vault</td>"), "{html}");
+    assert!(html.contains("<td><strong>Total</strong></td><td><strong>29 h</strong></td>"), "{html}");
 
     let json: Value = report(&app, &incident, Some("application/json")).await.json().await.unwrap();
     assert_eq!(json["metrics"]["actions_total"], 2);
@@ -211,6 +270,12 @@ async fn html_is_escaped_and_self_contained_and_json_carries_the_same_content() 
     assert_eq!(json["impact"]["notification_deadline_local"], "2026-03-05 08:15 UTC");
     assert_eq!(json["root_cause"]["category"], "process_gap");
     assert_eq!(json["attack"]["techniques"][0]["id"], "T1566.002");
+    assert_eq!(json["time_spent"]["total_minutes"], 1740);
+    assert_eq!(json["time_spent"]["by_phase"][5], json!({"phase": "post_incident", "minutes": 1500, "text": "25 h"}));
+    assert_eq!(json["time_spent"]["by_person"][0]["person"], "sam@example.com");
+    assert_eq!(json["evidence"][0]["label"], "E1");
+    assert_eq!(json["evidence"][0]["holder"], "Legal hold vault");
+    assert_eq!(json["evidence"][0]["custody"].as_array().unwrap().len(), 2);
 
     let missing = report(&app, &uuid::Uuid::now_v7().to_string(), None).await;
     assert_problem(missing, 404, "not_found").await;
@@ -271,13 +336,23 @@ async fn the_html_report_prints_to_pdf_in_headless_chromium() {
     let text = std::process::Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
     // Table cells wrap in print, so compare with the line breaks folded away.
     let text = String::from_utf8_lossy(&text.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    // An indicator value breaks anywhere in its narrow cell (hashes are long), so it is compared with
+    // every space taken out.
+    let unbroken: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(
+        unbroken.contains("hxxps[://]login-examp1e[.]com/sso"),
+        "the defanged URL is missing from the PDF text:\n{text}"
+    );
     for expected in [
         "Final incident report: SEC-42 <script>alert('x')</script>",
         "Executive summary",
         "Indicators of compromise",
-        "hxxps[://]login-examp1e[.]com",
+        "login-examp1e[.]com TLP:GREEN",
         "Lessons learned",
         "Full timeline",
+        "Evidence and chain of custody",
+        "Custody of E1",
+        "Time spent by person",
         "Metrics",
         "ACT-1 Enforce FIDO2 for finance",
         "ACT-2 Block new domains",
