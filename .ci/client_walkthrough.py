@@ -2,8 +2,9 @@
 openapi/openapi.json (see .ci/client): its typed models and API functions only, no HTTP by hand. Each
 step checks what the README says it gets; any surprise ends the run with a non-zero exit.
 
-Environment: CLIENT_BASE_URL (the running server), CLIENT_ADMIN_TOKEN (an admin's token) and
-CLIENT_OWNER_TOKEN (a token for dana@example.com with no role: the owner of the actions).
+Environment: CLIENT_BASE_URL (the running server), CLIENT_ADMIN_TOKEN (an admin's token),
+CLIENT_OWNER_TOKEN (a token for dana@example.com with no role: the owner of the actions) and
+CLIENT_VIEWER_TOKEN (a viewer's token).
 """
 
 import datetime
@@ -14,8 +15,11 @@ import uuid
 from action_tracker_client import AuthenticatedClient
 from action_tracker_client.api.actions import actions_get, actions_list, actions_update, create_for_incident
 from action_tracker_client.api.comments import actions_comments_create
+from action_tracker_client.api.effort import incidents_effort_create, incidents_effort_list
+from action_tracker_client.api.evidence import evidence_custody_create, incidents_evidence_create
 from action_tracker_client.api.history import action_history
-from action_tracker_client.api.incidents import incidents_create, incidents_update
+from action_tracker_client.api.incidents import incidents_create, incidents_report_get, incidents_update
+from action_tracker_client.api.indicators import incidents_indicators_create, incidents_stix_get, indicators_search
 from action_tracker_client.models import (
     ActionCategory,
     ActionList,
@@ -27,21 +31,35 @@ from action_tracker_client.models import (
     CommentResponse,
     CreateActionInIncidentRequest,
     CreateCommentRequest,
+    CreateCustodyEntryRequest,
+    CreateEffortEntryRequest,
+    CreateEvidenceRequest,
     CreateIncidentRequest,
+    CreateIndicatorRequest,
     DataCategory,
+    EffortEntryResponse,
+    EffortLog,
+    EffortPhase,
     EventKind,
     EventList,
+    EvidenceKind,
+    EvidenceResponse,
     ImpactInput,
     IncidentResponse,
+    IncidentsStixGetResponse200,
     IncidentStatus,
+    IndicatorResponse,
+    IndicatorType,
     MoneyText,
     Priority,
     Problem,
     RootCauseCategory,
     RootCauseInput,
     Severity,
+    Sightings,
     SystemKind,
     TechniqueInput,
+    Tlp,
     UpdateActionRequest,
     UpdateIncidentRequest,
 )
@@ -106,7 +124,9 @@ def walk(admin, dana):
                 impact=ImpactInput(
                     affected_systems=[
                         AffectedSystemInput(
-                            name="sso.example.com", kind=SystemKind.APPLICATION, role="impersonated by the phishing page"
+                            name="sso.example.com",
+                            kind=SystemKind.APPLICATION,
+                            role="impersonated by the phishing page",
                         )
                     ],
                     data_exposed=[DataCategory.CREDENTIALS],
@@ -270,13 +290,191 @@ def walk(admin, dana):
     check((due.old, due.new) == (overdue_day.isoformat(), later), f"due date change: {due!r}")
     check(dated.reason == reason, f"the reason is kept: {dated.reason!r}")
     check(commented.changes["comment"].new == "Keys ordered; rollout starts Monday.", f"comment: {commented!r}")
+    return incident.id
+
+
+def record(admin, viewer, incident_id):
+    """Indicators, the STIX export, evidence with its custody, time spent, and the report that shows them."""
+    print("record indicators: a defanged value is stored refanged and normalised, once per incident")
+    indicators = {}
+    for type_, value, tlp in [
+        (IndicatorType.URL, "hxxps://login-examp1e[.]com/sso", Tlp.AMBER),
+        (IndicatorType.DOMAIN, "Login-Examp1e.COM", Tlp.GREEN),
+        (IndicatorType.IPV4, "203.0.113.66", Tlp.RED),
+    ]:
+        created = expect(
+            incidents_indicators_create.sync_detailed(
+                incident_id, client=admin, body=CreateIndicatorRequest(type_=type_, value=value, tlp=tlp, confidence=80)
+            ),
+            201,
+            f"POST /incidents/{{id}}/indicators ({type_.value})",
+            IndicatorResponse,
+        )
+        indicators[type_] = created
+    check(
+        indicators[IndicatorType.URL].value == "https://login-examp1e.com/sso"
+        and indicators[IndicatorType.DOMAIN].value == "login-examp1e.com",
+        f"normalised values: {[i.value for i in indicators.values()]}",
+    )
+    again = expect(
+        incidents_indicators_create.sync_detailed(
+            incident_id,
+            client=admin,
+            body=CreateIndicatorRequest(type_=IndicatorType.DOMAIN, value="login-examp1e.com"),
+        ),
+        409,
+        "POST the same indicator twice",
+        Problem,
+    )
+    check(again.code == "conflict", f"one value once per incident: {again!r}")
+    malformed = expect(
+        incidents_indicators_create.sync_detailed(
+            incident_id,
+            client=admin,
+            body=CreateIndicatorRequest(type_=IndicatorType.SHA256, value="abc123", confidence=101),
+        ),
+        422,
+        "POST a malformed SHA-256 with confidence 101",
+        Problem,
+    )
+    check(sorted(e.field for e in malformed.errors) == ["confidence", "value"], f"both named: {malformed!r}")
+
+    print("have we seen it before? the search reads a defanged value, and viewers never see TLP:RED")
+    seen = expect(
+        indicators_search.sync_detailed(client=admin, value="login-examp1e[.]com"), 200, "GET /indicators", Sightings
+    )
+    check(
+        seen.matched.type_ == IndicatorType.DOMAIN
+        and [i.id for i in seen.items] == [indicators[IndicatorType.DOMAIN].id],
+        f"read as a domain, one sighting: {seen!r}",
+    )
+    hidden = expect(
+        indicators_search.sync_detailed(client=viewer, value="203.0.113.66"),
+        200,
+        "GET /indicators as a viewer",
+        Sightings,
+    )
+    check(hidden.items == [], f"a viewer does not see the TLP:RED address: {hidden!r}")
+
+    print("share them as STIX 2.1: the same ids on every export, TLP:RED only when an admin asks")
+    exports = []
+    for include_red in (UNSET, UNSET, True):
+        bundle = expect(
+            incidents_stix_get.sync_detailed(incident_id, client=admin, include_red=include_red),
+            200,
+            "GET /incidents/{id}/stix",
+            IncidentsStixGetResponse200,
+        ).to_dict()
+        check(bundle["type"] == "bundle", f"a STIX bundle: {bundle['type']!r}")
+        exports.append({o["id"]: o for o in bundle["objects"]})
+    check(set(exports[0]) == set(exports[1]), "a second export has the same ids")
+    patterns = lambda export: sorted(o["pattern"] for o in export.values() if o["type"] == "indicator")  # noqa: E731
+    check(
+        patterns(exports[0])
+        == ["[domain-name:value = 'login-examp1e.com']", "[url:value = 'https://login-examp1e.com/sso']"],
+        f"indicator patterns without the red one: {patterns(exports[0])}",
+    )
+    check(len(patterns(exports[2])) == 3, f"with include_red: {patterns(exports[2])}")
+
+    print("evidence: its chain of custody starts with the collection and is appended to")
+    item = expect(
+        incidents_evidence_create.sync_detailed(
+            incident_id,
+            client=admin,
+            body=CreateEvidenceRequest(
+                description="Proxy logs of the three finance users",
+                kind=EvidenceKind.LOG,
+                location="s3://forensics/sec-1234/proxy-logs.tar.gz",
+                sha256="3A6EB0790F39AC87C94F3856B2DD2C5D110E6811602261A9A923D3BB23ADC8B7",
+                collected_by="Sam Okafor",
+                collected_at=datetime.datetime(2026, 11, 2, 10, 30, tzinfo=datetime.timezone.utc),
+            ),
+        ),
+        201,
+        "POST /incidents/{id}/evidence",
+        EvidenceResponse,
+    )
+    check(item.sha256 == item.sha256.lower() and item.current_holder == "Sam Okafor", f"collected: {item!r}")
+    handed = expect(
+        evidence_custody_create.sync_detailed(
+            item.id,
+            client=admin,
+            body=CreateCustodyEntryRequest(
+                from_="Sam Okafor",
+                to="Legal hold vault",
+                at=datetime.datetime(2026, 11, 3, 9, 0, tzinfo=datetime.timezone.utc),
+                purpose="legal hold",
+            ),
+        ),
+        201,
+        "POST /evidence/{id}/custody",
+        EvidenceResponse,
+    )
+    check(
+        handed.current_holder == "Legal hold vault"
+        and [c.purpose for c in handed.custody] == ["collected", "legal hold"],
+        f"the chain of custody: {handed.custody!r}",
+    )
+
+    print("time spent, per person and phase, summed by the incident's log")
+    for person, phase, minutes in [
+        ("dana@example.com", EffortPhase.ANALYSIS, 150),
+        ("sam@example.com", EffortPhase.CONTAINMENT, 90),
+        ("dana@example.com", EffortPhase.RECOVERY, 240),
+    ]:
+        expect(
+            incidents_effort_create.sync_detailed(
+                incident_id, client=admin, body=CreateEffortEntryRequest(person=person, phase=phase, minutes=minutes)
+            ),
+            201,
+            "POST /incidents/{id}/effort",
+            EffortEntryResponse,
+        )
+    refused = expect(
+        incidents_effort_create.sync_detailed(
+            incident_id,
+            client=admin,
+            body=CreateEffortEntryRequest(person="dana@example.com", phase=EffortPhase.ANALYSIS, minutes=-30),
+        ),
+        422,
+        "POST negative minutes",
+        Problem,
+    )
+    check([e.field for e in refused.errors] == ["minutes"], f"the 422 names minutes: {refused!r}")
+    log = expect(
+        incidents_effort_list.sync_detailed(incident_id, client=admin), 200, "GET /incidents/{id}/effort", EffortLog
+    )
+    check(
+        log.total_minutes == 480 and log.by_phase.analysis == 150 and log.by_phase.detection == 0,
+        f"the sums: {log.total_minutes}, {log.by_phase!r}",
+    )
+    check(
+        [(p.person, p.minutes) for p in log.by_person] == [("dana@example.com", 390), ("sam@example.com", 90)],
+        f"{log.by_person!r}",
+    )
+
+    print("the report shows all of it, indicators defanged")
+    report = incidents_report_get.sync_detailed(incident_id, client=admin)
+    check(report.status_code == 200, f"GET /incidents/{{id}}/report: {report.status_code}")
+    markdown = report.content.decode()
+    for expected in [
+        "## Indicators of compromise",
+        "hxxps\\[\\://\\]login-examp1e\\[.\\]com/sso",
+        "| Total | 8 h |",
+        "| dana@example.com | 6 h 30 min |",
+        "#### Custody of E1",
+        "| Sam Okafor | Legal hold vault | legal hold |",
+    ]:
+        check(expected in markdown, f"{expected!r} missing from the report:\n{markdown}")
 
 
 def main():
     admin = client(os.environ["CLIENT_ADMIN_TOKEN"])
     dana = client(os.environ["CLIENT_OWNER_TOKEN"])
+    viewer = client(os.environ["CLIENT_VIEWER_TOKEN"])
     try:
-        walk(admin, dana)
+        incident_id = walk(admin, dana)
+        record(admin, viewer, incident_id)
     except WalkthroughFailed as failure:
         print(f"FAILED: {failure}", file=sys.stderr)
         return 1

@@ -406,6 +406,7 @@ pub async fn update(
 /// an entry, and the database refuses to. A mistaken entry is corrected by a new one that says so in
 /// its `purpose`. Needs the editor role.
 #[utoipa::path(
+    operation_id = "evidence_custody_create",
     tag = "evidence",
     params(("id" = Uuid, Path, description = "Evidence id")),
     request_body = CreateCustodyEntryRequest,

@@ -353,6 +353,7 @@ pub async fn list(
 /// Have we seen this before? Every incident's indicator with this value, newest first. Needs the viewer
 /// role; viewers do not see TLP:RED ones.
 #[utoipa::path(
+    operation_id = "indicators_search",
     tag = "indicators",
     params(SearchQuery),
     responses(
@@ -413,6 +414,7 @@ pub async fn search(
 
 /// One indicator. Needs the viewer role; to a viewer, a TLP:RED indicator does not exist (404).
 #[utoipa::path(
+    operation_id = "indicators_get",
     tag = "indicators",
     params(("id" = Uuid, Path, description = "Indicator id")),
     responses(

@@ -124,6 +124,7 @@ pub struct StixQuery {
 /// what they stand for, so exporting again updates the receiver's copy instead of duplicating it.
 /// TLP:RED indicators are left out unless an admin asks with `include_red=true`. Needs the viewer role.
 #[utoipa::path(
+    operation_id = "incidents_stix_get",
     tag = "indicators",
     params(("id" = Uuid, Path, description = "Incident id"), StixQuery),
     responses(
@@ -155,10 +156,14 @@ pub async fn stix(
     Ok(HttpResponse::Ok().content_type("application/stix+json;version=2.1").json(bundle))
 }
 
-/// The final report of an incident, for readers who were not in the room: executive summary (facts,
-/// severity, detected → contained → resolved), timeline, investigation (the review's answers under their
-/// questions), recommendations (the corrective actions with owner, due date, status and verification),
-/// lessons learned and metrics. Needs the viewer role.
+/// The final report of an incident, for readers who were not in the room, in the outline of a complete
+/// incident response report: executive summary; incident details (attack vector, ATT&CK techniques,
+/// affected systems); detection and analysis, and containment, eradication and recovery (each with the
+/// review's answers and its timeline entries); impact assessment; root cause analysis; indicators of
+/// compromise (defanged; TLP:RED ones only for editors and admins); lessons learned; recommendations
+/// (the corrective actions with owner, due date, status and verification); metrics (detected →
+/// contained → resolved, time spent by phase and person, cost, actions); appendices (evidence with its
+/// chain of custody, the full timeline). Needs the viewer role.
 ///
 /// `Accept` chooses the format, with `q` weights as RFC 9110 says: `text/markdown` (the default, also for
 /// `*/*` or no `Accept`), `text/html` (a printable, self-contained page) or `application/json` (the same
