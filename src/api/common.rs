@@ -98,6 +98,26 @@ impl Freshness {
     }
 }
 
+/// The whole of one incident's sub-collection (timeline, reviews, evidence, effort), as dashboards poll
+/// it: 304 when the client's copy is current (then `load` never runs), otherwise what `load` reads, shown
+/// as `body`, with the collection's tag; 404 naming the incident when there is none.
+pub async fn incident_collection<T, B: Serialize>(
+    state: &AppState,
+    req: &HttpRequest,
+    incident_id: uuid::Uuid,
+    load: impl Future<Output = Result<T, crate::db::StoreError>>,
+    body: impl FnOnce(T) -> B,
+) -> Result<HttpResponse, ApiError> {
+    let fresh = Freshness::of(state).await?;
+    if let Some(not_modified) = fresh.unchanged(req) {
+        return Ok(not_modified);
+    }
+    let items = load.await.map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
+    let mut response = HttpResponse::Ok();
+    fresh.headers(&mut response);
+    Ok(response.json(body(items)))
+}
+
 /// A page of a list, with its tag and `Link: <…>; rel="next"` when more follow.
 pub fn page(
     req: &HttpRequest,

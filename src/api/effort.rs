@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access;
-use super::common::{Freshness, parse_required, required, resource};
+use super::common::{self, parse_required, required, resource};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag, if_match_versions, patch_whole_number};
 use super::idempotency::Idempotency;
@@ -293,16 +293,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let incident_id = id.into_inner();
-    let fresh = Freshness::of(&state).await?;
-    if let Some(not_modified) = fresh.unchanged(&req) {
-        return Ok(not_modified);
-    }
-    let entries = db::effort::for_incident(&state.db, incident_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
-    let mut response = HttpResponse::Ok();
-    fresh.headers(&mut response);
-    Ok(response.json(EffortLog::from(entries.as_slice())))
+    common::incident_collection(
+        &state,
+        &req,
+        incident_id,
+        db::effort::for_incident(&state.db, incident_id),
+        |entries| EffortLog::from(entries.as_slice()),
+    )
+    .await
 }
 
 /// Correct an effort entry (JSON merge-patch). Needs the editor role.

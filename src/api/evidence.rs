@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access;
-use super::common::{Freshness, parse_required, resource};
+use super::common::{self, parse_required, resource};
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, entity_tag_with, if_match_versions};
 use super::idempotency::Idempotency;
@@ -330,16 +330,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let incident_id = id.into_inner();
-    let fresh = Freshness::of(&state).await?;
-    if let Some(not_modified) = fresh.unchanged(&req) {
-        return Ok(not_modified);
-    }
-    let items = db::evidence::for_incident(&state.db, incident_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
-    let mut response = HttpResponse::Ok();
-    fresh.headers(&mut response);
-    Ok(response.json(EvidenceList { items: items.iter().map(EvidenceResponse::from).collect() }))
+    common::incident_collection(
+        &state,
+        &req,
+        incident_id,
+        db::evidence::for_incident(&state.db, incident_id),
+        |items| EvidenceList { items: items.iter().map(EvidenceResponse::from).collect() },
+    )
+    .await
 }
 
 /// An item of evidence with its chain of custody. Needs the viewer role. Evidence is never deleted on

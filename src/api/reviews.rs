@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access;
-use super::common::{Freshness, required, resource};
+use super::common::{self, required, resource};
 use super::error::{ApiError, Problem};
 use super::extract::{self, ApiJson, entity_tag, if_match_versions};
 use super::idempotency::Idempotency;
@@ -391,16 +391,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     access::require(&principal, Role::Viewer)?;
     let incident_id = id.into_inner();
-    let fresh = Freshness::of(&state).await?;
-    if let Some(not_modified) = fresh.unchanged(&req) {
-        return Ok(not_modified);
-    }
-    let reviews = db::reviews::for_incident(&state.db, incident_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, || format!("incident with id {incident_id}")))?;
-    let mut response = HttpResponse::Ok();
-    fresh.headers(&mut response);
-    Ok(response.json(ReviewList { items: reviews.iter().map(ReviewResponse::from).collect() }))
+    common::incident_collection(
+        &state,
+        &req,
+        incident_id,
+        db::reviews::for_incident(&state.db, incident_id),
+        |reviews| ReviewList { items: reviews.iter().map(ReviewResponse::from).collect() },
+    )
+    .await
 }
 
 /// Fetch one review. Needs the viewer role.

@@ -25,6 +25,25 @@ pub(super) fn bad_cursor() -> FieldErrors {
     FieldError::new("cursor", "does not fit this sort").into()
 }
 
+/// Before a row is added under an incident: `NotFound` without the incident; otherwise its row is
+/// locked until the caller's transaction ends, so concurrent additions take turns and none counts past
+/// the others to a limit (or past a uniqueness check).
+pub(super) async fn lock_incident(conn: &mut Conn, id: Uuid) -> Result<(), StoreError> {
+    if !incident_exists(conn, id).await? {
+        return Err(StoreError::NotFound);
+    }
+    super::lock_row(conn, "incidents", "id", &id.to_string()).await
+}
+
+/// `Conflict` once an incident already holds `limit` of something (`count`, counted after
+/// `lock_incident`).
+pub(super) fn refuse_past_limit(count: i64, limit: i64, what: &str) -> Result<(), StoreError> {
+    if count >= limit {
+        return Err(StoreError::Conflict(format!("an incident holds at most {limit} {what}")));
+    }
+    Ok(())
+}
+
 /// True when the incident exists; used inside write transactions of other resources.
 pub(super) async fn incident_exists(conn: &mut Conn, id: Uuid) -> Result<bool, StoreError> {
     let count: i64 =

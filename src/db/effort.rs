@@ -7,7 +7,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::common::{check_version, incident_exists};
+use super::common::{check_version, incident_exists, lock_incident, refuse_past_limit};
 use super::conn::on;
 use super::rows::{EffortRow, parse_id};
 use super::schema::effort_entries;
@@ -23,21 +23,13 @@ pub async fn create(
     context: ChangeContext,
 ) -> Result<EffortEntry, StoreError> {
     db.change(async |conn| {
-        if !incident_exists(conn, incident_id).await? {
-            return Err(StoreError::NotFound);
-        }
-        // Concurrent additions to one incident take turns, so none counts past the others to the limit.
-        super::lock_row(conn, "incidents", "id", &incident_id.to_string()).await?;
+        lock_incident(conn, incident_id).await?;
         let count: i64 = on!(conn, c => effort_entries::table
             .filter(effort_entries::incident_id.eq(incident_id.to_string()))
             .count()
             .get_result(c)
             .await)?;
-        if count >= MAX_ENTRIES_PER_INCIDENT {
-            return Err(StoreError::Conflict(format!(
-                "an incident holds at most {MAX_ENTRIES_PER_INCIDENT} effort entries"
-            )));
-        }
+        refuse_past_limit(count, MAX_ENTRIES_PER_INCIDENT, "effort entries")?;
         let entry = EffortEntry {
             id: Uuid::now_v7(),
             incident_id,

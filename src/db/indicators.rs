@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::common::{check_version, incident_exists};
+use super::common::{check_version, incident_exists, lock_incident, refuse_past_limit};
 use super::conn::on;
 use super::rows::IndicatorRow;
 use super::schema::{incidents, indicators};
@@ -34,19 +34,13 @@ pub async fn create(
     context: ChangeContext,
 ) -> Result<Indicator, StoreError> {
     db.change(async |conn| {
-        if !incident_exists(conn, incident_id).await? {
-            return Err(StoreError::NotFound);
-        }
-        // Additions to one incident take turns, so neither the limit nor the one-value-once rule is raced past.
-        super::lock_row(conn, "incidents", "id", &incident_id.to_string()).await?;
+        lock_incident(conn, incident_id).await?;
         let count: i64 = on!(conn, c => indicators::table
             .filter(indicators::incident_id.eq(incident_id.to_string()))
             .count()
             .get_result(c)
             .await)?;
-        if count >= MAX_PER_INCIDENT {
-            return Err(StoreError::Conflict(format!("an incident has at most {MAX_PER_INCIDENT} indicators")));
-        }
+        refuse_past_limit(count, MAX_PER_INCIDENT, "indicators")?;
         refuse_duplicate(conn, incident_id, &fields.value, None).await?;
         let indicator = Indicator {
             id: Uuid::now_v7(),

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::common::{check_version, incident_exists};
+use super::common::{check_version, incident_exists, lock_incident, refuse_past_limit};
 use super::conn::on;
 use super::rows::ReviewRow;
 use super::schema::reviews;
@@ -26,17 +26,11 @@ pub async fn create(
 ) -> Result<Review, StoreError> {
     let fields = fields.settle(context.at)?;
     db.change(async |conn| {
-        if !incident_exists(conn, incident_id).await? {
-            return Err(StoreError::NotFound);
-        }
-        // Concurrent additions to one incident take turns, so none counts past the others to the limit.
-        super::lock_row(conn, "incidents", "id", &incident_id.to_string()).await?;
+        lock_incident(conn, incident_id).await?;
         let count: i64 = on!(conn, c => {
             reviews::table.filter(reviews::incident_id.eq(incident_id.to_string())).count().get_result(c).await
         })?;
-        if count >= MAX_PER_INCIDENT {
-            return Err(StoreError::Conflict(format!("an incident has at most {MAX_PER_INCIDENT} reviews")));
-        }
+        refuse_past_limit(count, MAX_PER_INCIDENT, "reviews")?;
         let review = Review {
             id: Uuid::now_v7(),
             incident_id,

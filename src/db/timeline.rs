@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::common::{check_version, incident_exists};
+use super::common::{check_version, incident_exists, lock_incident, refuse_past_limit};
 use super::conn::on;
 use super::rows::TimelineRow;
 use super::schema::timeline_entries;
@@ -20,21 +20,13 @@ pub async fn create(
     context: ChangeContext,
 ) -> Result<TimelineEntry, StoreError> {
     db.change(async |conn| {
-        if !incident_exists(conn, incident_id).await? {
-            return Err(StoreError::NotFound);
-        }
-        // Concurrent additions to one incident take turns, so none counts past the others to the limit.
-        super::lock_row(conn, "incidents", "id", &incident_id.to_string()).await?;
+        lock_incident(conn, incident_id).await?;
         let count: i64 = on!(conn, c => timeline_entries::table
             .filter(timeline_entries::incident_id.eq(incident_id.to_string()))
             .count()
             .get_result(c)
             .await)?;
-        if count >= MAX_ENTRIES_PER_INCIDENT {
-            return Err(StoreError::Conflict(format!(
-                "an incident's timeline holds at most {MAX_ENTRIES_PER_INCIDENT} entries"
-            )));
-        }
+        refuse_past_limit(count, MAX_ENTRIES_PER_INCIDENT, "timeline entries")?;
         let entry = TimelineEntry {
             id: Uuid::now_v7(),
             incident_id,
