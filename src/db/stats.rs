@@ -188,7 +188,9 @@ fn incident_range(filter: &StatsFilter) -> String {
     if let Some(id) = filter.incident_id {
         conditions.push(format!("id = '{id}'"));
     }
-    let at = |time: DateTime<Utc>| format!("'{}'", to_column(time).format("%Y-%m-%d %H:%M:%S%.6f"));
+    // As diesel writes timestamps into SQLite (`%F %T%.f`, no fraction for whole seconds), which compares
+    // them as text: a fixed six-digit fraction would put "00:00:00" before "00:00:00.000000".
+    let at = |time: DateTime<Utc>| format!("'{}'", to_column(time).format("%F %T%.f"));
     if let Some(since) = filter.since {
         conditions.push(format!("{OPENED} >= {}", at(since)));
     }

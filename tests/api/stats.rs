@@ -233,6 +233,17 @@ async fn incident_handling_is_summed_by_period_category_and_severity() {
     assert_eq!(months, ["2026-01", "2026-02", "2026-04"]);
     assert_eq!(monthly["incidents"]["total"], 3, "the incident totals take the same range");
 
+    // The range includes its start and excludes its end, to the microsecond: the April incident was
+    // detected at midnight exactly.
+    for (range, incidents) in [
+        ("since=2026-04-01T00:00:00Z", 1),
+        ("since=2026-01-01T00:00:00Z&until=2026-04-01T00:00:00Z", 2),
+        ("since=2026-04-01T00:00:00.000001Z", 0),
+    ] {
+        let ranged: Value = app.get(&format!("/api/v1/stats?{range}")).await.json().await.unwrap();
+        assert_eq!(ranged["incidents"]["handling"]["all"]["incidents"], incidents, "{range}");
+    }
+
     let bad = app.get("/api/v1/stats?period=week&since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z").await;
     let problem = assert_problem(bad, 422, "validation_failed").await;
     assert_eq!(crate::helpers::error_fields(&problem), ["period", "until"]);
