@@ -39,7 +39,9 @@ fn line(text: &str) -> String {
         }
         let autolink = match c {
             ':' => text[at + 1..].starts_with("//"),
-            '.' => text[..at].to_ascii_lowercase().ends_with("www"),
+            // Only the three bytes before the dot: lower-casing all the text before it made a long text
+            // of dots cost the square of its length.
+            '.' => at >= 3 && text.as_bytes()[at - 3..at].eq_ignore_ascii_case(b"www"),
             _ => false,
         };
         if autolink || matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&') {
@@ -396,5 +398,6 @@ mod tests {
         assert_eq!(block("- item\n# title\n1. first"), "\\- item  \n\\# title  \n1\\. first");
         assert_eq!(inline("12500.00 EUR"), "12500.00 EUR", "a number is no list marker");
         assert_eq!(block("x\r## forged\r- item"), "x  \n\\## forged  \n\\- item", "a lone CR ends a line");
+        assert_eq!(inline("ww.x é.www.y"), "ww.x é.www\\.y", "only the three letters before a dot count");
     }
 }
