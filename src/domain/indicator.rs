@@ -160,6 +160,15 @@ impl IndicatorValue {
             IndicatorType::UserAgent => trimmed.to_owned(),
             IndicatorType::Cve => cve(trimmed).ok_or_else(|| invalid("a CVE id such as CVE-2024-3400"))?,
         };
+        // What is stored and indexed is the normal form in UTF-8, which can be longer than what was sent
+        // (a URL percent-encodes each non-ASCII character into up to 12 bytes); PostgreSQL's index rows
+        // hold about 2700 bytes.
+        if value.len() > MAX_VALUE_LENGTH {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {MAX_VALUE_LENGTH} bytes once normalised (UTF-8, URLs percent-encoded)"),
+            ));
+        }
         Ok(Self { kind, value })
     }
 

@@ -109,6 +109,15 @@ async fn malformed_values_are_refused_naming_the_field() {
         let problem = assert_problem(refused, 422, "validation_failed").await;
         assert_eq!(error_fields(&problem), ["value"], "{kind} {value}");
     }
+    // Within 2048 characters as sent, but not once written in full: a URL's non-ASCII characters are
+    // percent-encoded (9 bytes each), and any value is stored and indexed in its UTF-8 bytes.
+    let long_url = format!("https://example.com/{}", "é".repeat(1000));
+    let long_agent = "Mozilla/5.0 ".to_owned() + &"ж".repeat(1500);
+    for (kind, value) in [("url", long_url.as_str()), ("user_agent", long_agent.as_str())] {
+        let refused = app.post(&path, &json!({"type": kind, "value": value})).await;
+        let problem = assert_problem(refused, 422, "validation_failed").await;
+        assert_eq!(error_fields(&problem), ["value"], "{kind} {value}");
+    }
     let many =
         app.post(&path, &json!({"type": "sha1", "value": "xyz", "confidence": 101, "first_seen": "yesterday"})).await;
     let problem = assert_problem(many, 422, "validation_failed").await;
