@@ -207,7 +207,9 @@ pub struct SearchQuery {
     /// The value to look for, written any way its type allows (`Evil[.]Example`, `HKLM\…`, upper-case hex).
     pub value: String,
     /// How to read `value`; without it, as the most particular type it parses as (an address before a
-    /// domain, a domain before a file name). The answer's `matched` says how it was read.
+    /// domain, a domain before a file name). The answer's `matched` says how it was read. The type only
+    /// decides how `value` is read: an indicator of another type with the same written form (a domain
+    /// and a file name `evil.example`) is found too, and each item says its own type.
     #[serde(rename = "type")]
     #[param(value_type = Option<IndicatorType>)]
     pub kind: Option<IndicatorType>,

@@ -448,13 +448,15 @@ impl Modify for IdempotencyKeyHeader {
 
 /// The collections dashboards poll (see `Freshness`): a weak `ETag`, `Cache-Control`, and 304 for
 /// `If-None-Match`.
-pub(super) const CACHED_COLLECTIONS: [&str; 12] = [
+pub(super) const CACHED_COLLECTIONS: [&str; 14] = [
     "/api/v1/incidents",
     "/api/v1/actions",
     "/api/v1/incidents/{id}/actions",
     "/api/v1/incidents/{id}/reviews",
     "/api/v1/incidents/{id}/timeline",
     "/api/v1/incidents/{id}/indicators",
+    "/api/v1/incidents/{id}/evidence",
+    "/api/v1/incidents/{id}/effort",
     "/api/v1/incidents/{id}/history",
     "/api/v1/actions/{id}/history",
     "/api/v1/actions/{id}/comments",
