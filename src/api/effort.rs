@@ -232,7 +232,7 @@ fn not_found(id: Uuid) -> impl FnOnce() -> String {
 
 /// Registers this feature's routes with their spec entries.
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(create).service(list).service(update).service(delete);
+    config.service(create).service(list).service(get).service(update).service(delete);
 }
 
 /// Record time someone spent on an incident. Needs the editor role.
@@ -301,6 +301,31 @@ pub async fn list(
         |entries| EffortLog::from(entries.as_slice()),
     )
     .await
+}
+
+/// One effort entry. Needs the viewer role.
+#[utoipa::path(
+    tag = "effort",
+    params(("id" = Uuid, Path, description = "Effort entry id"),
+           ("If-None-Match" = Option<String>, Header, description = "Answer 304 if this is still its entity tag")),
+    responses(
+        (status = 200, description = "The entry", body = EffortEntryResponse, headers(("ETag" = String, description = "Entity tag"))),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "No such entry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/effort/{id}")]
+#[tracing::instrument(skip_all, fields(request_id = %crate::api::middleware::current_request_id()))]
+pub async fn get(
+    state: Data,
+    req: HttpRequest,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    access::require(&principal, Role::Viewer)?;
+    let id = id.into_inner();
+    let entry = db::effort::find(&state.db, id).await.map_err(|e| ApiError::from_store(e, not_found(id)))?;
+    Ok(entry_resource(&state, &req, HttpResponse::Ok(), &entry))
 }
 
 /// Correct an effort entry (JSON merge-patch). Needs the editor role.

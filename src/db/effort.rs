@@ -49,6 +49,12 @@ pub async fn create(
     .await
 }
 
+/// One entry.
+#[tracing::instrument(skip(db))]
+pub async fn find(db: &Db, id: Uuid) -> Result<EffortEntry, StoreError> {
+    db.read(async move |conn| load(conn, id).await).await
+}
+
 /// Every entry of one incident in the order recorded; `NotFound` when there is no such incident.
 #[tracing::instrument(skip(db))]
 pub async fn for_incident(db: &Db, incident_id: Uuid) -> Result<Vec<EffortEntry>, StoreError> {

@@ -49,6 +49,17 @@ async fn time_spent_adds_up_per_phase_and_person_and_can_be_corrected_or_removed
     );
 
     let entry = format!("/api/v1/effort/{}", id(&first));
+    // The Location of a new entry is where it can be read, with its tag and 304 for a current copy.
+    let created = app.post(&path, &json!({"person": "lee@example.com", "phase": "recovery", "minutes": 5})).await;
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let read = app.get(&location).await;
+    assert_eq!(read.status(), 200, "GET {location}");
+    let read_tag = read.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(read.json::<Value>().await.unwrap()["person"], "lee@example.com");
+    let current = app.builder(Method::GET, &location).header("if-none-match", &read_tag).send().await.unwrap();
+    assert_eq!(current.status(), 304);
+    assert_eq!(app.delete(&location).await.status(), 204);
+    assert_problem(app.get(&location).await, 404, "not_found").await;
     let tag = "\"1-x\"";
     let changed =
         app.builder(Method::PATCH, &entry).header("if-match", tag).json(&json!({"minutes": 200, "note": null}));
