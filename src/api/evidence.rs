@@ -52,8 +52,8 @@ pub struct EvidenceResponse {
     pub sha256: Option<String>,
     pub collected_by: String,
     pub collected_at: DateTime<Utc>,
-    /// Who holds it now: the receiver of the latest hand-over.
-    pub current_holder: Option<String>,
+    /// Who holds it now: the receiver of the latest hand-over, or before any, the collector.
+    pub current_holder: String,
     /// The chain of custody, in the order of `at`; the first entry is the collection.
     pub custody: Vec<CustodyEntryResponse>,
     pub created_at: DateTime<Utc>,
@@ -105,7 +105,7 @@ impl From<&Evidence> for EvidenceResponse {
             sha256: f.sha256.as_ref().map(|s| s.as_str().to_owned()),
             collected_by: f.collected_by.to_string(),
             collected_at: f.collected_at,
-            current_holder: item.current_holder().map(ToString::to_string),
+            current_holder: item.current_holder().to_string(),
             custody: item.custody.iter().map(CustodyEntryResponse::from).collect(),
             created_at: item.created_at,
             updated_at: item.updated_at,

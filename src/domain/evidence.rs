@@ -206,9 +206,13 @@ const COLLECTED: &str = "collected";
 const COLLECTION_CORRECTED: &str = "collection corrected";
 
 impl Evidence {
-    /// Who holds the item now: the receiver of the latest hand-over.
-    pub fn current_holder(&self) -> Option<&ShortText> {
-        self.custody.last().map(|entry| &entry.transfer.to)
+    /// Who holds the item now: the receiver of the latest hand-over, or before any, the collector as last
+    /// corrected (a corrected collection may sort before the entry it corrects).
+    pub fn current_holder(&self) -> &ShortText {
+        self.custody
+            .iter()
+            .rfind(|entry| entry.transfer.from.is_some())
+            .map_or(&self.fields.collected_by, |entry| &entry.transfer.to)
     }
 
     /// A hand-over cannot come before the item was collected, nor a collection after a hand-over.

@@ -298,7 +298,7 @@ fn evidence(out: &mut String, report: &Report) {
             or_dash(item.sha256.as_deref()),
             inline(&item.collected_local),
             inline(&item.collected_by),
-            or_dash(item.holder.as_deref())
+            inline(&item.holder)
         );
     }
     out.push('\n');

@@ -215,8 +215,8 @@ pub struct ReportEvidence {
     pub sha256: Option<String>,
     pub collected_by: String,
     pub collected_local: String,
-    /// Who holds the item now: the receiver of the latest hand-over.
-    pub holder: Option<String>,
+    /// Who holds the item now: the receiver of the latest hand-over, or before any, the collector.
+    pub holder: String,
     pub custody: Vec<ReportCustody>,
 }
 
@@ -619,7 +619,7 @@ impl ReportEvidence {
             sha256: f.sha256.as_ref().map(|h| h.as_str().to_owned()),
             collected_by: f.collected_by.to_string(),
             collected_local: local(f.collected_at),
-            holder: item.current_holder().map(ToString::to_string),
+            holder: item.current_holder().to_string(),
             custody: item
                 .custody
                 .iter()

@@ -94,6 +94,36 @@ async fn an_item_starts_its_chain_of_custody_at_collection_and_hand_overs_come_i
     assert_problem(unknown, 404, "not_found").await;
 }
 
+/// Before any hand-over the holder is the collector as last corrected, even when the correction moves
+/// the collection earlier than the entry it corrects.
+#[tokio::test]
+async fn a_corrected_collector_holds_the_item_until_it_is_handed_over() {
+    let app = spawn_app().await;
+    let incident = id(&app.create_incident(json!({})).await);
+    let item: Value = app
+        .post(
+            &format!("/api/v1/incidents/{incident}/evidence"),
+            &json!({"description": "Memory image", "kind": "memory_image", "location": "s3://forensics/mem.raw",
+                    "collected_by": "Alex Forensics", "collected_at": "2026-03-02T10:30:00Z"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/evidence/{}", id(&item));
+    let corrected: Value = app
+        .patch(&path, &json!({"collected_by": "Sam Responder", "collected_at": "2026-03-02T09:00:00Z"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(corrected["current_holder"], "Sam Responder", "{corrected}");
+    assert_eq!(corrected["custody"].as_array().unwrap().len(), 2, "the first collection entry stays");
+    let handed = hand_over(&app, &id(&item), "Sam Responder", "Lab", "2026-03-02T09:00:00Z").await;
+    let handed: Value = handed.json().await.unwrap();
+    assert_eq!(handed["current_holder"], "Lab", "{handed}");
+}
+
 #[tokio::test]
 async fn malformed_fields_are_each_named_at_once() {
     let app = spawn_app().await;
