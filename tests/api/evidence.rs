@@ -257,6 +257,10 @@ async fn the_database_refuses_to_change_or_remove_a_custody_entry_but_lets_it_go
     let erase = app.try_execute_sql(&format!("DELETE FROM custody_entries WHERE id = '{entry}'"));
     assert!(erase.as_ref().is_err_and(|e| e.contains("append-only")), "{erase:?}");
     assert_eq!(app.count_sql("SELECT count(*) FROM custody_entries"), 2);
+    // Nor can the log go by removing its item: evidence goes only with its incident.
+    let orphan = app.try_execute_sql(&format!("DELETE FROM evidence WHERE id = '{}'", id(&item)));
+    assert!(orphan.as_ref().is_err_and(|e| e.contains("only with its incident")), "{orphan:?}");
+    assert_eq!(app.count_sql("SELECT count(*) FROM custody_entries"), 2);
     if app.postgres_database().is_some() {
         let truncate = app.try_execute_sql("TRUNCATE custody_entries");
         assert!(truncate.as_ref().is_err_and(|e| e.contains("append-only")), "{truncate:?}");

@@ -1,0 +1,1 @@
+DROP TRIGGER evidence_goes_only_with_its_incident;
