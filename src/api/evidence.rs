@@ -377,7 +377,7 @@ pub async fn get(
     responses(
         (status = 200, description = "The corrected item", body = EvidenceResponse, headers(("ETag" = String, description = "New entity tag"))),
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The chain of custody is full (1000 entries)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The chain of custody is full (100 entries)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match did not match", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
@@ -413,7 +413,7 @@ pub async fn update(
             ("Location" = String, description = "URL of the item"),
             ("ETag" = String, description = "New entity tag of the item"))),
         (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The chain of custody is full (1000 entries)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The chain of custody is full (100 entries)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or a hand-over before the item was collected", body = Problem, content_type = "application/problem+json"),
     )
 )]

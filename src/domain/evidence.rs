@@ -16,7 +16,7 @@ use super::{FieldError, Patch};
 /// this keeps them in a forensic case-management system, not here.
 pub const MAX_EVIDENCE_PER_INCIDENT: i64 = 200;
 /// Entries in one item's chain of custody.
-pub const MAX_CUSTODY_ENTRIES: i64 = 1000;
+pub const MAX_CUSTODY_ENTRIES: i64 = 100;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::EnumString, strum::IntoStaticStr,
