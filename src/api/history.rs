@@ -215,8 +215,9 @@ pub struct FeedQuery {
     /// The `next_cursor` of the previous page, or an item's `position`; leave out to start from the
     /// beginning. A `next_cursor` continues only the query that handed it out (the same `entity_id`).
     pub after: Option<String>,
-    /// Only the changes of this incident, action, review or timeline entry: the way to read the history
-    /// of one that was deleted.
+    /// Only the changes of the resource with this id (an incident, action, review, timeline entry,
+    /// indicator, item of evidence, custody entry or effort entry): the way to read the history of one
+    /// that was deleted.
     pub entity_id: Option<Uuid>,
     /// Items per page, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -225,7 +226,8 @@ pub struct FeedQuery {
 
 /// The change feed: every audit event (creates, changes, deletes, comments, verifications of incidents,
 /// actions, reviews, timeline entries, indicators, evidence, effort and people) in the order the changes
-/// committed. Viewers do not see the events of TLP:RED indicators. A poller that
+/// committed. Viewers do not see the events of TLP:RED indicators (their positions are skipped, so a gap
+/// in positions may stand for one; nothing else of it shows). A poller that
 /// stores `next_cursor` and asks for `?after=<it>` sees every change exactly once, across its own and
 /// our restarts. Needs the viewer role.
 #[utoipa::path(

@@ -1,15 +1,12 @@
-//! The time spent on incidents: entries, and the sums the report and /stats read.
-
-use std::collections::BTreeMap;
+//! The time spent on incidents: its entries (the report and /stats sum them).
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::common::{check_version, incident_exists, lock_incident, refuse_past_limit};
 use super::conn::on;
-use super::rows::{EffortRow, parse_id};
+use super::rows::EffortRow;
 use super::schema::effort_entries;
 use super::{Conn, Db, StoreError, events};
 use crate::domain::audit::{ChangeContext, Changes, EntityType, Event, EventKind};
@@ -78,34 +75,6 @@ pub(super) async fn of_incident(conn: &mut Conn, incident_id: Uuid) -> Result<Ve
         .load(c)
         .await)?;
     rows.into_iter().map(EffortEntry::try_from).collect()
-}
-
-/// The minutes spent on each of `incident_ids`, 0 for one without entries (or that does not exist).
-#[tracing::instrument(skip_all, fields(incidents = incident_ids.len()))]
-pub async fn minutes_by_incident(db: &Db, incident_ids: &[Uuid]) -> Result<BTreeMap<Uuid, i64>, StoreError> {
-    let ids = incident_ids.to_vec();
-    db.read(async move |conn| minutes_of(conn, &ids).await).await
-}
-
-/// `minutes_by_incident` inside the caller's transaction.
-pub(super) async fn minutes_of(conn: &mut Conn, incident_ids: &[Uuid]) -> Result<BTreeMap<Uuid, i64>, StoreError> {
-    // Bound parameters are limited per statement (32 766 on SQLite); /stats may ask about many incidents.
-    const CHUNK: usize = 1000;
-    let mut minutes: BTreeMap<Uuid, i64> = incident_ids.iter().map(|id| (*id, 0)).collect();
-    for chunk in incident_ids.chunks(CHUNK) {
-        let ids: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
-        // SUM of BIGINT is NUMERIC on PostgreSQL; cast back, so both backends answer a BIGINT.
-        let sums: Vec<(String, i64)> = on!(conn, c => effort_entries::table
-            .filter(effort_entries::incident_id.eq_any(&ids))
-            .group_by(effort_entries::incident_id)
-            .select((effort_entries::incident_id, diesel::dsl::sql::<BigInt>("CAST(SUM(minutes) AS BIGINT)")))
-            .load(c)
-            .await)?;
-        for (id, sum) in sums {
-            minutes.insert(parse_id(&id)?, sum);
-        }
-    }
-    Ok(minutes)
 }
 
 #[tracing::instrument(skip(db, patch, context))]

@@ -189,22 +189,3 @@ async fn an_incident_holds_2000_entries() {
     let log: Value = app.get(&format!("/api/v1/incidents/{incident}/effort")).await.json().await.unwrap();
     assert_eq!((log["items"].as_array().unwrap().len(), log["total_minutes"].clone()), (2000, json!(2000)));
 }
-
-/// What the report and /stats read: the minutes of many incidents in one call.
-#[tokio::test]
-async fn the_minutes_of_several_incidents_are_summed_in_one_call() {
-    let app = spawn_app().await;
-    let busy = id(&app.create_incident(json!({})).await);
-    let quiet = id(&app.create_incident(json!({})).await);
-    for minutes in [45, 15, 10_080] {
-        spend(&app, &busy, json!({"person": "dana@example.com", "phase": "analysis", "minutes": minutes})).await;
-    }
-    let db = action_tracker::db::Db::connect(&app.settings.database).unwrap();
-    let ids = [busy.parse().unwrap(), quiet.parse().unwrap(), uuid::Uuid::now_v7()];
-    let minutes = action_tracker::db::effort::minutes_by_incident(&db, &ids).await.unwrap();
-    assert_eq!(minutes.get(&ids[0]), Some(&10_140));
-    assert_eq!(minutes.get(&ids[1]), Some(&0));
-    assert_eq!(minutes.get(&ids[2]), Some(&0));
-    let entries = action_tracker::db::effort::for_incident(&db, ids[0]).await.unwrap();
-    assert_eq!(entries.len(), 3);
-}
