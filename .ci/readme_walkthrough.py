@@ -8,8 +8,8 @@ the id the same step really returned. Then:
 - no step may answer with a problem (an error);
 - a step followed by a sample must print it: a Markdown sample exactly, a JSON sample member by member
   (`"...": "..."` and a trailing `…` mark what the README leaves out; ids and times of the run differ);
-- times and dates of the day the README says its samples were printed stand for the day of this run,
-  and so do the days an action is overdue.
+- the times of the day the samples were printed, and of the day of this run (README_TODAY when the
+  server's clock is set to another day), read alike, and so do the days an action is overdue.
 
 Any difference ends the run with a non-zero exit and both texts.
 """
@@ -110,7 +110,7 @@ def as_of(text, day):
 
 
 def check(found, printed_day, out):
-    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    today = os.environ.get("README_TODAY") or datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     for n, (code, sample) in enumerate(found):
         with open(f"{out}/{n}") as f:
             output = f.read()
