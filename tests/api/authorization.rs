@@ -64,6 +64,7 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ("POST", "/api/v1/evidence/{id}/custody", [401, 403, 201, 201, 403, 403]),
     ("POST", "/api/v1/incidents/{id}/effort", [401, 403, 201, 201, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/effort", [401, 200, 200, 200, 403, 403]),
+    ("GET", "/api/v1/effort/{id}", [401, 200, 200, 200, 403, 403]),
     ("PATCH", "/api/v1/effort/{id}", [401, 403, 200, 200, 403, 403]),
     ("DELETE", "/api/v1/effort/{id}", [401, 403, 204, 204, 403, 403]),
     ("GET", "/api/v1/incidents/{id}/report", [401, 200, 200, 200, 403, 403]),
