@@ -95,16 +95,24 @@ AUTH="Authorization: Bearer $TOKEN"
 ACTION_ID="$(curl -fs "$BASE/api/v1/actions?limit=1&sort=-created_at" -H "$AUTH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
 INCIDENT_ID="$(curl -fs "$BASE/api/v1/incidents?limit=1" -H "$AUTH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
 ETAG="$(curl -fs -D - -o /dev/null "$BASE/api/v1/actions/$ACTION_ID" -H "$AUTH" | tr -d '\r' | awk 'tolower($1)=="etag:"{print $2}')"
-curl -fs "$BASE/api/v1/actions?limit=200&sort=due_date" -H "$AUTH" |
-    python3 -c 'import json,sys; print("\n".join(a["id"] for a in json.load(sys.stdin)["items"]))' >"$WORK/ids.txt"
 # Every action's id, for GET by id of a uniformly random action, as pgbench -S draws uniformly random rows:
 # one fixed id is served from cache and flattered the ratio to pgbench by about 1.2x.
-if [ -n "${TEST_DATABASE_URL:-}" ]; then
-    psql "$DATABASE_URL" -Atqc "SELECT id FROM actions" >"$WORK/all_ids.txt"
-else
-    python3 -c 'import sqlite3, sys
-for (id,) in sqlite3.connect(sys.argv[1]).execute("SELECT id FROM actions"): print(id)' "$DATABASE_URL" >"$WORK/all_ids.txt"
-fi
+# One value or list from the service's database, on either backend.
+sql_lines() {
+    if [ -n "${TEST_DATABASE_URL:-}" ]; then
+        psql "$DATABASE_URL" -Atqc "$1"
+    else
+        python3 -c 'import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]): print(*row)' "$DATABASE_URL" "$1"
+    fi
+}
+sql_lines "SELECT id FROM actions" >"$WORK/all_ids.txt"
+# The open actions in random order, for PATCHes that each change a different action: pgbench -N
+# updates uniformly random rows too, and a PATCH that repeats an action's status changes nothing and
+# writes nothing (200 ids drawn in the same order by every wrk thread made most PATCHes such no-ops
+# up to the twelfth round, and kept every index page they touched hot).
+sql_lines "SELECT id FROM actions WHERE status = 'open' ORDER BY random()" >"$WORK/open_ids.txt"
+PATCH_RUNS=$(( ROUNDS + 1 ))
 
 # The list without an owner (its matches are a quarter of all actions), and the page 50 pages in of a list,
 # reached by following next_cursor as a client does.
@@ -125,7 +133,7 @@ page_50() {
 OWNERLESS_50="$(page_50 "$OWNERLESS")"
 OWNER_50="$(page_50 "$OWNER_DEEP")"
 
-# wrk scripts: a GET of a random action, a PATCH of a random seeded action's status, and a POST of a new action.
+# wrk scripts: a GET of a random action, a PATCH that changes the status of an open action, and a POST of a new action.
 cat >"$WORK/get.lua" <<EOF
 local ids = {}
 init = function(args)
@@ -136,14 +144,30 @@ request = function()
   return wrk.format("GET", "/api/v1/actions/" .. ids[math.random(#ids)], {["Authorization"] = "Bearer $TOKEN"})
 end
 EOF
+# Each PATCH run (its number is the script's argument) and each of wrk's two threads walks its own slice
+# of the shuffled open actions, moving each to in_progress or blocked: every request a real change. A
+# thread that runs out asks for an action that does not exist, so the row shows non-2xx responses.
 cat >"$WORK/patch.lua" <<EOF
+local thread_count = 0
+setup = function(thread)
+  thread:set("thread_number", thread_count)
+  thread_count = thread_count + 1
+end
 local ids = {}
-for line in io.lines("$WORK/ids.txt") do ids[#ids + 1] = line end
-local statuses = {"open", "in_progress", "blocked"}
+local next_index, last_index
+init = function(args)
+  for line in io.lines("$WORK/open_ids.txt") do ids[#ids + 1] = line end
+  local slice = math.floor(#ids / ($PATCH_RUNS * 2))
+  next_index = (tonumber(args[1]) * 2 + thread_number) * slice
+  last_index = next_index + slice
+  math.randomseed(os.time() * 2 + thread_number)
+end
+local statuses = {"in_progress", "blocked"}
 request = function()
-  local path = "/api/v1/actions/" .. ids[math.random(#ids)]
+  next_index = next_index + 1
+  local id = next_index <= last_index and ids[next_index] or "00000000-0000-0000-0000-000000000000"
   local body = '{"status": "' .. statuses[math.random(#statuses)] .. '"}'
-  return wrk.format("PATCH", path, {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/merge-patch+json", ["If-Match"] = "*"}, body)
+  return wrk.format("PATCH", "/api/v1/actions/" .. id, {["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/merge-patch+json", ["If-Match"] = "*"}, body)
 end
 EOF
 cat >"$WORK/post.lua" <<EOF
@@ -175,6 +199,7 @@ per_request() {
 
 ROWS=()
 LAST_RPS=""
+LAST_ANSWERED=0
 # One wrk run: adds "label | req/s | p50 | p99 | non-2xx/3xx | service CPU/request | PostgreSQL CPU/request"
 # to ROWS, and leaves the rate in LAST_RPS.
 measure() {
@@ -198,6 +223,7 @@ measure() {
     service_cpu="$(per_request "$service_used" "${requests:-0}")"
     [ -n "${TEST_DATABASE_URL:-}" ] && postgres_cpu="$(per_request "$postgres_used" "${requests:-0}")"
     LAST_RPS="$rps"
+    LAST_ANSWERED=$(( ${requests:-0} - ${errors:-0} ))
     ROWS+=("| $label | $rps | $p50 | $p99 | ${errors:-0} | $service_cpu | $postgres_cpu |")
     say "$label: $rps req/s, p50 $p50, p99 $p99, non-2xx/3xx ${errors:-0}, CPU per request: service $service_cpu, PostgreSQL $postgres_cpu"
     settle
@@ -231,14 +257,17 @@ measure "GET /actions?status&overdue&limit=50 (no owner)" -H "$AUTH" "$BASE/api/
 measure "GET /actions?status&overdue&limit=50 (no owner), page 50 by cursor" -H "$AUTH" "$OWNERLESS_50"
 measure "GET /stats" -H "$AUTH" "$BASE/api/v1/stats"
 measure "GET /actions/{id}, If-None-Match → 304" -H "$AUTH" -H "If-None-Match: $ETAG" "$BASE/api/v1/actions/$ACTION_ID"
-measure "PATCH /actions/{id} status, If-Match" -s "$WORK/patch.lua" "$BASE"
+UPDATED_BEFORE="$(sql_lines "SELECT count(*) FROM events WHERE kind = 'updated'")"
+measure "PATCH /actions/{id} status, If-Match" -s "$WORK/patch.lua" "$BASE" -- 0
+PATCHES_ANSWERED=$LAST_ANSWERED
 measure "POST /incidents/{id}/actions" -s "$WORK/post.lua" "$BASE/api/v1/incidents/$INCIDENT_ID/actions"
 RSS_KB="$(awk '/VmHWM/{print $2}' "/proc/$SERVICE_PID/status")"
 STATS_COLD="$(curl -s -o /dev/null -w '%{time_total}' "$BASE/api/v1/stats" -H "$AUTH")"
 
 # The ratios to PostgreSQL's own pgbench, in rounds that alternate the service and pgbench so that both
 # sides see the same machine state; each ratio is of the medians. pgbench -S reads a uniformly random row
-# (as the GET does), pgbench -N updates three rows and inserts one in a transaction (as a write does).
+# (as the GET does), pgbench -N updates a random row, reads it back and inserts one in a transaction (as a
+# write does).
 RATIO_ROWS=()
 if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "$PGBENCH" ]; then
     PGB_URL="$(fresh_database at_pgbench)"
@@ -251,7 +280,8 @@ if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "$PGBENCH" ]; then
         say "ratio round $round of $ROUNDS"
         measure "round $round: GET /actions/{id}, a random one of all" -s "$WORK/get.lua" "$BASE"; GETS+=("$LAST_RPS")
         SELECT_ONLY+=("$(pgbench_tps -S)")
-        measure "round $round: PATCH /actions/{id} status, If-Match" -s "$WORK/patch.lua" "$BASE"; PATCHES+=("$LAST_RPS")
+        measure "round $round: PATCH /actions/{id} status, If-Match" -s "$WORK/patch.lua" "$BASE" -- "$round"
+        PATCHES+=("$LAST_RPS"); PATCHES_ANSWERED=$(( PATCHES_ANSWERED + LAST_ANSWERED ))
         measure "round $round: POST /incidents/{id}/actions" -s "$WORK/post.lua" "$BASE/api/v1/incidents/$INCIDENT_ID/actions"
         POSTS+=("$LAST_RPS")
         SIMPLE_UPDATE+=("$(pgbench_tps -N)")
@@ -266,6 +296,7 @@ if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "$PGBENCH" ]; then
     RATIO_ROWS+=("| POST /incidents/{id}/actions ÷ pgbench -N | $POST_M | $N_M | $(ratio "$POST_M" "$N_M") |")
 fi
 kill "$SERVICE_PID"; wait "$SERVICE_PID" 2>/dev/null || true; SERVICE_PID=""
+UPDATED_EVENTS=$(( $(sql_lines "SELECT count(*) FROM events WHERE kind = 'updated'") - UPDATED_BEFORE ))
 
 GET_SQL_TPS="n/a (SQLite)"
 SAME_RATIO="n/a"
@@ -335,6 +366,7 @@ fi)
 - pgbench with the GET's own statement, $CLIENTS clients: $GET_SQL_TPS TPS; GET by id (first row) ÷ that: $SAME_RATIO
 - /stats uncached, one request on its own: $(python3 -c "print(f'{float(\"$STATS_IDLE\")*1000:.0f} ms')") before the load; $(python3 -c "print(f'{float(\"$STATS_COLD\")*1000:.0f} ms')") after it, adding up the PATCH and POST rows' changes, which nothing folded (\`BACKGROUND_WORK=false\`)
 - Peak RSS of the service: $((RSS_KB / 1024)) MB
+- PATCH rows: $PATCHES_ANSWERED requests answered 2xx, $UPDATED_EVENTS \`updated\` events written (each PATCH changes a different open action; requests wrk gave up on at the end of a row may add events)
 
 Reminder sweep ($REMINDER_ACTIONS overdue actions, $REMINDER_OWNERS owners, local SMTP sink, SMTP_CONNECTIONS=$SMTP_CONNECTIONS):
 \`$QUEUED_LINE\`; wall time $(python3 -c "print(f'{$REMIND_END - $REMIND_START:.1f} s')"), peak RSS $((${REMIND_RSS:-0} / 1024)) MB.
