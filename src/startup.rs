@@ -76,7 +76,7 @@ impl Application {
 
         let listeners = listen(&settings.listen_addr, &addresses)?;
         let port = listeners.first().map(TcpListener::local_addr).transpose()?.map_or(0, |address| address.port());
-        let spec = api::openapi();
+        let document = web::Data::new(api::ServedDocument::new(&api::openapi())?);
         let settings = settings.clone();
 
         let server = HttpServer::new(move || {
@@ -88,7 +88,9 @@ impl Application {
                 .app_data(extract::path_config())
                 .app_data(extract::form_config())
                 .service(web::redirect("/docs", "/docs/"))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+                .app_data(document.clone())
+                .route("/openapi.json", web::get().to(api::served_document))
+                .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
                 .default_service(web::to(api::no_route))
                 .wrap(from_fn(api::idempotency::idempotency))
                 .wrap(from_fn(api::limits::limits))

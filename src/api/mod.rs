@@ -43,6 +43,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     spec::document(routes)
 }
 
+pub use spec::{ServedDocument, served_document};
+
 /// Registers every route with its spec entry: each feature registers its own.
 pub fn routes(config: &mut ServiceConfig) {
     config.configure(health::configure).configure(metrics::configure).configure(owner_links::configure).service(

@@ -21,12 +21,20 @@ fn the_committed_spec_is_what_the_code_generates() {
 #[tokio::test]
 async fn the_server_serves_the_committed_spec_and_its_docs() {
     let app = spawn_app().await;
-    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let served: Value = response.json().await.unwrap();
     assert!(served == committed(), "GET /openapi.json differs from openapi/openapi.json; {REGENERATE}");
 
     let docs = app.get("/docs/").await;
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
+    // Swagger UI loads the document the server serves, from the same origin.
+    let initializer = app.get("/docs/swagger-initializer.js").await.text().await.unwrap();
+    assert!(
+        initializer.contains(r#""url": "/openapi.json""#) || initializer.contains(r#""url":"/openapi.json""#),
+        "{initializer}"
+    );
     let redirect = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(redirect.url().path(), "/docs/");
 }
