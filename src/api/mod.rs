@@ -43,7 +43,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     spec::document(routes)
 }
 
-pub use spec::{ServedDocument, served_document};
+pub use spec::{DOCUMENT_PATH, ServedDocument, served_document};
 
 /// Registers every route with its spec entry: each feature registers its own.
 pub fn routes(config: &mut ServiceConfig) {

@@ -48,8 +48,10 @@ struct ApiDoc;
 /// The document as `GET /openapi.json` serves it: serialized once at start-up and shared by every worker.
 /// The `OpenApi` value it comes from takes about 10 MB of memory for 0.7 MB of JSON; Swagger UI's own
 /// handler kept a copy per worker (and more while registering) and serialized it again on each request.
-#[derive(Clone)]
 pub struct ServedDocument(actix_web::web::Bytes);
+
+/// Where the document is served; Swagger UI at /docs/ is pointed here.
+pub const DOCUMENT_PATH: &str = "/openapi.json";
 
 impl ServedDocument {
     pub fn new(spec: &utoipa::openapi::OpenApi) -> serde_json::Result<Self> {
